@@ -1,0 +1,256 @@
+package xksproxy
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// proxyVendor and friends fill the health answer; the spec wants the
+// product and version in the model fields.
+const (
+	proxyVendor = "kmsconform"
+	proxyModel  = "kmsconform xksproxy 1"
+	ekmVendor   = "kmsconform"
+	ekmModel    = "kmsconform software key manager 1"
+)
+
+// respWriter records the request when the answer starts, not after the
+// handler returns: a client that has its answer must find the request in
+// Requests and in the log.
+type respWriter struct {
+	http.ResponseWriter
+	status int
+	name   ErrorName
+	done   func(status int)
+	fired  bool
+}
+
+func (w *respWriter) WriteHeader(s int) {
+	if w.status == 0 {
+		w.status = s
+	}
+	w.finish()
+	w.ResponseWriter.WriteHeader(s)
+}
+
+func (w *respWriter) finish() {
+	if !w.fired {
+		w.fired = true
+		w.done(w.status)
+	}
+}
+
+func (p *Proxy) fail(w *respWriter, e *Error) {
+	w.name = e.Name
+	writeError(w, e)
+}
+
+func (p *Proxy) serveAPI(rw http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := Request{
+		Time:         start,
+		Method:       r.Method,
+		Path:         r.URL.Path,
+		Host:         r.Host,
+		ContentType:  r.Header.Get("Content-Type"),
+		AmzDate:      r.Header.Get("X-Amz-Date"),
+		PlaintextLen: -1,
+	}
+	var w *respWriter
+	w = &respWriter{ResponseWriter: rw, done: func(status int) {
+		rec.Status, rec.ErrorName = status, w.name
+		p.rec.add(rec)
+		p.log.LogAttrs(r.Context(), slog.LevelInfo, "xks request",
+			slog.String("op", string(rec.Operation)),
+			slog.String("path", rec.Path),
+			slog.String("keyId", rec.KeyID),
+			slog.String("kmsOperation", rec.Metadata.KMSOperation),
+			slog.String("kmsRequestId", rec.Metadata.KMSRequestID),
+			slog.String("accessKeyId", rec.AccessKeyID),
+			slog.Int("status", rec.Status),
+			slog.String("errorName", string(rec.ErrorName)),
+			slog.String("fault", string(rec.Fault)),
+			slog.Duration("elapsed", time.Since(start)))
+	}}
+	// A request that ends without an answer (client gone) is recorded
+	// with status 0.
+	defer w.finish()
+
+	op, keyID, ok := route(p.uriPath, r.URL.Path)
+	if !ok || r.URL.RawQuery != "" {
+		p.fail(w, xksErr(ErrInvalidURIPath, "no XKS API at this path; the URI path is "+p.uriPath))
+		return
+	}
+	rec.Operation, rec.KeyID = op, keyID
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		e := xksErr(ErrValidation, "method "+r.Method+" not allowed; XKS API calls use POST")
+		e.status = http.StatusMethodNotAllowed
+		p.fail(w, e)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			p.fail(w, xksErr(ErrValidation, "request body exceeds "+strconv.Itoa(maxBodyBytes)+" bytes"))
+		}
+		// Otherwise the client went away mid-body: nobody to answer.
+		return
+	}
+	rec.fillFromBody(body)
+
+	ai, authErr := p.api.verify(r, body)
+	rec.AccessKeyID, rec.Region, rec.Service = ai.AccessKeyID, ai.Region, ai.Service
+	rec.SignedHeaders, rec.Signature = ai.SignedHeaders, ai.Signature
+	rec.SignatureValid = authErr == nil
+	if authErr != nil {
+		rec.AuthError = authErr.Message
+	}
+
+	if f := p.proxyFault(); f != FaultNone {
+		if p.injectFault(w, r, f, &rec) {
+			return
+		}
+	}
+	if authErr != nil {
+		p.fail(w, authErr)
+		return
+	}
+	c, verr := parseCall(op, keyID, body)
+	clear(body)
+	if verr != nil {
+		p.fail(w, verr)
+		return
+	}
+	if op == OpGetHealthStatus {
+		if f := p.proxyFault(); f != FaultNone {
+			rec.Fault = f
+		}
+		writeJSON(w, http.StatusOK, p.health())
+		return
+	}
+	if f := p.keyFault(keyID); f != FaultNone {
+		if p.injectFault(w, r, f, &rec) {
+			return
+		}
+	}
+	if rule, deny := p.denied(c); deny {
+		p.log.LogAttrs(r.Context(), slog.LevelInfo, "xks access denied",
+			slog.String("kmsRequestId", c.Metadata.KMSRequestID),
+			slog.Any("rule", rule))
+		p.fail(w, xksErr(ErrAccessDenied, "denied by the proxy's authorization rules"))
+		return
+	}
+	resp, e := p.execute(c)
+	if e != nil {
+		p.fail(w, e)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// injectFault applies an answer-shaping fault and reports whether it
+// answered. FaultSlow only delays; the request then proceeds.
+func (p *Proxy) injectFault(w *respWriter, r *http.Request, f Fault, rec *Request) bool {
+	switch {
+	case f == FaultSlow, f == FaultNonJSON, f == FaultMalformedJSON, f.ErrorName() != "":
+		rec.Fault = f
+	}
+	if name := f.ErrorName(); name != "" {
+		p.fail(w, xksErr(name, faultMessage(f)))
+		return true
+	}
+	switch f {
+	case FaultSlow:
+		t := time.NewTimer(p.opts.SlowDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return false
+		case <-r.Context().Done():
+		case <-p.closing:
+		}
+		// Client gone or proxy closing: drop the connection rather than
+		// answer late to nobody.
+		panic(http.ErrAbortHandler)
+	case FaultNonJSON:
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, "<html><body>injected fault: non-json</body></html>\n")
+		return true
+	case FaultMalformedJSON:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, `{"injectedFault":"malformed-json","ciphertext":"`)
+		return true
+	}
+	return false
+}
+
+func (p *Proxy) health() HealthResponse {
+	status := func(int) string { return "ACTIVE" }
+	switch p.proxyFault() {
+	case FaultHealthUnavailable:
+		status = func(int) string { return "UNAVAILABLE" }
+	case FaultHealthDegraded:
+		status = func(int) string { return "DEGRADED" }
+	case FaultHealthPartiallyUnavailable:
+		status = func(i int) string {
+			if i == 0 {
+				return "UNAVAILABLE"
+			}
+			return "ACTIVE"
+		}
+	}
+	h := HealthResponse{XksProxyFleetSize: 1, XksProxyVendor: proxyVendor, XksProxyModel: proxyModel, EkmVendor: ekmVendor}
+	for i := range p.opts.EKMCount {
+		h.EkmFleetDetails = append(h.EkmFleetDetails, EKMStatus{ID: "ekm-" + strconv.Itoa(i+1), Model: ekmModel, HealthStatus: status(i)})
+	}
+	return h
+}
+
+func (p *Proxy) execute(c *call) (any, *Error) {
+	info, material, ok := p.keys.lookup(c.KeyID)
+	if !ok {
+		return nil, xksErr(ErrKeyNotFound, "external key "+c.KeyID+" not found")
+	}
+	if c.Op == OpGetKeyMetadata {
+		return KeyMetadataResponse{KeySpec: info.Spec, KeyUsage: info.Usage, KeyStatus: info.Status}, nil
+	}
+	if info.Status != KeyStatusEnabled {
+		return nil, xksErr(ErrInvalidState, "external key "+c.KeyID+" is disabled")
+	}
+	need := UsageEncrypt
+	if c.Op == OpDecrypt {
+		need = UsageDecrypt
+	}
+	if info.Spec != KeySpecAES256 || !slices.Contains(info.Usage, need) {
+		return nil, xksErr(ErrInvalidKeyUsage, "external key "+c.KeyID+" does not support "+need+" with AES_GCM")
+	}
+	if c.Op == OpEncrypt {
+		var md []byte
+		if !p.opts.NoCiphertextMetadata {
+			md = ciphertextMetadata
+		}
+		ct, iv, tag, err := sealGCM(material, c.Plaintext, c.AAD, md)
+		if err != nil {
+			return nil, xksErr(ErrInternal, "encryption failed")
+		}
+		out := EncryptResponse{Ciphertext: ct, CiphertextMetadata: md, InitializationVector: iv, AuthenticationTag: tag}
+		if c.WantCDIV {
+			out.CiphertextDataIntegrityValue = cdiv(c.AAD, md, iv, ct, tag)
+		}
+		return out, nil
+	}
+	pt, ok := openGCM(material, c.Ciphertext, c.IV, c.Tag, c.AAD, c.CiphertextMetadata)
+	if !ok {
+		return nil, xksErr(ErrInvalidCiphertext, "the ciphertext, IV, tag, AAD or ciphertext metadata is invalid for this key")
+	}
+	return DecryptResponse{Plaintext: pt}, nil
+}
