@@ -1,0 +1,384 @@
+package emulator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// ErrNotFound is returned by control-plane methods for an unknown id.
+var ErrNotFound = errors.New("emulator: not found")
+
+// StoreStatus is the control plane's view of a store, including what real
+// KMS keeps to itself (why a connection failed, whether it is held).
+// Secrets are not part of it.
+type StoreStatus struct {
+	ID              string    `json:"id"`
+	Name            string    `json:"name"`
+	Type            string    `json:"type"`
+	ConnectionState string    `json:"connectionState"`
+	ErrorCode       string    `json:"connectionErrorCode,omitempty"`
+	ErrorDetail     string    `json:"errorDetail,omitempty"`
+	Held            bool      `json:"held"`
+	Due             time.Time `json:"due,omitzero"`
+	Checking        bool      `json:"checking"`
+}
+
+func (s *store) status() StoreStatus {
+	st := StoreStatus{ID: s.ID, Name: s.Name, Type: s.Type, ConnectionState: s.State, ErrorCode: s.ErrorCode,
+		ErrorDetail: s.ErrorDetail, Held: s.Held, Checking: s.checking}
+	if s.State == stateConnecting || s.State == stateDisconnecting {
+		st.Due = s.Due
+	}
+	return st
+}
+
+// Store returns the status of a store.
+func (e *Emulator) Store(id string) (StoreStatus, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.settleLocked()
+	s := e.st.Stores[id]
+	if s == nil {
+		return StoreStatus{}, fmt.Errorf("store %s: %w", id, ErrNotFound)
+	}
+	return s.status(), nil
+}
+
+// Hold keeps a store in CONNECTING or DISCONNECTING, whenever it gets
+// there, until Release: the way to observe and exercise transient states.
+func (e *Emulator) Hold(id string) error { return e.setHeld(id, true) }
+
+// Release lets a held transition end at its due time (or at once if due).
+func (e *Emulator) Release(id string) error { return e.setHeld(id, false) }
+
+func (e *Emulator) setHeld(id string, held bool) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.st.Stores[id]
+	if s == nil {
+		return fmt.Errorf("store %s: %w", id, ErrNotFound)
+	}
+	s.Held = held
+	e.settleLocked()
+	return e.notifyLocked()
+}
+
+// Settle ends a store's transition if it is due and not held, waits for any
+// backing check in flight (an XKS health check), and returns the status.
+// It does not wait for the clock: a transition that is not yet due is
+// returned as it is.
+func (e *Emulator) Settle(ctx context.Context, id string) (StoreStatus, error) {
+	for {
+		e.mu.Lock()
+		e.settleLocked()
+		s := e.st.Stores[id]
+		if s == nil {
+			e.mu.Unlock()
+			return StoreStatus{}, fmt.Errorf("store %s: %w", id, ErrNotFound)
+		}
+		st := s.status()
+		wait := e.changed
+		e.mu.Unlock()
+		if !st.Checking {
+			return st, nil
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return st, fmt.Errorf("settle %s: %w", id, ctx.Err())
+		}
+	}
+}
+
+// PutCluster adds or replaces a simulated CloudHSM cluster.
+func (e *Emulator) PutCluster(c *Cluster) error {
+	if c == nil || c.ID == "" {
+		return errors.New("emulator: a cluster needs an id")
+	}
+	cp := cloneCluster(c)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if old := e.st.Clusters[c.ID]; old != nil && old.KmsUser != nil && cp.KmsUser != nil {
+		// A PUT must not undo what KMS did to the cluster: the session and
+		// the rotation count are KMS's, not the caller's.
+		cp.KmsUser.KMSSession, cp.KmsUser.Rotations = old.KmsUser.KMSSession, old.KmsUser.Rotations
+	}
+	e.st.Clusters[c.ID] = cp
+	return e.notifyLocked()
+}
+
+// Cluster returns a copy of a cluster, with the kmsuser password removed.
+func (e *Emulator) Cluster(id string) (*Cluster, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.st.Clusters[id]
+	if c == nil {
+		return nil, fmt.Errorf("cluster %s: %w", id, ErrNotFound)
+	}
+	cp := cloneCluster(c)
+	if cp.KmsUser != nil {
+		cp.KmsUser.Password = ""
+	}
+	return cp, nil
+}
+
+// UpdateCluster changes a cluster in place (its HSMs, subnets, state, the
+// kmsuser's session or lockout).
+func (e *Emulator) UpdateCluster(id string, change func(*Cluster)) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.st.Clusters[id]
+	if c == nil {
+		return fmt.Errorf("cluster %s: %w", id, ErrNotFound)
+	}
+	change(c)
+	c.ID = id
+	return e.notifyLocked()
+}
+
+// DeleteCluster removes a cluster, as deleting it in CloudHSM would.
+func (e *Emulator) DeleteCluster(id string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.st.Clusters[id] == nil {
+		return fmt.Errorf("cluster %s: %w", id, ErrNotFound)
+	}
+	delete(e.st.Clusters, id)
+	return e.notifyLocked()
+}
+
+// SetKmsUserPassword is a crypto officer changing the kmsuser password; it
+// also clears a lockout, as that reset does in CloudHSM.
+func (e *Emulator) SetKmsUserPassword(clusterID, password string) error {
+	return e.UpdateCluster(clusterID, func(c *Cluster) {
+		if c.KmsUser == nil {
+			c.KmsUser = &KmsUser{}
+		}
+		c.KmsUser.Password, c.KmsUser.FailedLogins = password, 0
+	})
+}
+
+// CheckKmsUserPassword tells whether password is the kmsuser's current
+// one, so that tests can see the rotation without reading the secret.
+func (e *Emulator) CheckKmsUserPassword(clusterID, password string) (bool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.st.Clusters[clusterID]
+	if c == nil {
+		return false, fmt.Errorf("cluster %s: %w", clusterID, ErrNotFound)
+	}
+	return c.KmsUser != nil && c.KmsUser.Password == password, nil
+}
+
+// PutVpcEndpointService adds or replaces a simulated VPC endpoint service.
+func (e *Emulator) PutVpcEndpointService(s *VpcEndpointService) error {
+	if s == nil || s.Name == "" {
+		return errors.New("emulator: a VPC endpoint service needs a name")
+	}
+	cp := *s
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.st.VpcServices[s.Name] = &cp
+	return e.notifyLocked()
+}
+
+// DeleteVpcEndpointService removes a VPC endpoint service.
+func (e *Emulator) DeleteVpcEndpointService(name string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.st.VpcServices, name)
+	return e.notifyLocked()
+}
+
+// RouteXKS points an XKS UriEndpoint host (without "https://") at a proxy.
+func (e *Emulator) RouteXKS(host string, r XKSRoute) error {
+	e.mu.Lock()
+	e.st.Routes[host] = &r
+	err := e.notifyLocked()
+	e.mu.Unlock()
+	e.xks.forgetRoutes()
+	return err
+}
+
+// BreakXKS makes a host unreachable while keeping its route configuration
+// otherwise, as if the proxy's network went away.
+func (e *Emulator) BreakXKS(host string) error {
+	e.mu.Lock()
+	r := XKSRoute{}
+	if old := e.st.Routes[host]; old != nil {
+		r = *old
+	}
+	r.Addr = ""
+	e.st.Routes[host] = &r
+	err := e.notifyLocked()
+	e.mu.Unlock()
+	e.xks.forgetRoutes()
+	return err
+}
+
+// SetBackingKeyDeleted simulates the HSM key behind a CloudHSM key store key
+// being deleted (or restored). The KeyState does not change (spec §5).
+func (e *Emulator) SetBackingKeyDeleted(keyID string, deleted bool) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := e.st.Keys[keyID]
+	if k == nil {
+		return fmt.Errorf("key %s: %w", keyID, ErrNotFound)
+	}
+	k.BackingDeleted = deleted
+	return e.notifyLocked()
+}
+
+// Reset forgets every store, key, cluster, VPC endpoint service and route.
+func (e *Emulator) Reset() error {
+	e.mu.Lock()
+	e.st = newState()
+	err := e.notifyLocked()
+	e.mu.Unlock()
+	e.xks.forgetRoutes()
+	return err
+}
+
+// Advance moves a FakeClock; it fails when the emulator runs on real time.
+func (e *Emulator) Advance(d time.Duration) error {
+	fc, ok := e.clock.(*FakeClock)
+	if !ok {
+		return errors.New("emulator: the clock is real time and cannot be advanced")
+	}
+	fc.Advance(d)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.settleLocked()
+	return nil
+}
+
+func cloneCluster(c *Cluster) *Cluster {
+	cp := *c
+	cp.HSMs = append([]HSM(nil), c.HSMs...)
+	cp.Subnets = append([]Subnet(nil), c.Subnets...)
+	if c.KmsUser != nil {
+		u := *c.KmsUser
+		cp.KmsUser = &u
+	}
+	return &cp
+}
+
+// controlHandler serves the control plane. Bodies are JSON; errors are
+// {"error": "..."} with 400, 404 or 409. Every path is documented in doc.go.
+func (e *Emulator) controlHandler() http.Handler {
+	mux := http.NewServeMux()
+	p := strings.TrimSuffix(ControlPrefix, "/")
+	reply := func(w http.ResponseWriter, v any, err error) {
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			status := http.StatusBadRequest
+			if errors.Is(err, ErrNotFound) {
+				status = http.StatusNotFound
+			}
+			w.WriteHeader(status)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		if v == nil {
+			v = map[string]any{}
+		}
+		_ = json.NewEncoder(w).Encode(v)
+	}
+	body := func(r *http.Request, v any) error {
+		dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+		if err := dec.Decode(v); err != nil {
+			return fmt.Errorf("emulator: control request body: %w", err)
+		}
+		return nil
+	}
+	mux.HandleFunc("POST "+p+"/reset", func(w http.ResponseWriter, r *http.Request) { reply(w, nil, e.Reset()) })
+	mux.HandleFunc("POST "+p+"/clock/advance", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Seconds float64 `json:"seconds"`
+		}
+		if err := body(r, &in); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		if err := e.Advance(time.Duration(in.Seconds * float64(time.Second))); err != nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusConflict)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		reply(w, nil, nil)
+	})
+	mux.HandleFunc("GET "+p+"/stores/{id}", func(w http.ResponseWriter, r *http.Request) {
+		st, err := e.Store(r.PathValue("id"))
+		reply(w, st, err)
+	})
+	mux.HandleFunc("POST "+p+"/stores/{id}/hold", func(w http.ResponseWriter, r *http.Request) { reply(w, nil, e.Hold(r.PathValue("id"))) })
+	mux.HandleFunc("POST "+p+"/stores/{id}/release", func(w http.ResponseWriter, r *http.Request) { reply(w, nil, e.Release(r.PathValue("id"))) })
+	mux.HandleFunc("POST "+p+"/stores/{id}/settle", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		defer cancel()
+		st, err := e.Settle(ctx, r.PathValue("id"))
+		reply(w, st, err)
+	})
+	mux.HandleFunc("PUT "+p+"/clusters/{id}", func(w http.ResponseWriter, r *http.Request) {
+		var c Cluster
+		if err := body(r, &c); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		c.ID = r.PathValue("id")
+		reply(w, nil, e.PutCluster(&c))
+	})
+	mux.HandleFunc("GET "+p+"/clusters/{id}", func(w http.ResponseWriter, r *http.Request) {
+		c, err := e.Cluster(r.PathValue("id"))
+		reply(w, c, err)
+	})
+	mux.HandleFunc("DELETE "+p+"/clusters/{id}", func(w http.ResponseWriter, r *http.Request) { reply(w, nil, e.DeleteCluster(r.PathValue("id"))) })
+	mux.HandleFunc("POST "+p+"/clusters/{id}/kmsuser-password", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Password string `json:"password"`
+		}
+		if err := body(r, &in); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		reply(w, nil, e.SetKmsUserPassword(r.PathValue("id"), in.Password))
+	})
+	mux.HandleFunc("PUT "+p+"/vpc-endpoint-services/{name}", func(w http.ResponseWriter, r *http.Request) {
+		var s VpcEndpointService
+		if err := body(r, &s); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		s.Name = r.PathValue("name")
+		reply(w, nil, e.PutVpcEndpointService(&s))
+	})
+	mux.HandleFunc("DELETE "+p+"/vpc-endpoint-services/{name}", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, nil, e.DeleteVpcEndpointService(r.PathValue("name")))
+	})
+	mux.HandleFunc("PUT "+p+"/xks-routes/{host}", func(w http.ResponseWriter, r *http.Request) {
+		var rt XKSRoute
+		if err := body(r, &rt); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		reply(w, nil, e.RouteXKS(r.PathValue("host"), rt))
+	})
+	mux.HandleFunc("POST "+p+"/xks-routes/{host}/break", func(w http.ResponseWriter, r *http.Request) { reply(w, nil, e.BreakXKS(r.PathValue("host"))) })
+	mux.HandleFunc("PUT "+p+"/keys/{id}/backing", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Deleted bool `json:"deleted"`
+		}
+		if err := body(r, &in); err != nil {
+			reply(w, nil, err)
+			return
+		}
+		reply(w, nil, e.SetBackingKeyDeleted(r.PathValue("id"), in.Deleted))
+	})
+	return mux
+}

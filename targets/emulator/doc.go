@@ -1,0 +1,63 @@
+// Package emulator is kmsconform's embedded AWS KMS: an awsJson1_1 server
+// whose custom key stores behave as the documentation says, including
+// CONNECTING, DISCONNECTING, FAILED with every ConnectionErrorCode, and keys
+// that become Unavailable while their store is not connected.
+//
+// It is a second, independent reading of spec/custom-key-stores.md and does
+// not import the model package: the conformance suite checks the two against
+// each other, and where they disagree one of them is wrong. Where the spec
+// marks a behaviour U or C, the code says which reading it chose, citing
+// the spec item.
+//
+// # Backing stores
+//
+// CloudHSM key stores are checked against simulated clusters (Cluster):
+// trust anchor, HSMs and their zones, subnets, security group, and the
+// kmsuser with its password, lockout after five bad passwords, and the
+// password rotation KMS performs on every connect.
+//
+// External key stores are real: the emulator is an XKS Proxy API v1 client
+// that signs every request with SigV4 (service kms-xks-proxy), gives up
+// after Options.XKSTimeout, and maps every failure to the exception or
+// ConnectionErrorCode of spec §7.4. A UriEndpoint host is reached through an
+// XKSRoute (loopback address and CA), since a local proxy cannot listen on
+// port 443 of a public name.
+//
+// # Time
+//
+// Transitions end when Options.Clock passes their due time, evaluated on
+// every request, so a FakeClock makes tests deterministic: Connect, Advance,
+// Settle. Hold keeps a store in its transient state until Release.
+//
+// # Control plane
+//
+// Every control method is also served over HTTP under ControlPrefix
+// ("/_kmsconform/"), JSON in and out, errors as {"error": "..."}:
+//
+//	POST   /_kmsconform/reset                            forget everything
+//	POST   /_kmsconform/clock/advance    {"seconds": N}  FakeClock only (409 otherwise)
+//	GET    /_kmsconform/stores/{id}                      StoreStatus
+//	POST   /_kmsconform/stores/{id}/hold                 keep CONNECTING/DISCONNECTING
+//	POST   /_kmsconform/stores/{id}/release
+//	POST   /_kmsconform/stores/{id}/settle               finish a due transition, wait for its check
+//	PUT    /_kmsconform/clusters/{id}        Cluster     add or replace a CloudHSM cluster
+//	GET    /_kmsconform/clusters/{id}                    Cluster (kmsuser password removed)
+//	DELETE /_kmsconform/clusters/{id}
+//	POST   /_kmsconform/clusters/{id}/kmsuser-password {"password": "..."}
+//	PUT    /_kmsconform/vpc-endpoint-services/{name} VpcEndpointService
+//	DELETE /_kmsconform/vpc-endpoint-services/{name}
+//	PUT    /_kmsconform/xks-routes/{host}    XKSRoute    point a UriEndpoint host at a proxy
+//	POST   /_kmsconform/xks-routes/{host}/break          make the host unreachable
+//	PUT    /_kmsconform/keys/{id}/backing {"deleted": b} simulate a deleted HSM key
+//
+// The control plane has no authentication: it is meant for loopback, and
+// Options.DisableControl removes it.
+//
+// # Persistence
+//
+// With Options.StateFile the whole state is saved after every change,
+// before the request is answered, atomically (temporary file, fsync,
+// rename), and encrypted with AES-256-GCM under a key derived by
+// PBKDF2-SHA256 from Options.Passphrase, so key material and secrets are
+// never on disk in clear.
+package emulator

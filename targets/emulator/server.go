@@ -1,0 +1,182 @@
+package emulator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ControlPrefix is the path prefix of the control plane. Real KMS serves
+// only POST /, so nothing under this prefix can collide with the API.
+const ControlPrefix = "/_kmsconform/"
+
+type opFunc func(ctx context.Context, body []byte) (any, *apiError)
+
+func (e *Emulator) operations() map[string]opFunc {
+	return map[string]opFunc{
+		"CreateCustomKeyStore":                e.opCreateCustomKeyStore,
+		"ConnectCustomKeyStore":               e.opConnectCustomKeyStore,
+		"DisconnectCustomKeyStore":            e.opDisconnectCustomKeyStore,
+		"UpdateCustomKeyStore":                e.opUpdateCustomKeyStore,
+		"DeleteCustomKeyStore":                e.opDeleteCustomKeyStore,
+		"DescribeCustomKeyStores":             e.opDescribeCustomKeyStores,
+		"CreateKey":                           e.opCreateKey,
+		"DescribeKey":                         e.opDescribeKey,
+		"ListKeys":                            e.opListKeys,
+		"EnableKey":                           e.opEnableDisableKey(true),
+		"DisableKey":                          e.opEnableDisableKey(false),
+		"ScheduleKeyDeletion":                 e.opScheduleKeyDeletion,
+		"CancelKeyDeletion":                   e.opCancelKeyDeletion,
+		"Encrypt":                             e.opEncrypt,
+		"Decrypt":                             e.opDecrypt,
+		"ReEncrypt":                           e.opReEncrypt,
+		"GenerateDataKey":                     e.opGenerateDataKey(true),
+		"GenerateDataKeyWithoutPlaintext":     e.opGenerateDataKey(false),
+		"GenerateDataKeyPair":                 e.opGenerateDataKeyPair,
+		"GenerateDataKeyPairWithoutPlaintext": e.opGenerateDataKeyPair,
+		"GenerateRandom":                      e.opGenerateRandom,
+		"EnableKeyRotation":                   e.opKeyAdmin("EnableKeyRotation"),
+		"DisableKeyRotation":                  e.opKeyAdmin("DisableKeyRotation"),
+		"GetKeyRotationStatus":                e.opKeyAdmin("GetKeyRotationStatus"),
+		"RotateKeyOnDemand":                   e.opKeyAdmin("RotateKeyOnDemand"),
+		"GetParametersForImport":              e.opKeyAdmin("GetParametersForImport"),
+		"ImportKeyMaterial":                   e.opKeyAdmin("ImportKeyMaterial"),
+		"DeleteImportedKeyMaterial":           e.opKeyAdmin("DeleteImportedKeyMaterial"),
+	}
+}
+
+// Handler returns the HTTP handler: the KMS API at "/" and, unless
+// disabled, the control plane under ControlPrefix.
+func (e *Emulator) Handler() http.Handler {
+	ops := e.operations()
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { e.serveAPI(w, r, ops) })
+	if e.opts.DisableControl {
+		return api
+	}
+	mux := http.NewServeMux()
+	mux.Handle(ControlPrefix, e.controlHandler())
+	mux.Handle("/", api)
+	return mux
+}
+
+func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request, ops map[string]opFunc) {
+	start := time.Now()
+	reqID := newUUID()
+	op := "-"
+	status := http.StatusOK
+	code := ""
+	defer func() {
+		// Never a dropped connection: a panic in an operation is a bug, but
+		// the client still gets a well-formed server fault.
+		if p := recover(); p != nil {
+			e.log.Error("panic in operation", "op", op, "panic", p)
+			status, code = http.StatusInternalServerError, "KMSInternalException"
+			writeError(w, reqID, &apiError{Code: code, Message: "An internal error occurred.", Status: status})
+		}
+		e.log.Info("request", "op", op, "status", status, "error", code, "latency", time.Since(start).Round(time.Microsecond), "requestId", reqID)
+	}()
+	fail := func(err *apiError) {
+		status, code = err.Status, err.Code
+		writeError(w, reqID, err)
+	}
+	if r.Method != http.MethodPost || (r.URL.Path != "/" && r.URL.Path != "") {
+		// KMS has a single resource; any other method or path is not an
+		// operation it knows (U: the exact AWS answer varies by front end).
+		fail(clientErr(errUnknownOperation, "KMS accepts only POST requests to /."))
+		return
+	}
+	target := r.Header.Get("X-Amz-Target")
+	name, ok := strings.CutPrefix(target, "TrentService.")
+	if ok {
+		op = name
+	}
+	if r.ContentLength > e.opts.MaxBodyBytes {
+		fail(tooLarge(e.opts.MaxBodyBytes))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, e.opts.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			fail(tooLarge(e.opts.MaxBodyBytes))
+			return
+		}
+		fail(clientErr(errSerialization, "The request body could not be read."))
+		return
+	}
+	if len(e.opts.Credentials) > 0 {
+		if err := e.verifySigV4(r, body); err != nil {
+			fail(err)
+			return
+		}
+	}
+	fn := ops[name]
+	if !ok || fn == nil {
+		fail(clientErr(errUnknownOperation, "The operation %q is not supported.", truncate(target, 128)))
+		return
+	}
+	out, aerr := fn(r.Context(), body)
+	if aerr != nil {
+		fail(aerr)
+		return
+	}
+	raw, merr := json.Marshal(out)
+	if merr != nil {
+		fail(internalErr("The response could not be encoded."))
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-RequestId", reqID)
+	w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(raw)
+}
+
+func tooLarge(max int64) *apiError {
+	// 413 with an AWS-style body: the SDK reads the code from the header,
+	// and the status says exactly what went wrong (U: the AWS front end's
+	// own answer is not documented).
+	return &apiError{Code: "RequestEntityTooLargeException", Message: "The request body is larger than " + strconv.FormatInt(max, 10) + " bytes.", Status: http.StatusRequestEntityTooLarge}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func writeError(w http.ResponseWriter, reqID string, err *apiError) {
+	raw, _ := json.Marshal(map[string]string{"__type": err.Code, "message": err.Message})
+	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+	w.Header().Set("X-Amzn-RequestId", reqID)
+	w.Header().Set("X-Amzn-ErrorType", err.Code)
+	w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
+	w.WriteHeader(err.Status)
+	_, _ = w.Write(raw)
+}
+
+// epochTime marshals as epoch seconds with a fraction, as awsJson1_1 sends
+// timestamps (spec §6.1).
+type epochTime time.Time
+
+func (t epochTime) MarshalJSON() ([]byte, error) {
+	ms := time.Time(t).UnixMilli()
+	return []byte(strconv.FormatFloat(float64(ms)/1000, 'f', 3, 64)), nil
+}
+
+func (t *epochTime) UnmarshalJSON(b []byte) error {
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return err
+	}
+	*t = epochTime(time.UnixMilli(int64(f * 1000)))
+	return nil
+}
+
+func asErr[T any](err error, target *T) bool { return errors.As(err, target) }
