@@ -170,6 +170,8 @@ func (p *Proxy) injectFault(w *respWriter, r *http.Request, f Fault, rec *Reques
 	case FaultSlow:
 		t := time.NewTimer(p.opts.SlowDelay)
 		defer t.Stop()
+		p.slowHeld.Add(1)
+		defer p.slowHeld.Add(-1)
 		select {
 		case <-t.C:
 			return false

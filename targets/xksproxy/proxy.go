@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -100,6 +101,10 @@ type Proxy struct {
 
 	connMu sync.Mutex
 	conns  map[net.Conn]struct{}
+
+	// slowHeld counts requests FaultSlow is holding, so a test can wait
+	// for one without sleeping.
+	slowHeld atomic.Int64
 }
 
 // New builds a proxy without listening yet; call Start.
