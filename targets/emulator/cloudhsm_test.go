@@ -136,7 +136,9 @@ func TestCloudHSMConnectFailures(t *testing.T) {
 		{"kmsuser logged in", func(c *Cluster) { c.KmsUser.LoggedIn = true }, types.ConnectionErrorCodeTypeUserLoggedIn},
 		{"kmsuser locked out", func(c *Cluster) { c.KmsUser.FailedLogins = 5 }, types.ConnectionErrorCodeTypeUserLockedOut},
 		{"no active HSM", func(c *Cluster) { c.HSMs = nil }, types.ConnectionErrorCodeTypeInsufficientCloudhsmHsms},
-		{"subnet deleted", func(c *Cluster) { c.Subnets = append(c.Subnets, Subnet{ID: "subnet-gone", AvailabilityZone: "us-east-1c", Private: true, Deleted: true}) }, types.ConnectionErrorCodeTypeSubnetNotFound},
+		{"subnet deleted", func(c *Cluster) {
+			c.Subnets = append(c.Subnets, Subnet{ID: "subnet-gone", AvailabilityZone: "us-east-1c", Private: true, Deleted: true})
+		}, types.ConnectionErrorCodeTypeSubnetNotFound},
 		{"subnet full", func(c *Cluster) { c.Subnets[0].FreeAddresses = 0 }, types.ConnectionErrorCodeTypeInsufficientFreeAddressesInSubnet},
 	}
 	for _, tc := range cases {
@@ -212,7 +214,9 @@ func TestCloudHSMCreateChecks(t *testing.T) {
 	wantCode(t, create("a", "cluster-abcdefghijk", testAnchor, testPassword), "CloudHsmClusterNotActiveException")
 	_ = e.emu.UpdateCluster("cluster-abcdefghijk", func(c *Cluster) { c.State = "ACTIVE"; c.HSMs = c.HSMs[:1] })
 	wantCode(t, create("a", "cluster-abcdefghijk", testAnchor, testPassword), "CloudHsmClusterInvalidConfigurationException")
-	_ = e.emu.UpdateCluster("cluster-abcdefghijk", func(c *Cluster) { c.HSMs = append(c.HSMs, HSM{ID: "hsm-2", AvailabilityZone: c.HSMs[0].AvailabilityZone, State: "ACTIVE"}) })
+	_ = e.emu.UpdateCluster("cluster-abcdefghijk", func(c *Cluster) {
+		c.HSMs = append(c.HSMs, HSM{ID: "hsm-2", AvailabilityZone: c.HSMs[0].AvailabilityZone, State: "ACTIVE"})
+	})
 	wantCode(t, create("a", "cluster-abcdefghijk", testAnchor, testPassword), "CloudHsmClusterInvalidConfigurationException")
 	e.cluster("cluster-abcdefghijk")
 
