@@ -1,6 +1,9 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
+	"hash/maphash"
+)
 
 // Calls returns the calls an exploration tries in world w: every operation
 // of the model on every store and key of w, creates that succeed and that
@@ -103,7 +106,14 @@ type WalkStats struct {
 // calls drawn from next, and calls check on every step (before the outcome
 // worlds are queued). It stops at the first error check returns.
 func Walk(start World, depth int, next func(World) []Call, check func(w World, c Call, outs []Outcome) error) (WalkStats, error) {
-	seen := map[string]bool{start.Fingerprint(): true}
+	// Worlds are remembered by a 128-bit digest of their fingerprint: a
+	// walk holds hundreds of thousands, and the texts would take gigabytes.
+	s1, s2 := maphash.MakeSeed(), maphash.MakeSeed()
+	digest := func(w World) [2]uint64 {
+		f := w.Fingerprint()
+		return [2]uint64{maphash.String(s1, f), maphash.String(s2, f)}
+	}
+	seen := map[[2]uint64]bool{digest(start): true}
 	frontier := []World{start}
 	st := WalkStats{Worlds: 1}
 	for d := 0; d < depth && len(frontier) > 0; d++ {
@@ -121,7 +131,7 @@ func Walk(start World, depth int, next func(World) []Call, check func(w World, c
 						if identical(n, w) {
 							continue
 						}
-						f := n.Fingerprint()
+						f := digest(n)
 						if !seen[f] {
 							seen[f] = true
 							nextFrontier = append(nextFrontier, n)

@@ -226,7 +226,9 @@ func stepCreate(w World, c Call) []Outcome {
 			n.VpcService = *in.VpcService
 			n.VpcOwner = deref(in.VpcOwner) // empty: the caller's account
 		}
-		fs = append(fs, xksConfigChecks(w, n, true, true)...)
+		// KMS health-checks a public endpoint at create; a VPC store's proxy is
+		// first contacted at connect (spec §2.1).
+		fs = append(fs, xksConfigChecks(w, n, n.Connectivity == PublicEndpoint, true)...)
 	}
 	nw := w.Clone()
 	nw.Stores = append(nw.Stores, n)
@@ -518,7 +520,7 @@ func settleConnecting(w World, s Store) Outcome {
 			}
 		} else {
 			st.State, st.ErrorCode = Failed, r.code
-			if r.code == ErrCodeInvalidCredentials && s.Type == CloudHSM {
+			if s.Type == CloudHSM && (r.code == ErrCodeInvalidCredentials || r.rule == rKmsuserLockout) {
 				i := n.clusterIndex(s.ClusterID)
 				if n.Clusters[i].FailedLogins < KmsuserLockoutAttempts {
 					n.Clusters[i].FailedLogins++
