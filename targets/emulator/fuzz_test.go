@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"testing"
+	"time"
 )
 
 func readFile(p string) ([]byte, error) { return os.ReadFile(p) }
@@ -41,7 +42,11 @@ func FuzzDispatch(f *testing.F) {
 		req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 		req.Header.Set("X-Amz-Target", "TrentService."+op)
 		rec := httptest.NewRecorder()
+		start := time.Now()
 		h.ServeHTTP(rec, req)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("%s %q took %v", op, body, d)
+		}
 		if rec.Code >= 500 {
 			t.Fatalf("%s %q: %d %s", op, body, rec.Code, rec.Body)
 		}
