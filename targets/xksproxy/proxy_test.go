@@ -512,12 +512,18 @@ func TestRecordedRequests(t *testing.T) {
 func TestRecorderIsBounded(t *testing.T) {
 	p := startProxy(t, Options{MaxRecorded: 3})
 	c := newClient(t, p)
-	for range 5 {
+	for n := 1; n <= 8; n++ {
 		c.post("/health", healthBody())
-	}
-	reqs := p.Requests()
-	if len(reqs) != 3 || reqs[0].Seq != 3 || reqs[2].Seq != 5 {
-		t.Fatalf("recorded %d, seqs %d..%d", len(reqs), reqs[0].Seq, reqs[len(reqs)-1].Seq)
+		reqs := p.Requests()
+		want := min(n, 3)
+		if len(reqs) != want {
+			t.Fatalf("after %d requests: %d recorded", n, len(reqs))
+		}
+		for i, r := range reqs {
+			if r.Seq != int64(n-want+i+1) {
+				t.Fatalf("after %d requests: seq[%d] = %d", n, i, r.Seq)
+			}
+		}
 	}
 }
 

@@ -85,13 +85,14 @@ func (r *Request) fillFromBody(body []byte) {
 	}
 }
 
-// recorder keeps the last max requests, so a long-running proxy does not
-// grow without bound.
+// recorder keeps the last max requests in a ring, so a long-running proxy
+// neither grows without bound nor copies the list on every request.
 type recorder struct {
 	mu   sync.Mutex
 	max  int
 	seq  int64
 	reqs []Request
+	next int // once full, the slot to overwrite: the oldest request
 }
 
 func (rc *recorder) add(r Request) {
@@ -99,19 +100,20 @@ func (rc *recorder) add(r Request) {
 	defer rc.mu.Unlock()
 	rc.seq++
 	r.Seq = rc.seq
-	if len(rc.reqs) >= rc.max {
-		copy(rc.reqs, rc.reqs[1:])
-		rc.reqs = rc.reqs[:len(rc.reqs)-1]
+	if len(rc.reqs) < rc.max {
+		rc.reqs = append(rc.reqs, r)
+		return
 	}
-	rc.reqs = append(rc.reqs, r)
+	rc.reqs[rc.next] = r
+	rc.next = (rc.next + 1) % rc.max
 }
 
 func (rc *recorder) list() []Request {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	out := make([]Request, len(rc.reqs))
-	for i, r := range rc.reqs {
-		out[i] = r.clone()
+	out := make([]Request, 0, len(rc.reqs))
+	for i := range rc.reqs {
+		out = append(out, rc.reqs[(rc.next+i)%len(rc.reqs)].clone())
 	}
 	return out
 }
@@ -119,5 +121,5 @@ func (rc *recorder) list() []Request {
 func (rc *recorder) reset() {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	rc.reqs = nil
+	rc.reqs, rc.next = nil, 0
 }
