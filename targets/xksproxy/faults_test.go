@@ -370,3 +370,24 @@ func TestPlainHTTP(t *testing.T) {
 		t.Fatal(r.status)
 	}
 }
+
+func TestUnreachableBeforeStart(t *testing.T) {
+	p, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SetFault(FaultUnreachable)
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c := newClient(t, p)
+	b, _ := json.Marshal(healthBody())
+	if _, err := c.raw("POST", p.URIPath()+"/health", b); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("want connection refused, got %v", err)
+	}
+	p.ClearFaults()
+	if r := c.post("/health", healthBody()); r.status != 200 {
+		t.Fatal(r.status)
+	}
+}

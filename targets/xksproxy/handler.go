@@ -129,7 +129,8 @@ func (p *Proxy) serveAPI(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if op == OpGetHealthStatus {
-		if f := p.proxyFault(); f != FaultNone {
+		switch f := p.proxyFault(); f {
+		case FaultHealthUnavailable, FaultHealthDegraded, FaultHealthPartiallyUnavailable:
 			rec.Fault = f
 		}
 		writeJSON(w, http.StatusOK, p.health())

@@ -83,6 +83,8 @@ type Proxy struct {
 	ctlAuth verifier
 	closing chan struct{}
 
+	faultMu sync.Mutex
+
 	mu        sync.RWMutex
 	creds     []Credential
 	fault     Fault
@@ -198,6 +200,11 @@ func (p *Proxy) Start() error {
 	p.addr = p.opts.Addr
 	if err := p.listenLocked(); err != nil {
 		return err
+	}
+	if p.proxyFault() == FaultUnreachable {
+		// Set before Start: the port is chosen, but nobody answers on it.
+		p.ln.Close()
+		p.ln = nil
 	}
 	if p.opts.ControlAddr != "" {
 		ln, err := net.Listen("tcp", p.opts.ControlAddr)
@@ -458,6 +465,11 @@ func (p *Proxy) SetFault(f Fault) error {
 	if err := f.check(false); err != nil {
 		return err
 	}
+	// faultMu makes the fault and the listener state change together:
+	// two racing SetFault calls must not leave the fault "none" with the
+	// listener closed.
+	p.faultMu.Lock()
+	defer p.faultMu.Unlock()
 	p.mu.Lock()
 	prev := p.fault
 	p.fault = f
