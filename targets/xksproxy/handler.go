@@ -94,7 +94,7 @@ func (p *Proxy) serveAPI(rw http.ResponseWriter, r *http.Request) {
 		p.fail(w, e)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, maxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
