@@ -1,0 +1,162 @@
+package targets
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+)
+
+// Kind names a kind of target.
+type Kind string
+
+const (
+	KindEmulator Kind = "emulator"
+	KindEndpoint Kind = "endpoint"
+	KindAWS      Kind = "aws"
+)
+
+// Target is one KMS under test.
+type Target interface {
+	// Name is a short human name ("emulator", "moto at http://127.0.0.1:5000").
+	Name() string
+	Kind() Kind
+	// Endpoint is the URL calls go to ("" for real KMS's default endpoint).
+	Endpoint() string
+	// KMS returns a client for conformance calls: RetryMaxAttempts = 1, the
+	// HTTP client set on kms.Options.HTTPClient.
+	KMS() *kms.Client
+	Capabilities() Capabilities
+	// Control returns the control plane, or nil when the target has none.
+	Control() Control
+	// Backing returns the backing the target offers to API-only routes (a
+	// CloudHSM cluster, an XKS proxy); zero fields are not available.
+	Backing() Backing
+	// Timeouts are the waits a suite allows this target.
+	Timeouts() Timeouts
+	Close(ctx context.Context) error
+}
+
+// Capabilities says what a target can do beyond the KMS API.
+type Capabilities struct {
+	// HoldTransition: keep a store in CONNECTING or DISCONNECTING until
+	// released (Control.Hold / Release), and finish a transition at once
+	// (Control.Settle).
+	HoldTransition bool
+	// BreakCluster: change a CloudHSM cluster behind KMS's back
+	// (Control.PutCluster, DeleteCluster, DeleteKeyMaterial).
+	BreakCluster bool
+	// BreakProxy: run, change and break XKS proxies and VPC endpoint
+	// services (Control.PutProxy, DeleteProxy, PutVpcService, DeleteVpcService).
+	BreakProxy bool
+	// ControlTime: end a key's deletion waiting period now
+	// (Control.ExpireKeyDeletion).
+	ControlTime bool
+}
+
+// Control is a target's control plane. Every method fails with an error
+// wrapping ErrUnsupported when the matching capability is false.
+type Control interface {
+	// Reset removes every store and key and every backing the control plane
+	// set up.
+	Reset(ctx context.Context) error
+
+	Hold(ctx context.Context, storeID string) error
+	Release(ctx context.Context, storeID string) error
+	// Settle finishes the store's pending transition now (releasing a hold)
+	// and returns when the store is no longer CONNECTING or DISCONNECTING.
+	Settle(ctx context.Context, storeID string) error
+
+	// PutCluster creates or replaces (by ID) a CloudHSM cluster.
+	PutCluster(ctx context.Context, c Cluster) error
+	DeleteCluster(ctx context.Context, id string) error
+	// DeleteKeyMaterial deletes a CloudHSM key's material from its cluster.
+	DeleteKeyMaterial(ctx context.Context, keyID string) error
+
+	// PutProxy creates or replaces (by Endpoint) the XKS proxy KMS reaches at
+	// p.Endpoint, so that stores with that XksProxyUriEndpoint talk to it.
+	PutProxy(ctx context.Context, p Proxy) error
+	// DeleteProxy makes nothing listen at the endpoint.
+	DeleteProxy(ctx context.Context, endpoint string) error
+	PutVpcService(ctx context.Context, v VpcService) error
+	DeleteVpcService(ctx context.Context, name string) error
+
+	// ExpireKeyDeletion ends the waiting period of a PendingDeletion key: the
+	// key is deleted.
+	ExpireKeyDeletion(ctx context.Context, keyID string) error
+}
+
+// Cluster is a simulated CloudHSM cluster. String fields that hold an
+// enumeration use the reference model's values.
+type Cluster struct {
+	ID          string
+	TrustAnchor string // PEM of the cluster's backup history
+	Initialized bool   // initialized and active
+	ActiveHSMs  int    // active HSMs, each in its own availability zone
+	NetworkOK   bool   // subnets in ≥2 AZs and the 2223-2225 security-group rules
+	// Kmsuser is "ready", "logged-in", "locked-out" or "missing".
+	Kmsuser string
+	// Password is the kmsuser password; "" leaves the target's current one
+	// (which KMS rotated at its last connect) unchanged.
+	Password     string
+	FailedLogins int
+	// Fault is "", "no-free-addresses", "subnet-deleted", "network-error" or
+	// "internal-error".
+	Fault string
+}
+
+// Credential is an XKS proxy authentication credential.
+type Credential struct {
+	AccessKeyID string
+	Secret      string
+}
+
+// Proxy is an XKS proxy.
+type Proxy struct {
+	Endpoint string // "https://host", as in XksProxyUriEndpoint
+	Path     string // the XksProxyUriPath it serves
+	Accepted []Credential
+	// Fault is "", "unreachable", "slow", "tls-invalid", "deny-all",
+	// "throttling", "internal", "dependency-timeout", "malformed",
+	// "ekm-unavailable" or "ekm-degraded".
+	Fault string
+	Keys  []ExternalKey
+}
+
+// ExternalKey is a key behind a proxy; Status is "ok", "disabled",
+// "wrong-spec" or "wrong-usage".
+type ExternalKey struct {
+	ID     string
+	Status string
+}
+
+// VpcService is a VPC endpoint service; Status is "ok" or "invalid-config".
+type VpcService struct {
+	Name   string
+	Status string
+}
+
+// Backing is what a target without a control plane offers for routes made
+// of API calls alone: an existing cluster and an existing proxy.
+type Backing struct {
+	ClusterID       string
+	TrustAnchor     string // PEM
+	KmsuserPassword string
+	XksEndpoint     string
+	XksPath         string
+	XksCredential   Credential
+	XksVpcService   string // for VPC_ENDPOINT_SERVICE connectivity
+}
+
+// Timeouts are the waits a suite allows a target.
+type Timeouts struct {
+	Connect    time.Duration // a connect settling to CONNECTED or FAILED
+	Disconnect time.Duration // a disconnect settling to DISCONNECTED
+	Poll       time.Duration // between two DescribeCustomKeyStores
+	Settle     time.Duration // how long an allowed state must hold (MustPassRepeatedly spacing)
+	Call       time.Duration // one API call
+}
+
+// ErrUnsupported is wrapped by Control methods the target cannot perform.
+var ErrUnsupported = errors.New("not supported by this target")
