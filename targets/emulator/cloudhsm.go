@@ -25,6 +25,11 @@ type Cluster struct {
 	SecurityGroupOK bool `json:"securityGroupOk"`
 	// KmsUser is the kmsuser crypto user; nil means it does not exist.
 	KmsUser *KmsUser `json:"kmsUser,omitempty"`
+	// ConnectError, when set, is the ConnectionErrorCode every connect to
+	// this cluster fails with once the cluster is found: NETWORK_ERRORS or
+	// INTERNAL_ERROR, trouble that no other attribute of a cluster
+	// explains.
+	ConnectError string `json:"connectError,omitempty"`
 }
 
 // HSM is one HSM of a cluster.
@@ -151,6 +156,10 @@ func (e *Emulator) finishCloudHSMConnectLocked(s *store) {
 	c := e.st.Clusters[s.ClusterID]
 	if c == nil {
 		fail("CLUSTER_NOT_FOUND", "The CloudHSM cluster was not found.")
+		return
+	}
+	if c.ConnectError != "" {
+		fail(c.ConnectError, "Injected connect error.")
 		return
 	}
 	for _, sn := range c.Subnets {

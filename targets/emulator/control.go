@@ -95,6 +95,47 @@ func (e *Emulator) Settle(ctx context.Context, id string) (StoreStatus, error) {
 	}
 }
 
+// Expedite makes a store's pending transition due now, so that the next
+// look (Settle, any request) ends it unless it is held. Settle then
+// finishes a transition of any configured duration at once.
+func (e *Emulator) Expedite(id string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.st.Stores[id]
+	if s == nil {
+		return fmt.Errorf("store %s: %w", id, ErrNotFound)
+	}
+	if now := e.clock.Now(); (s.State == stateConnecting || s.State == stateDisconnecting) && now.Before(s.Due) {
+		s.Due = now
+	}
+	e.settleLocked()
+	return e.notifyLocked()
+}
+
+// ExpireKeyDeletion ends the waiting period of a PendingDeletion key now:
+// the key is deleted, as at the end of its window. keyID is a key id or
+// key ARN. Other keys are refused, so that a test cannot delete a key
+// KMS would not.
+func (e *Emulator) ExpireKeyDeletion(keyID string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.settleLocked()
+	id := keyID
+	if i := strings.LastIndex(id, ":key/"); strings.HasPrefix(id, "arn:") && i >= 0 {
+		id = id[i+len(":key/"):]
+	}
+	k := e.st.Keys[id]
+	if k == nil {
+		return fmt.Errorf("key %s: %w", keyID, ErrNotFound)
+	}
+	if k.State != keyPendingDeletion {
+		return fmt.Errorf("emulator: key %s is %s, not %s", id, k.State, keyPendingDeletion)
+	}
+	delete(e.st.Keys, id)
+	e.recomputeNextDeletionLocked()
+	return e.notifyLocked()
+}
+
 // PutCluster adds or replaces a simulated CloudHSM cluster.
 func (e *Emulator) PutCluster(c *Cluster) error {
 	if c == nil || c.ID == "" {
@@ -325,6 +366,7 @@ func (e *Emulator) controlHandler() http.Handler {
 		st, err := e.Settle(ctx, r.PathValue("id"))
 		reply(w, st, err)
 	})
+	mux.HandleFunc("POST "+p+"/stores/{id}/expedite", func(w http.ResponseWriter, r *http.Request) { reply(w, nil, e.Expedite(r.PathValue("id"))) })
 	mux.HandleFunc("PUT "+p+"/clusters/{id}", func(w http.ResponseWriter, r *http.Request) {
 		var c Cluster
 		if err := body(r, &c); err != nil {
@@ -379,6 +421,9 @@ func (e *Emulator) controlHandler() http.Handler {
 			return
 		}
 		reply(w, nil, e.SetBackingKeyDeleted(r.PathValue("id"), in.Deleted))
+	})
+	mux.HandleFunc("POST "+p+"/keys/{id}/expire-deletion", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, nil, e.ExpireKeyDeletion(r.PathValue("id")))
 	})
 	return mux
 }

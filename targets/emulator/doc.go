@@ -40,6 +40,7 @@
 //	POST   /_kmsconform/stores/{id}/hold                 keep CONNECTING/DISCONNECTING
 //	POST   /_kmsconform/stores/{id}/release
 //	POST   /_kmsconform/stores/{id}/settle               finish a due transition, wait for its check
+//	POST   /_kmsconform/stores/{id}/expedite             make a pending transition due now
 //	PUT    /_kmsconform/clusters/{id}        Cluster     add or replace a CloudHSM cluster
 //	GET    /_kmsconform/clusters/{id}                    Cluster (kmsuser password removed)
 //	DELETE /_kmsconform/clusters/{id}
@@ -49,6 +50,7 @@
 //	PUT    /_kmsconform/xks-routes/{host}    XKSRoute    point a UriEndpoint host at a proxy
 //	POST   /_kmsconform/xks-routes/{host}/break          make the host unreachable
 //	PUT    /_kmsconform/keys/{id}/backing {"deleted": b} simulate a deleted HSM key
+//	POST   /_kmsconform/keys/{id}/expire-deletion        delete a PendingDeletion key now
 //
 // The control plane has no authentication: it is meant for loopback, and
 // Options.DisableControl removes it.

@@ -18,6 +18,11 @@ type VpcEndpointService struct {
 	AcceptanceRequired bool   `json:"acceptanceRequired,omitempty"`
 	PrivateDNSName     string `json:"privateDnsName"`
 	PrivateDNSVerified bool   `json:"privateDnsVerified"`
+	// AnyPrivateDNSName makes the verified private DNS name match every
+	// XksProxyUriEndpoint host: for callers (the conformance target's
+	// control plane) that create a service before they know which endpoint
+	// a store will name.
+	AnyPrivateDNSName bool `json:"anyPrivateDnsName,omitempty"`
 }
 
 // NewHealthyVpcEndpointService returns a service that meets every KMS
@@ -44,7 +49,7 @@ func (e *Emulator) vpcProblemLocked(c xksConfig) (code, exception, msg string) {
 		return "XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION", errXksVpcSvcInvalid, "The VPC endpoint service must have a load balancer in at least two Availability Zones."
 	case svc.AcceptanceRequired:
 		return "XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION", errXksVpcSvcInvalid, "The VPC endpoint service must not require acceptance of connection requests."
-	case !svc.PrivateDNSVerified || svc.PrivateDNSName != host:
+	case !svc.PrivateDNSVerified || (svc.PrivateDNSName != host && !svc.AnyPrivateDNSName):
 		return "XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION", errXksVpcSvcInvalid, "The VPC endpoint service must have a verified private DNS name equal to the XksProxyUriEndpoint host."
 	}
 	return "", "", ""

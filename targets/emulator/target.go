@@ -1,0 +1,546 @@
+package emulator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/kmsconform/kmsconform/targets"
+	"github.com/kmsconform/kmsconform/targets/xksproxy"
+)
+
+// Target is the embedded emulator as a conformance target: an Emulator
+// served in-process on a free loopback port, on real time with the short
+// transitions of targets.emulator in ginkgo.yml, with every capability.
+//
+// Its control plane (Control) drives the emulator's own control methods
+// and runs real XKS proxies (package xksproxy) in-process, one per
+// XksProxyUriEndpoint host, each on a loopback port with a CA of its own,
+// and routes the host to it (RouteXKS), so a store whose endpoint is
+// https://<host> reaches the proxy without DNS or port 443.
+//
+// To observe CONNECTING or DISCONNECTING, Hold the store before the
+// Connect or Disconnect call: a transition lasts only Transition, so a
+// hold set afterwards may come too late.
+type Target struct {
+	emu      *Emulator
+	client   *kms.Client
+	timeouts targets.Timeouts
+	ctl      *control
+}
+
+var _ targets.Target = (*Target)(nil)
+
+// NewTarget starts an emulator for cfg (nil means targets.DefaultConfig).
+// Requests must be signed by a credential generated for this target, which
+// its KMS client uses, so a misconfigured client fails loudly.
+func NewTarget(ctx context.Context, cfg *targets.Config) (*Target, error) {
+	if cfg == nil {
+		cfg = targets.DefaultConfig()
+	}
+	ec := cfg.Emulator
+	akid, secret, err := randomCredential()
+	if err != nil {
+		return nil, err
+	}
+	emu, err := New(Options{
+		Credentials:        map[string]string{akid: secret},
+		ConnectDuration:    ec.Transition,
+		DisconnectDuration: ec.Transition,
+		XKSTimeout:         ec.XKSTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := emu.Start("127.0.0.1:0"); err != nil {
+		return nil, err
+	}
+	client := kms.New(kms.Options{
+		BaseEndpoint:     aws.String(emu.URL()),
+		Region:           emu.Region(),
+		Credentials:      credentials.NewStaticCredentialsProvider(akid, secret, ""),
+		RetryMaxAttempts: 1,
+		HTTPClient:       &http.Client{Timeout: ec.Timeouts.Call},
+	})
+	return &Target{
+		emu:      emu,
+		client:   client,
+		timeouts: ec.Timeouts,
+		ctl: &control{
+			emu:     emu,
+			settle:  max(ec.Timeouts.Connect, ec.Timeouts.Disconnect),
+			poll:    ec.Timeouts.Poll,
+			slow:    2 * ec.XKSTimeout, // past the emulator's XKS timeout, so FaultSlow times out
+			proxies: map[string]*proxyEntry{},
+			keys:    map[string]map[string][]byte{},
+		},
+	}, nil
+}
+
+// randomCredential makes a SigV4 credential for the emulator and its
+// client; it is new per target and never leaves the process.
+func randomCredential() (string, string, error) {
+	id, secret := make([]byte, 10), make([]byte, 30)
+	if _, err := rand.Read(id); err != nil {
+		return "", "", err
+	}
+	if _, err := rand.Read(secret); err != nil {
+		return "", "", err
+	}
+	return "AKIA" + base32.StdEncoding.EncodeToString(id), base64.StdEncoding.EncodeToString(secret), nil
+}
+
+func (t *Target) Name() string               { return "emulator" }
+func (t *Target) Kind() targets.Kind         { return targets.KindEmulator }
+func (t *Target) Endpoint() string           { return t.emu.URL() }
+func (t *Target) KMS() *kms.Client           { return t.client }
+func (t *Target) Timeouts() targets.Timeouts { return t.timeouts }
+func (t *Target) Control() targets.Control   { return t.ctl }
+func (t *Target) Capabilities() targets.Capabilities {
+	return targets.Capabilities{HoldTransition: true, BreakCluster: true, BreakProxy: true, ControlTime: true}
+}
+
+// Backing is zero: every backing a spec needs is made through Control.
+func (t *Target) Backing() targets.Backing { return targets.Backing{} }
+
+// Emulator is the running emulator, for evidence the KMS API does not give
+// (StoreStatus.ErrorDetail says why a connect failed).
+func (t *Target) Emulator() *Emulator { return t.emu }
+
+// Close stops every proxy and the emulator.
+func (t *Target) Close(ctx context.Context) error {
+	perr := t.ctl.closeProxies()
+	return errors.Join(perr, t.emu.Close(ctx))
+}
+
+// control implements targets.Control on the emulator.
+type control struct {
+	emu    *Emulator
+	settle time.Duration // the longest Settle waits when ctx has no deadline
+	poll   time.Duration
+	slow   time.Duration
+
+	mu      sync.Mutex
+	proxies map[string]*proxyEntry // by endpoint host
+	// keys holds the AES key of every external key by endpoint host and
+	// key id. The external key manager outlives a proxy: a re-created
+	// proxy (a new path, DeleteProxy then PutProxy) still decrypts what
+	// the old one encrypted. Reset forgets them.
+	keys map[string]map[string][]byte
+}
+
+type proxyEntry struct {
+	p    *xksproxy.Proxy
+	path string
+}
+
+var _ targets.Control = (*control)(nil)
+
+func (c *control) Reset(ctx context.Context) error {
+	perr := c.closeProxies()
+	c.mu.Lock()
+	c.keys = map[string]map[string][]byte{}
+	c.mu.Unlock()
+	return errors.Join(perr, c.emu.Reset())
+}
+
+func (c *control) closeProxies() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for host, pe := range c.proxies {
+		errs = append(errs, pe.p.Close())
+		delete(c.proxies, host)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *control) Hold(ctx context.Context, storeID string) error { return c.emu.Hold(storeID) }
+
+func (c *control) Release(ctx context.Context, storeID string) error {
+	return c.emu.Release(storeID)
+}
+
+// Settle releases a hold, makes the transition due now and waits for it,
+// including an XKS health check in flight, up to ctx or the target's
+// longest transition timeout.
+func (c *control) Settle(ctx context.Context, storeID string) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.settle)
+		defer cancel()
+	}
+	if err := c.emu.Release(storeID); err != nil {
+		return err
+	}
+	for {
+		if err := c.emu.Expedite(storeID); err != nil {
+			return err
+		}
+		st, err := c.emu.Settle(ctx, storeID)
+		if err != nil {
+			return err
+		}
+		if st.ConnectionState != stateConnecting && st.ConnectionState != stateDisconnecting {
+			return nil
+		}
+		// Still transient: a concurrent Hold, or a transition that began
+		// after the check that just ended. Look again shortly.
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("settle %s: still %s: %w", storeID, st.ConnectionState, ctx.Err())
+		case <-time.After(c.poll):
+		}
+	}
+}
+
+// PutCluster maps the model's cluster onto a simulated one: ActiveHSMs
+// HSMs in distinct zones; NetworkOK as private subnets in two zones and the
+// security group rules (otherwise one subnet and no rules); Kmsuser and
+// FailedLogins as the kmsuser; Fault as a full subnet, an extra deleted
+// subnet (the other two keep the network valid), or an injected
+// NETWORK_ERRORS / INTERNAL_ERROR.
+func (c *control) PutCluster(ctx context.Context, tc targets.Cluster) error {
+	ec, err := c.cluster(tc)
+	if err != nil {
+		return err
+	}
+	if tc.Password != "" || ec.KmsUser == nil {
+		return c.emu.PutCluster(ec)
+	}
+	// Keep the kmsuser password the cluster has now: KMS rotated it at its
+	// last connect and the caller does not know it.
+	err = c.emu.UpdateCluster(tc.ID, func(old *Cluster) {
+		if old.KmsUser != nil {
+			ec.KmsUser.Password = old.KmsUser.Password
+			ec.KmsUser.KMSSession, ec.KmsUser.Rotations = old.KmsUser.KMSSession, old.KmsUser.Rotations
+		}
+		*old = *ec
+	})
+	if errors.Is(err, ErrNotFound) {
+		return c.emu.PutCluster(ec)
+	}
+	return err
+}
+
+func (c *control) cluster(tc targets.Cluster) (*Cluster, error) {
+	if tc.ID == "" {
+		return nil, errors.New("emulator target: a cluster needs an ID")
+	}
+	if tc.ActiveHSMs < 0 || tc.ActiveHSMs > 26 {
+		return nil, fmt.Errorf("emulator target: %d active HSMs is out of range 0-26", tc.ActiveHSMs)
+	}
+	region := c.emu.Region()
+	zone := func(i int) string { return region + string(rune('a'+i)) }
+	ec := &Cluster{ID: tc.ID, TrustAnchorCertificate: tc.TrustAnchor, State: "UNINITIALIZED"}
+	if tc.Initialized {
+		ec.State = "ACTIVE"
+	}
+	for i := range tc.ActiveHSMs {
+		ec.HSMs = append(ec.HSMs, HSM{ID: "hsm-" + randomHex(11), AvailabilityZone: zone(i), State: "ACTIVE"})
+	}
+	subnet := func(i int) Subnet {
+		return Subnet{ID: "subnet-" + randomHex(17), AvailabilityZone: zone(i), Private: true, FreeAddresses: 10}
+	}
+	ec.Subnets = []Subnet{subnet(0)}
+	if tc.NetworkOK {
+		ec.Subnets = append(ec.Subnets, subnet(1))
+		ec.SecurityGroupOK = true
+	}
+	switch tc.Kmsuser {
+	case "", "ready":
+		ec.KmsUser = &KmsUser{Password: tc.Password, FailedLogins: tc.FailedLogins}
+	case "logged-in":
+		ec.KmsUser = &KmsUser{Password: tc.Password, FailedLogins: tc.FailedLogins, LoggedIn: true}
+	case "locked-out":
+		ec.KmsUser = &KmsUser{Password: tc.Password, FailedLogins: max(tc.FailedLogins, maxFailedLogins)}
+	case "missing":
+	default:
+		return nil, fmt.Errorf("emulator target: unknown kmsuser state %q", tc.Kmsuser)
+	}
+	switch tc.Fault {
+	case "":
+	case "no-free-addresses":
+		ec.Subnets[0].FreeAddresses = 0
+	case "subnet-deleted":
+		gone := subnet(2)
+		gone.Deleted = true
+		ec.Subnets = append(ec.Subnets, gone)
+	case "network-error":
+		ec.ConnectError = "NETWORK_ERRORS"
+	case "internal-error":
+		ec.ConnectError = "INTERNAL_ERROR"
+	default:
+		return nil, fmt.Errorf("emulator target: unknown cluster fault %q", tc.Fault)
+	}
+	return ec, nil
+}
+
+// DeleteCluster removes a cluster; a missing one is not an error, so that
+// cleanup can run twice.
+func (c *control) DeleteCluster(ctx context.Context, id string) error {
+	if err := c.emu.DeleteCluster(id); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+func (c *control) DeleteKeyMaterial(ctx context.Context, keyID string) error {
+	return c.emu.SetBackingKeyDeleted(rawKeyID(keyID), true)
+}
+
+func (c *control) ExpireKeyDeletion(ctx context.Context, keyID string) error {
+	return c.emu.ExpireKeyDeletion(keyID)
+}
+
+// rawKeyID turns a key ARN into its key id.
+func rawKeyID(id string) string {
+	if i := strings.LastIndex(id, ":key/"); strings.HasPrefix(id, "arn:") && i >= 0 {
+		return id[i+len(":key/"):]
+	}
+	return id
+}
+
+// proxyFaults maps the model's proxy faults to the proxy's. "unreachable"
+// is not among them: see PutProxy.
+var proxyFaults = map[string]xksproxy.Fault{
+	"":                   xksproxy.FaultNone,
+	"slow":               xksproxy.FaultSlow,
+	"tls-invalid":        xksproxy.FaultTLSExpired,
+	"deny-all":           xksproxy.FaultAccessDenied, // proxy-wide, so health checks too
+	"throttling":         xksproxy.FaultThrottling,
+	"internal":           xksproxy.FaultInternal,
+	"dependency-timeout": xksproxy.FaultDependencyTimeout,
+	"malformed":          xksproxy.FaultNonJSON,
+	"ekm-unavailable":    xksproxy.FaultHealthUnavailable,
+	"ekm-degraded":       xksproxy.FaultHealthDegraded,
+}
+
+const xksAPIPath = "/kms/xks/v1"
+
+// PutProxy runs (or changes) the proxy of p.Endpoint's host: it accepts
+// exactly p.Accepted, serves exactly p.Keys, under p.Path (default
+// /kms/xks/v1; the proxy speaks only v1), with p.Fault. A changed path
+// re-creates the proxy on a new port; everything else changes in place.
+//
+// "unreachable" breaks the emulator's route to the host instead of closing
+// the proxy's listener: the effect for KMS is the same (no TCP connection,
+// XKS_PROXY_NOT_REACHABLE), and the proxy keeps its port, which on a busy
+// machine another listener could take while the fault lasts.
+func (c *control) PutProxy(ctx context.Context, p targets.Proxy) error {
+	host, err := endpointHost(p.Endpoint)
+	if err != nil {
+		return err
+	}
+	path := p.Path
+	if path == "" {
+		path = xksAPIPath
+	}
+	prefix, ok := strings.CutSuffix(path, xksAPIPath)
+	if !ok {
+		return fmt.Errorf("emulator target: proxy path %q: the proxy serves only XKS API v1, so the path must end in %s", path, xksAPIPath)
+	}
+	fault, known := proxyFaults[p.Fault]
+	if !known && p.Fault != "unreachable" {
+		return fmt.Errorf("emulator target: unknown proxy fault %q", p.Fault)
+	}
+	creds := make([]xksproxy.Credential, 0, len(p.Accepted))
+	for _, a := range p.Accepted {
+		cr := xksproxy.Credential{AccessKeyID: a.AccessKeyID, SecretAccessKey: a.Secret}
+		if err := cr.Validate(); err != nil {
+			return fmt.Errorf("emulator target: %w", err)
+		}
+		creds = append(creds, cr)
+	}
+	specs := make(map[string]xksproxy.KeyOptions, len(p.Keys))
+	for _, k := range p.Keys {
+		o, err := keyOptions(k.Status)
+		if err != nil {
+			return err
+		}
+		specs[k.ID] = o
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pe := c.proxies[host]
+	if pe != nil && pe.path != path {
+		_ = pe.p.Close()
+		delete(c.proxies, host)
+		pe = nil
+	}
+	if pe == nil {
+		px, err := xksproxy.New(xksproxy.Options{
+			Addr:        "127.0.0.1:0",
+			PathPrefix:  prefix,
+			ServerName:  host,
+			Credentials: creds,
+			Region:      c.emu.Region(),
+			SlowDelay:   c.slow,
+		})
+		if err != nil {
+			return fmt.Errorf("emulator target: %w", err)
+		}
+		if err := px.Start(); err != nil {
+			return fmt.Errorf("emulator target: %w", err)
+		}
+		pe = &proxyEntry{p: px, path: path}
+		c.proxies[host] = pe
+		// Without credentials the proxy generated one; setCredentials
+		// removes it, as the caller asked for none.
+	}
+	px := pe.p
+	if err := c.setCredentials(px, creds); err != nil {
+		return err
+	}
+	if err := c.setKeys(host, px, specs); err != nil {
+		return err
+	}
+	if err := px.SetFault(fault); err != nil {
+		return fmt.Errorf("emulator target: %w", err)
+	}
+	if p.Fault == "unreachable" {
+		return c.emu.BreakXKS(host)
+	}
+	return c.emu.RouteXKS(host, XKSRoute{Addr: px.Addr(), CAPEM: string(px.CACertPEM())})
+}
+
+// endpointHost checks an XksProxyUriEndpoint-style endpoint and returns
+// its host.
+func endpointHost(endpoint string) (string, error) {
+	host, ok := strings.CutPrefix(endpoint, "https://")
+	if !ok || host == "" || strings.ContainsAny(host, ":/?#@") {
+		return "", fmt.Errorf("emulator target: proxy endpoint %q is not https://<host> without a port or path", endpoint)
+	}
+	return host, nil
+}
+
+func keyOptions(status string) (xksproxy.KeyOptions, error) {
+	switch status {
+	case "", "ok":
+		return xksproxy.KeyOptions{Spec: xksproxy.KeySpecAES256, Usage: []string{xksproxy.UsageEncrypt, xksproxy.UsageDecrypt}, Status: xksproxy.KeyStatusEnabled}, nil
+	case "disabled":
+		return xksproxy.KeyOptions{Spec: xksproxy.KeySpecAES256, Usage: []string{xksproxy.UsageEncrypt, xksproxy.UsageDecrypt}, Status: xksproxy.KeyStatusDisabled}, nil
+	case "wrong-spec":
+		return xksproxy.KeyOptions{Spec: "RSA_2048", Usage: []string{xksproxy.UsageEncrypt, xksproxy.UsageDecrypt}, Status: xksproxy.KeyStatusEnabled}, nil
+	case "wrong-usage":
+		return xksproxy.KeyOptions{Spec: xksproxy.KeySpecAES256, Usage: []string{"SIGN", "VERIFY"}, Status: xksproxy.KeyStatusEnabled}, nil
+	}
+	return xksproxy.KeyOptions{}, fmt.Errorf("emulator target: unknown external key status %q", status)
+}
+
+// setCredentials makes creds the proxy's only credentials. nil means "keep
+// none": every request then fails authentication.
+func (c *control) setCredentials(px *xksproxy.Proxy, creds []xksproxy.Credential) error {
+	want := map[string]string{}
+	for _, cr := range creds {
+		want[cr.AccessKeyID] = cr.SecretAccessKey
+	}
+	for _, old := range px.Credentials() {
+		if s, ok := want[old.AccessKeyID]; ok && s == old.SecretAccessKey {
+			delete(want, old.AccessKeyID)
+			continue
+		}
+		if err := px.RemoveCredential(old.AccessKeyID); err != nil {
+			return fmt.Errorf("emulator target: %w", err)
+		}
+	}
+	for _, cr := range creds {
+		if _, add := want[cr.AccessKeyID]; !add {
+			continue
+		}
+		if err := px.AddCredential(cr); err != nil {
+			return fmt.Errorf("emulator target: %w", err)
+		}
+	}
+	return nil
+}
+
+// setKeys makes specs the proxy's keys, reusing each key's material from
+// c.keys. The caller holds c.mu.
+func (c *control) setKeys(host string, px *xksproxy.Proxy, specs map[string]xksproxy.KeyOptions) error {
+	material := c.keys[host]
+	if material == nil {
+		material = map[string][]byte{}
+		c.keys[host] = material
+	}
+	ks := px.Keys()
+	for _, k := range ks.List() {
+		if _, keep := specs[k.ID]; !keep {
+			if err := ks.Delete(k.ID); err != nil {
+				return fmt.Errorf("emulator target: %w", err)
+			}
+		}
+	}
+	for id, o := range specs {
+		if _, ok := ks.Get(id); ok {
+			if err := errors.Join(ks.SetSpec(id, o.Spec), ks.SetUsage(id, o.Usage), ks.SetStatus(id, o.Status)); err != nil {
+				return fmt.Errorf("emulator target: external key %s: %w", id, err)
+			}
+			continue
+		}
+		m := material[id]
+		if m == nil {
+			m = make([]byte, 32)
+			if _, err := rand.Read(m); err != nil {
+				return err
+			}
+			material[id] = m
+		}
+		o.Material = m
+		if _, err := ks.Create(id, o); err != nil {
+			return fmt.Errorf("emulator target: external key %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// DeleteProxy closes the proxy of endpoint's host and breaks the route to
+// it: KMS gets no TCP connection. A missing proxy is not an error.
+func (c *control) DeleteProxy(ctx context.Context, endpoint string) error {
+	host, err := endpointHost(endpoint)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	pe := c.proxies[host]
+	delete(c.proxies, host)
+	c.mu.Unlock()
+	var cerr error
+	if pe != nil {
+		cerr = pe.p.Close()
+	}
+	return errors.Join(cerr, c.emu.BreakXKS(host))
+}
+
+// PutVpcService creates a VPC endpoint service that allows KMS and whose
+// verified private DNS name matches any XksProxyUriEndpoint host
+// (AnyPrivateDNSName): the caller of this control plane does not name the
+// host, and the store's endpoint is what reaches the proxy anyway.
+// "invalid-config" puts its load balancer in one Availability Zone only.
+func (c *control) PutVpcService(ctx context.Context, v targets.VpcService) error {
+	svc := &VpcEndpointService{Name: v.Name, AllowsKMS: true, AvailabilityZones: 2, PrivateDNSVerified: true, AnyPrivateDNSName: true}
+	switch v.Status {
+	case "", "ok":
+	case "invalid-config":
+		svc.AvailabilityZones = 1
+	default:
+		return fmt.Errorf("emulator target: unknown VPC endpoint service status %q", v.Status)
+	}
+	return c.emu.PutVpcEndpointService(svc)
+}
+
+func (c *control) DeleteVpcService(ctx context.Context, name string) error {
+	return c.emu.DeleteVpcEndpointService(name)
+}
