@@ -185,3 +185,6 @@ func deref(p *string) string {
 	}
 	return *p
 }
+
+// Store returns the CustomKeyStoreId the call names ("" for none).
+func (c Call) Store() string { return deref(c.StoreID) }

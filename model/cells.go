@@ -295,13 +295,6 @@ func buildCell(t StoreType, col Column, v variant) Cell {
 	if v.prepare != nil && col != NoSuchStore {
 		r = append(r, v.prepare(t)...)
 	}
-	w, err := Run(NewWorld(), r)
-	if err != nil {
-		panic(fmt.Sprintf("model: the route of %s/%s/%s is broken: %v", t, col, v.id(), err))
-	}
-	if s, found := w.Store(SubjectStoreID); col != NoSuchStore && (!found || Column(s.State) != col) {
-		panic(fmt.Sprintf("model: the route of %s/%s/%s ends in %s", t, col, v.id(), s.State))
-	}
 	id := SubjectStoreID
 	if col == NoSuchStore {
 		id = UnknownStoreID
@@ -310,9 +303,28 @@ func buildCell(t StoreType, col Column, v variant) Cell {
 	if col == NoSuchStore && c.StoreName != nil {
 		c.StoreName = Ptr("kmsconform-no-such-store")
 	}
+	cell, err := BuildCell(fmt.Sprintf("%s/%s/%s", t, col, v.id()), t, col, v.id(), r, c)
+	if err != nil {
+		panic(fmt.Sprintf("model: %v", err))
+	}
+	return cell
+}
+
+// BuildCell makes a cell from a route and a call: it runs the route from
+// NewWorld (each step must be a single success), checks the subject store
+// ends in column col, and computes the allowed outcomes, their status and
+// the capabilities the route needs.
+func BuildCell(id string, t StoreType, col Column, variant string, route []Call, c Call) (Cell, error) {
+	w, err := Run(NewWorld(), route)
+	if err != nil {
+		return Cell{}, fmt.Errorf("the route of %s is broken: %w", id, err)
+	}
+	if s, found := w.Store(SubjectStoreID); col != NoSuchStore && (!found || Column(s.State) != col) {
+		return Cell{}, fmt.Errorf("the route of %s ends in %s, not %s", id, s.State, col)
+	}
+	op := c.Op
 	outs := Step(w, c)
-	cell := Cell{ID: fmt.Sprintf("%s/%s/%s", t, col, v.id()), StoreType: t, Column: col, Variant: v.id(), Op: v.op,
-		Route: r, Setup: w, Call: c, Expected: outs}
+	cell := Cell{ID: id, StoreType: t, Column: col, Variant: variant, Op: op, Route: route, Setup: w, Call: c, Expected: outs}
 	var ss []Status
 	for _, o := range outs {
 		for _, rl := range o.Rules {
@@ -326,14 +338,19 @@ func buildCell(t StoreType, col Column, v variant) Cell {
 	if ConnectionState(col).Transient() {
 		cell.Needs = append(cell.Needs, NeedHoldTransition)
 	}
-	for _, rc := range r {
+	for _, rc := range route {
 		if rc.Op.IsEnv() && rc.Op != OpSettle {
 			cell.Needs = append(cell.Needs, NeedBackingControl)
 			break
 		}
 	}
-	return cell
+	return cell, nil
 }
+
+// Route returns the calls that bring a subject store of type t to column
+// col from NewWorld, with a subject key in the given own state ("" for
+// none): the routes Cells uses, for suites that build cells of their own.
+func Route(t StoreType, col Column, key KeyState) []Call { return route(t, col, key) }
 
 // Summary renders an outcome set compactly, e.g. "200 →CONNECTING | ICS".
 func Summary(outs []Outcome) string {

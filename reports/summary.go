@@ -1,0 +1,42 @@
+package reports
+
+import (
+	"fmt"
+	"strings"
+)
+
+// TerminalSummary renders a run for a terminal in one screen: the target,
+// the count per verdict, and the first failing cells.
+func TerminalSummary(c *Compat, path string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nkmsconform: %s (%s) against model %s: %d cells, %d scenarios in %.1fs, %d API calls\n",
+		c.Target.Name, c.Target.Kind, c.ModelRevision, len(c.Cells), len(c.Scenarios), c.DurationSeconds, c.APICalls)
+	var parts []string
+	for _, v := range Verdicts {
+		if n := c.Summary.Count(v); n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", v, n))
+		}
+	}
+	fmt.Fprintf(&b, "  %s\n", strings.Join(parts, " · "))
+	shown := 0
+	for _, cell := range c.Cells {
+		if cell.Verdict != Fail {
+			continue
+		}
+		if shown == 15 {
+			fmt.Fprintf(&b, "  … and %d more failing cells\n", c.Summary.Fail-shown)
+			break
+		}
+		fmt.Fprintf(&b, "  FAIL %s [%s]: %s\n", cell.ID, cell.Provenance, cell.Evidence.Detail)
+		shown++
+	}
+	for _, s := range c.Scenarios {
+		if s.Verdict == Fail {
+			fmt.Fprintf(&b, "  FAIL scenario %s: %s\n", s.Name, s.Detail)
+		}
+	}
+	if path != "" {
+		fmt.Fprintf(&b, "  results: %s\n", path)
+	}
+	return b.String()
+}
