@@ -1,0 +1,122 @@
+package aws
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/kmsconform/kmsconform/targets"
+)
+
+// Target is real KMS in one account and Region.
+type Target struct {
+	account  string
+	region   string
+	client   *kms.Client
+	timeouts targets.Timeouts
+	backing  targets.Backing
+}
+
+var _ targets.Target = (*Target)(nil)
+
+// NotEnabledError is the refusal of an account that is not in
+// targets.aws.enabled_accounts.
+type NotEnabledError struct {
+	Account string
+	Source  string // the configuration file
+}
+
+func (e *NotEnabledError) Error() string {
+	return "account " + e.Account + " is not in targets.aws.enabled_accounts of " + e.Source
+}
+
+// New returns a target for real KMS through the SDK's default credential
+// chain (with targets.aws.profile, if set) in region, else
+// targets.aws.region, else the SDK's Region. It calls STS
+// GetCallerIdentity and returns a *NotEnabledError, having made no other
+// call, unless cfg enables the caller's account. cfg nil means
+// targets.DefaultConfig, which enables none.
+func New(ctx context.Context, cfg *targets.Config, region string) (*Target, error) {
+	if cfg == nil {
+		cfg = targets.DefaultConfig()
+	}
+	ac := cfg.AWS
+	if region == "" {
+		region = ac.Region
+	}
+	var opts []func(*config.LoadOptions) error
+	if ac.Profile != "" {
+		opts = append(opts, config.WithSharedConfigProfile(ac.Profile))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("aws target: AWS configuration: %w", err)
+	}
+	if region == "" {
+		region = awsCfg.Region
+	}
+	if region == "" {
+		return nil, fmt.Errorf("aws target: no Region: give one (--region), set targets.aws.region in %s, or set AWS_REGION", cfg.Source)
+	}
+	hc := httpClient(awsCfg, ac.Timeouts.Call)
+	id, err := sts.NewFromConfig(awsCfg, func(o *sts.Options) {
+		o.Region = region
+		o.HTTPClient = hc
+	}).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return nil, fmt.Errorf("aws target: STS GetCallerIdentity: %w", err)
+	}
+	account := aws.ToString(id.Account)
+	if !ac.AccountEnabled(account) {
+		return nil, &NotEnabledError{Account: account, Source: cfg.Source}
+	}
+	client := kms.NewFromConfig(awsCfg, func(o *kms.Options) {
+		o.Region = region
+		o.RetryMaxAttempts = 1
+		o.HTTPClient = hc
+	})
+	return &Target{account: account, region: region, client: client, timeouts: ac.Timeouts, backing: ac.Backing}, nil
+}
+
+// httpClient is the SDK configuration's HTTP client with a timeout per
+// call, frozen into an *http.Client. It keeps what LoadDefaultConfig built
+// into it (AWS_CA_BUNDLE's roots), which a new http.Client would drop; it
+// goes on the service options because config.WithHTTPClient fails when
+// AWS_CA_BUNDLE is set.
+func httpClient(cfg aws.Config, timeout time.Duration) aws.HTTPClient {
+	b, ok := cfg.HTTPClient.(*awshttp.BuildableClient)
+	if !ok {
+		b = awshttp.NewBuildableClient()
+	}
+	return b.WithTimeout(timeout).Freeze()
+}
+
+// Name is "aws <account> <region>".
+func (t *Target) Name() string       { return "aws " + t.account + " " + t.region }
+func (t *Target) Kind() targets.Kind { return targets.KindAWS }
+
+// Endpoint is "" for KMS's own endpoint, or the endpoint the SDK's
+// configuration (AWS_ENDPOINT_URL_KMS) points the client at.
+func (t *Target) Endpoint() string                   { return aws.ToString(t.client.Options().BaseEndpoint) }
+func (t *Target) KMS() *kms.Client                   { return t.client }
+func (t *Target) Capabilities() targets.Capabilities { return targets.Capabilities{} }
+func (t *Target) Control() targets.Control           { return nil }
+func (t *Target) Backing() targets.Backing           { return t.backing }
+func (t *Target) Timeouts() targets.Timeouts         { return t.timeouts }
+
+// Account is the account id STS reported.
+func (t *Target) Account() string { return t.account }
+
+// Close releases idle connections.
+func (t *Target) Close(ctx context.Context) error {
+	if c, ok := t.client.Options().HTTPClient.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+	return nil
+}
