@@ -301,7 +301,7 @@ func xksConfigChecks(w World, n Store, health, vpcChanged bool) []finding {
 		}
 	}
 	if n.Connectivity == VpcEndpointService && vpcChanged {
-		if v, found := w.VpcService(n.VpcService); !found {
+		if v, found := w.vpcServiceOf(n.VpcService, n.VpcOwner); !found {
 			fs = append(fs, finding{err: ErrXksProxyVpcServiceNotFound, rule: rXksVpcChecks, maybe: true})
 		} else if v.Status == VpcServiceInvalidConfig {
 			fs = append(fs, finding{err: ErrXksProxyVpcServiceInvalidConfig, rule: rXksVpcChecks, maybe: true})
@@ -591,7 +591,7 @@ func cloudHSMConnect(w World, s Store) []connectResult {
 func xksConnect(w World, s Store) []connectResult {
 	if s.Connectivity == VpcEndpointService {
 		// KMS creates the interface endpoint before it can reach the proxy.
-		v, found := w.VpcService(s.VpcService)
+		v, found := w.vpcServiceOf(s.VpcService, s.VpcOwner)
 		if !found {
 			return []connectResult{{ErrCodeXksVpcEndpointServiceNotFound, rSettleFailedXks}}
 		}
@@ -1107,7 +1107,7 @@ func stepEnv(w World, c Call) []Outcome {
 		if c.VpcServiceSpec != nil {
 			replaced := false
 			for i := range n.VpcServices {
-				if n.VpcServices[i].Name == c.VpcServiceSpec.Name {
+				if n.VpcServices[i].Name == c.VpcServiceSpec.Name && n.VpcServices[i].Owner == c.VpcServiceSpec.Owner {
 					n.VpcServices[i], replaced = *c.VpcServiceSpec, true
 				}
 			}

@@ -166,7 +166,10 @@ const (
 // VpcService is a VPC endpoint service in front of a proxy. A name not in
 // World.VpcServices is not found (or KMS lacks permission to it).
 type VpcService struct {
-	Name   string
+	Name string
+	// Owner is the account that owns the service; "" is the account making
+	// the calls (XksProxyVpcEndpointServiceOwner's default).
+	Owner  string
 	Status VpcServiceStatus
 }
 
@@ -263,10 +266,15 @@ func (w World) proxyIndex(endpoint string) int {
 	return -1
 }
 
-// VpcService returns the VPC endpoint service with this name.
-func (w World) VpcService(name string) (VpcService, bool) {
+// VpcService returns the VPC endpoint service with this name owned by the
+// calling account.
+func (w World) VpcService(name string) (VpcService, bool) { return w.vpcServiceOf(name, "") }
+
+// vpcServiceOf returns the service with this name and owner ("" is the
+// calling account).
+func (w World) vpcServiceOf(name, owner string) (VpcService, bool) {
 	for _, v := range w.VpcServices {
-		if v.Name == name {
+		if v.Name == name && v.Owner == owner {
 			return v, true
 		}
 	}
@@ -355,7 +363,7 @@ func (w World) Fingerprint() string {
 	}
 	for _, v := range w.VpcServices {
 		b = append(b, 'V')
-		str(',', v.Name, string(v.Status))
+		str(',', v.Name, v.Owner, string(v.Status))
 	}
 	return string(b)
 }

@@ -527,6 +527,11 @@ func (e *Emulator) opKeyAdmin(op string) func(context.Context, []byte) (any, *ap
 		if k.Origin != originKMS || isImport {
 			return nil, clientErr(errUnsupported, "%s origin is %s which is not valid for this operation.", arn, k.Origin)
 		}
+		if op == "ReplicateKey" {
+			// Keys here are single-Region; custom key stores cannot hold
+			// multi-Region keys at all (spec §2.10).
+			return nil, clientErr(errUnsupported, "%s is not a multi-Region primary key.", arn)
+		}
 		switch k.State {
 		case keyDisabled:
 			if op != "GetKeyRotationStatus" {

@@ -47,6 +47,7 @@ func (e *Emulator) operations() map[string]opFunc {
 		"GetParametersForImport":              e.opKeyAdmin("GetParametersForImport"),
 		"ImportKeyMaterial":                   e.opKeyAdmin("ImportKeyMaterial"),
 		"DeleteImportedKeyMaterial":           e.opKeyAdmin("DeleteImportedKeyMaterial"),
+		"ReplicateKey":                        e.opKeyAdmin("ReplicateKey"),
 	}
 }
 

@@ -141,15 +141,14 @@ func (f *xksFailure) cryptoError(keyArn string) *apiError {
 }
 
 type xksClient struct {
-	e      *Emulator
-	signer *v4.Signer
+	e *Emulator
 
 	mu         sync.Mutex
 	transports map[XKSRoute]*http.Transport
 }
 
 func newXKSClient(e *Emulator) *xksClient {
-	return &xksClient{e: e, signer: v4.NewSigner(), transports: map[XKSRoute]*http.Transport{}}
+	return &xksClient{e: e, transports: map[XKSRoute]*http.Transport{}}
 }
 
 func (c *xksClient) routeFor(host string) (XKSRoute, bool) {
@@ -242,7 +241,10 @@ func (c *xksClient) call(ctx context.Context, cfg xksConfig, suffix string, in, 
 	length := req.ContentLength
 	req.ContentLength = 0
 	creds := aws.Credentials{AccessKeyID: cfg.AccessKeyID, SecretAccessKey: cfg.Secret}
-	if err := c.signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "kms-xks-proxy", c.e.opts.Region, time.Now()); err != nil {
+	// A signer per request: the SDK's signer caches derived keys by access
+	// key id alone, so a shared one would sign for a store whose secret
+	// differs from another's under the same id with the other's secret.
+	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "kms-xks-proxy", c.e.opts.Region, time.Now()); err != nil {
 		return &xksFailure{kind: xksNoConnection, detail: "request signing failed"}
 	}
 	req.ContentLength = length
