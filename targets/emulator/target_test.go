@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -556,5 +557,40 @@ func TestTargetResetAndClose(t *testing.T) {
 	}
 	if _, err := e.kms.ListKeys(e.ctx, &kms.ListKeysInput{}); err == nil {
 		t.Fatal("the emulator answers after Close")
+	}
+}
+
+// The control methods added for the target are on the HTTP control plane
+// too, like every other.
+func TestControlHTTPRoutesOfTargetMethods(t *testing.T) {
+	e := newTarget(t, func(c *targets.Config) { c.Emulator.Transition = time.Hour })
+	post := func(path string) int {
+		t.Helper()
+		resp, err := http.Post(e.tgt.Endpoint()+emulator.ControlPrefix+path, "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	id := e.hsmStore("hsm", "cluster-abcdefghijk")
+	e.connect(id)
+	if got := post("stores/" + id + "/expedite"); got != http.StatusOK {
+		t.Fatalf("expedite: %d", got)
+	}
+	e.wantState(id, types.ConnectionStateTypeConnected, "")
+
+	key, err := e.kms.CreateKey(e.ctx, &kms.CreateKeyInput{})
+	e.ok(err)
+	keyID := *key.KeyMetadata.KeyId
+	_, err = e.kms.ScheduleKeyDeletion(e.ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(keyID)})
+	e.ok(err)
+	if got := post("keys/" + keyID + "/expire-deletion"); got != http.StatusOK {
+		t.Fatalf("expire-deletion: %d", got)
+	}
+	_, err = e.kms.DescribeKey(e.ctx, &kms.DescribeKeyInput{KeyId: aws.String(keyID)})
+	wantCode(t, err, "NotFoundException")
+	if got := post("keys/" + keyID + "/expire-deletion"); got != http.StatusNotFound {
+		t.Fatalf("expire-deletion of a deleted key: %d", got)
 	}
 }
