@@ -259,7 +259,9 @@ func Merge(parts ...*Compat) (*Compat, error) {
 	m.Scenarios = nil
 	m.APICalls = 0
 	for _, p := range parts {
-		if p.ModelRevision != m.ModelRevision || p.Target != m.Target {
+		// Each process of an emulator run has its own emulator, on its own
+		// port: the endpoints may differ.
+		if p.ModelRevision != m.ModelRevision || p.Target.Name != m.Target.Name || p.Target.Kind != m.Target.Kind {
 			return nil, fmt.Errorf("parts of different runs: %s on %s vs %s on %s", m.ModelRevision, m.Target.Name, p.ModelRevision, p.Target.Name)
 		}
 		if p.StartedAt.Before(m.StartedAt) {

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+
+	"github.com/kmsconform/kmsconform/reports"
+	_ "github.com/kmsconform/kmsconform/suites/conformance"
+	"github.com/kmsconform/kmsconform/suites/harness"
+	_ "github.com/kmsconform/kmsconform/suites/scenarios"
+	_ "github.com/kmsconform/kmsconform/suites/validation"
+	"github.com/kmsconform/kmsconform/targets"
+)
+
+func init() {
+	register("run", command{
+		summary: "check a target against the model: every cell, scenario and constraint; write compat.json",
+		run:     runRun,
+	})
+}
+
+type runFlags struct {
+	target, endpoint, region, labelFilter, reportDir, config string
+	procs, shard, shards                                     int
+	verbose                                                  bool
+}
+
+func parseRunFlags(args []string, stderr io.Writer) (runFlags, error) {
+	var f runFlags
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.target, "target", "emulator", "what to check: emulator (in-process, the default), endpoint (any KMS-compatible URL) or aws (real KMS; must be enabled in ginkgo.yml)")
+	fs.StringVar(&f.endpoint, "endpoint", "", "the endpoint URL for --target endpoint (default: AWS_ENDPOINT_URL_KMS)")
+	fs.StringVar(&f.region, "region", "", "the AWS Region to sign for (default: the configuration's, else us-east-1)")
+	fs.StringVar(&f.labelFilter, "label-filter", "", "run only the specs whose labels match, e.g. 'store:EXTERNAL_KEY_STORE && provenance:D'")
+	fs.StringVar(&f.reportDir, "report-dir", filepath.Join("reports", "out"), "where compat.json is written")
+	fs.StringVar(&f.config, "config", "", "the harness configuration (default: ginkgo.yml in this folder or a parent)")
+	fs.IntVar(&f.procs, "procs", 1, "run the cells in this many processes")
+	fs.BoolVar(&f.verbose, "v", false, "print every spec as it runs")
+	fs.IntVar(&f.shard, "shard", 0, "internal: the shard this process runs (with --shards)")
+	fs.IntVar(&f.shards, "shards", 1, "internal: the number of shards")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: kmsconform run [flags]")
+		fmt.Fprintln(stderr, "Checks a target against the reference model and writes compat.json. Exit 0 when no cell fails,")
+		fmt.Fprintln(stderr, "1 when one does, 2 on a usage or setup error.")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case f.target != string(targets.KindEmulator) && f.target != string(targets.KindEndpoint) && f.target != string(targets.KindAWS):
+		return f, fmt.Errorf("--target %q: want emulator, endpoint or aws", f.target)
+	case f.procs < 1 || f.procs > 64:
+		return f, fmt.Errorf("--procs %d: want 1 to 64", f.procs)
+	case f.shards < 1 || f.shard < 0 || f.shard >= f.shards:
+		return f, fmt.Errorf("--shard %d of --shards %d is out of range", f.shard, f.shards)
+	}
+	return f, nil
+}
+
+func runRun(args []string, stdout, stderr io.Writer) int {
+	f, err := parseRunFlags(args, stderr)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stderr, "kmsconform run: %v\n", err)
+		}
+		return 2
+	}
+	if f.procs > 1 {
+		return runSharded(f, args, stdout, stderr)
+	}
+	return runSpecs(f, stdout, stderr)
+}
+
+// specT is the GinkgoTestingT of a run outside `go test`.
+type specT struct{ failed bool }
+
+func (t *specT) Fail() { t.failed = true }
+
+func runSpecs(f runFlags, stdout, stderr io.Writer) int {
+	prog := newProgress(stderr, f.shards > 1)
+	harness.Configure(harness.Options{Target: targets.Kind(f.target), Endpoint: f.endpoint, Region: f.region,
+		ConfigPath: f.config, ReportDir: f.reportDir, Progress: prog, Shard: f.shard, Shards: f.shards})
+	suiteConfig, reporterConfig := GinkgoConfiguration()
+	suiteConfig.LabelFilter = f.labelFilter
+	suiteConfig.Timeout = 24 * time.Hour
+	reporterConfig.Succinct = !f.verbose
+	reporterConfig.Verbose = f.verbose
+	reporterConfig.SilenceSkips = true
+	reporterConfig.NoColor = true
+	gomega.RegisterFailHandler(Fail)
+	t := &specT{}
+	RunSpecs(t, "kmsconform", suiteConfig, reporterConfig)
+	path := filepath.Join(f.reportDir, harness.CompatFileName(harness.CurrentOptions()))
+	c, err := reports.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmsconform run: no result: %v\n", err)
+		return 2
+	}
+	if f.shards > 1 {
+		return exitFor(c)
+	}
+	fmt.Fprint(stdout, reports.TerminalSummary(c, path))
+	return exitFor(c)
+}
+
+func exitFor(c *reports.Compat) int {
+	if c.Summary.Fail > 0 {
+		return 1
+	}
+	return 0
+}
+
+// runSharded starts one child process per shard and merges their results.
+func runSharded(f runFlags, args []string, stdout, stderr io.Writer) int {
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "kmsconform run: %v\n", err)
+		return 2
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	codes := make([]int, f.procs)
+	for i := 0; i < f.procs; i++ {
+		childArgs := append([]string{"run"}, args...)
+		childArgs = append(childArgs, "--procs", "1", "--shard", strconv.Itoa(i), "--shards", strconv.Itoa(f.procs))
+		cmd := exec.Command(self, childArgs...)
+		cmd.Stderr = stderr
+		cmd.Stdout = io.Discard
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if err := cmd.Run(); err != nil {
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					codes[i] = ee.ExitCode()
+				} else {
+					codes[i] = 2
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	var parts []*reports.Compat
+	for i := 0; i < f.procs; i++ {
+		if codes[i] == 2 {
+			fmt.Fprintf(stderr, "kmsconform run: process %d of %d could not run\n", i+1, f.procs)
+			return 2
+		}
+		c, err := reports.ReadFile(filepath.Join(f.reportDir, fmt.Sprintf("compat.%d.json", i)))
+		if err != nil {
+			fmt.Fprintf(stderr, "kmsconform run: process %d: %v\n", i+1, err)
+			return 2
+		}
+		parts = append(parts, c)
+	}
+	merged, err := reports.Merge(parts...)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmsconform run: %v\n", err)
+		return 2
+	}
+	merged.DurationSeconds = time.Since(start).Seconds()
+	path := filepath.Join(f.reportDir, "compat.json")
+	if err := merged.WriteFile(path); err != nil {
+		fmt.Fprintf(stderr, "kmsconform run: %v\n", err)
+		return 2
+	}
+	for i := 0; i < f.procs; i++ {
+		os.Remove(filepath.Join(f.reportDir, fmt.Sprintf("compat.%d.json", i)))
+	}
+	fmt.Fprint(stdout, reports.TerminalSummary(merged, path))
+	return exitFor(merged)
+}
+
+// progress prints cells done and the current slow wait on the terminal,
+// at most every few seconds (and every failing cell).
+type progress struct {
+	w     io.Writer
+	quiet bool
+	mu    sync.Mutex
+	done  int
+	total int
+	last  time.Time
+}
+
+func newProgress(w io.Writer, quiet bool) *progress {
+	return &progress{w: w, quiet: quiet, last: time.Now()}
+}
+
+func (p *progress) Start(total int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total = total
+	if !p.quiet {
+		fmt.Fprintf(p.w, "kmsconform: %d specs to run\n", total)
+	}
+}
+
+func (p *progress) CellDone(id string, v reports.Verdict) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done++
+	if p.quiet {
+		return
+	}
+	if time.Since(p.last) > 2*time.Second || v == reports.Fail {
+		fmt.Fprintf(p.w, "kmsconform: %d/%d done (last: %s %s)\n", p.done, p.total, id, v)
+		p.last = time.Now()
+	}
+}
+
+func (p *progress) Waiting(what string, until time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.quiet || time.Since(p.last) < 5*time.Second {
+		return
+	}
+	fmt.Fprintf(p.w, "kmsconform: %d/%d done; %s, %s left\n", p.done, p.total, what, time.Until(until).Round(time.Second))
+	p.last = time.Now()
+}

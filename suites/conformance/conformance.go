@@ -1,0 +1,52 @@
+package conformance
+
+import (
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/kmsconform/kmsconform/model"
+	"github.com/kmsconform/kmsconform/reports"
+	"github.com/kmsconform/kmsconform/suites/harness"
+)
+
+var cells = model.Cells()
+
+func init() { harness.ExpectCells(append(harness.ExpectedCells(), cells...)) }
+
+// CellLabels returns a cell's Ginkgo labels.
+func CellLabels(c model.Cell) Labels {
+	ls := Labels{"op:" + string(c.Op), "state:" + string(c.Column), "store:" + string(c.StoreType), "provenance:" + string(c.Status)}
+	if _, v, ok := strings.Cut(c.Variant, "/"); ok {
+		ls = append(ls, "variant:"+v)
+	}
+	for _, n := range c.Needs {
+		ls = append(ls, "needs:"+string(n))
+	}
+	return ls
+}
+
+var _ = Describe("conformance", func() {
+	entries := make([]TableEntry, 0, len(cells))
+	for _, c := range cells {
+		entries = append(entries, Entry(c.ID, CellLabels(c), c))
+	}
+	DescribeTable("cell", func(ctx SpecContext, c model.Cell) {
+		if !harness.InShard(c.ID) {
+			Skip("in another process's shard")
+		}
+		h := harness.Current()
+		res := h.RunCell(ctx, c)
+		harness.RecordCell(res)
+		if h.Progress != nil {
+			h.Progress.CellDone(res.ID, res.Verdict)
+		}
+		switch res.Verdict {
+		case reports.Fail:
+			Fail(res.Evidence.Detail)
+		case reports.Pass, reports.Informational:
+		default:
+			Skip(string(res.Verdict) + ": " + res.Evidence.Detail)
+		}
+	}, entries)
+})

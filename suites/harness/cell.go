@@ -1,0 +1,499 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/kmsconform/kmsconform/model"
+	"github.com/kmsconform/kmsconform/reports"
+	"github.com/kmsconform/kmsconform/targets"
+)
+
+// verdictError ends a cell early with a verdict other than pass.
+type verdictError struct {
+	verdict reports.Verdict
+	detail  string
+}
+
+func (e *verdictError) Error() string { return string(e.verdict) + ": " + e.detail }
+
+func endWith(v reports.Verdict, format string, args ...any) error {
+	return &verdictError{verdict: v, detail: fmt.Sprintf(format, args...)}
+}
+
+// expectedNames renders an outcome set for compat.json.
+func expectedNames(outs []model.Outcome) []string {
+	var names []string
+	for _, o := range outs {
+		n := string(o.Error)
+		if o.Error == model.Success {
+			n = SuccessCode
+		}
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// CellResultBase fills the fields of a cell's result that do not depend on
+// the run.
+func CellResultBase(c model.Cell) reports.Cell {
+	state := string(c.Column)
+	if c.Column == model.NoSuchStore {
+		state = reports.NonexistentState
+	}
+	r := reports.Cell{ID: c.ID, StoreType: string(c.StoreType), State: state, Operation: string(c.Op), Variant: c.Variant,
+		Provenance: string(c.Status), Expected: expectedNames(c.Expected)}
+	for _, rl := range c.Rules {
+		r.Rules = append(r.Rules, rl.ID)
+	}
+	return r
+}
+
+// cellRun is the state of one cell's run.
+type cellRun struct {
+	h      *Harness
+	cell   model.Cell
+	m      *Mapper
+	client *kms.Client
+	ctl    targets.Control
+	caps   targets.Capabilities
+	held   []string // target store ids held
+	route  string   // how the state was reached
+}
+
+// RunCell checks one cell on the target: it replays the cell's route, makes
+// the call, classifies the answer against the model's outcomes, lets the
+// store settle and checks where it ends. It never panics on a target's
+// answer; every way a cell can end is a verdict.
+func (h *Harness) RunCell(ctx context.Context, c model.Cell) (res reports.Cell) {
+	start := time.Now()
+	res = CellResultBase(c)
+	r := &cellRun{h: h, cell: c, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "api"}
+	r.m = NewMapper(h.nextPrefix(), h.Target.Backing())
+	defer func() {
+		res.Seconds = time.Since(start).Seconds()
+		res.Evidence.Route = r.route
+		res.Evidence.Message = r.m.redact(res.Evidence.Message)
+		res.Evidence.Detail = r.m.redact(res.Evidence.Detail)
+		h.addCalls(r.m.Calls)
+		r.cleanup(context.WithoutCancel(ctx))
+	}()
+	err := r.run(ctx, &res)
+	var ve *verdictError
+	switch {
+	case err == nil:
+		res.Verdict = reports.Pass
+	case errors.As(err, &ve):
+		res.Verdict, res.Evidence.Detail = ve.verdict, ve.detail
+	default:
+		res.Verdict, res.Evidence.Detail = reports.Indeterminate, err.Error()
+	}
+	return res
+}
+
+func (r *cellRun) run(ctx context.Context, res *reports.Cell) error {
+	c := r.cell
+	if slices.Contains(c.Needs, model.NeedBackingControl) && (r.ctl == nil || !r.caps.BreakProxy) {
+		return endWith(reports.Unreachable, "the route changes the backing (an XKS proxy), which needs a target with a control plane")
+	}
+	if r.ctl != nil {
+		if err := r.ctl.Reset(ctx); err != nil {
+			return endWith(reports.Indeterminate, "resetting the target: %v", err)
+		}
+		if err := r.putBacking(ctx, model.NewWorld()); err != nil {
+			return err
+		}
+		r.route = "api+control"
+	}
+	w, err := r.replay(ctx, model.NewWorld(), c.Route)
+	if err != nil {
+		return err
+	}
+	if c.Column != model.NoSuchStore {
+		s, _ := w.Store(model.SubjectStoreID)
+		got, code, err := r.describeState(ctx, r.m.StoreID(s.ID))
+		if err != nil {
+			return err
+		}
+		if got != s.State || code != s.ErrorCode {
+			return endWith(reports.Unreachable, "the store was %s %s when the call was due, not %s %s", got, code, s.State, s.ErrorCode)
+		}
+	}
+
+	var createdStore, createdKey string
+	for _, o := range c.Expected {
+		if o.Error == model.Success {
+			createdStore, createdKey = o.StoreID, o.KeyID
+		}
+	}
+	ans, callErr := r.m.Invoke(ctx, r.client, c.Call, createdStore, createdKey)
+	obs := Classify(callErr)
+	res.Observed = obs.Code
+	res.Evidence.HTTPStatus, res.Evidence.Message, res.Evidence.RequestID = obs.HTTPStatus, obs.Message, obs.RequestID
+	var matched []model.Outcome
+	for _, o := range c.Expected {
+		if string(o.Error) == obs.Code || (o.Error == model.Success && obs.Code == SuccessCode) {
+			matched = append(matched, o)
+		}
+	}
+	if len(matched) == 0 {
+		allowed := strings.Join(res.Expected, " or ")
+		switch {
+		case obs.Transport:
+			return endWith(reports.Indeterminate, "no answer: %s", obs.Message)
+		case obs.NotImplemented:
+			return endWith(reports.Unsupported, "%s is not implemented (HTTP %d %s)", c.Op, obs.HTTPStatus, obs.Code)
+		case c.Status == model.Undocumented:
+			return endWith(reports.Informational, "answered %s; the plausible answers are %s (undocumented cell)", orNone(obs.Code), allowed)
+		}
+		return endWith(reports.Fail, "answered %s; the model allows %s", orNone(obs.Code), allowed)
+	}
+	r.releaseHolds(ctx)
+	return r.checkAfter(ctx, matched, ans)
+}
+
+func orNone(code string) string {
+	if code == "" {
+		return "nothing"
+	}
+	return code
+}
+
+// replay makes the route's calls on the target and returns the model world
+// they lead to.
+func (r *cellRun) replay(ctx context.Context, w model.World, route []model.Call) (model.World, error) {
+	for i, rc := range route {
+		outs := model.Step(w, rc)
+		if len(outs) != 1 || len(outs[0].Worlds) != 1 || outs[0].Error != model.Success {
+			return w, fmt.Errorf("harness: route step %d (%s) is not deterministic in the model", i+1, rc.Op)
+		}
+		next := outs[0].Worlds[0]
+		switch {
+		case rc.Op == model.OpSettle:
+			s, _ := next.Store(rc.Store())
+			if err := r.settleTo(ctx, r.m.StoreID(s.ID), s.State, s.ErrorCode); err != nil {
+				return w, err
+			}
+		case rc.Op.IsEnv():
+			if err := r.applyEnv(ctx, rc); err != nil {
+				return w, err
+			}
+		default:
+			last := i == len(route)-1 || route[i+1].Op != model.OpSettle
+			if last && (rc.Op == model.OpConnectCustomKeyStore || rc.Op == model.OpDisconnectCustomKeyStore) {
+				if err := r.hold(ctx, r.m.StoreID(rc.Store())); err != nil {
+					return w, err
+				}
+			}
+			_, err := r.m.Invoke(ctx, r.client, rc, outs[0].StoreID, outs[0].KeyID)
+			if obs := Classify(err); obs.Code != SuccessCode {
+				switch {
+				case obs.Transport:
+					return w, endWith(reports.Indeterminate, "route step %d (%s): no answer: %s", i+1, rc.Op, obs.Message)
+				case obs.NotImplemented:
+					return w, endWith(reports.Unsupported, "route step %d: %s is not implemented (HTTP %d %s)", i+1, rc.Op, obs.HTTPStatus, obs.Code)
+				}
+				return w, endWith(reports.Unreachable, "route step %d (%s) answered %s %s; the model expects success", i+1, rc.Op, obs.Code, obs.Message)
+			}
+		}
+		w = next
+	}
+	return w, nil
+}
+
+// hold keeps the store's next transition from finishing, where the target
+// can; elsewhere the cell races the transition through the API alone.
+func (r *cellRun) hold(ctx context.Context, id string) error {
+	if r.ctl == nil || !r.caps.HoldTransition {
+		r.route = "api (acting while the transition is under way)"
+		return nil
+	}
+	if err := r.ctl.Hold(ctx, id); err != nil {
+		return endWith(reports.Indeterminate, "holding store %s: %v", id, err)
+	}
+	r.held = append(r.held, id)
+	return nil
+}
+
+func (r *cellRun) releaseHolds(ctx context.Context) {
+	for _, id := range r.held {
+		_ = r.ctl.Release(ctx, id)
+	}
+	r.held = nil
+}
+
+// settleTo waits for a store to finish its transition and checks it ends in
+// the state the model says.
+func (r *cellRun) settleTo(ctx context.Context, id string, want model.ConnectionState, code model.ConnectionErrorCode) error {
+	if r.ctl != nil && r.caps.HoldTransition {
+		if err := r.ctl.Settle(ctx, id); err != nil {
+			return endWith(reports.Indeterminate, "settling store %s: %v", id, err)
+		}
+	}
+	to := r.h.Target.Timeouts()
+	deadline := time.Now().Add(max(to.Connect, to.Disconnect))
+	for {
+		got, gotCode, err := r.describeState(ctx, id)
+		if err != nil {
+			return err
+		}
+		if got == want && gotCode == code {
+			return nil
+		}
+		if !got.Transient() {
+			return endWith(reports.Unreachable, "setting up: the store settled to %s %s, the model expects %s %s", got, gotCode, want, code)
+		}
+		if time.Now().After(deadline) {
+			return endWith(reports.Indeterminate, "setting up: the store is still %s after %s", got, time.Since(deadline.Add(-max(to.Connect, to.Disconnect))).Round(time.Millisecond))
+		}
+		r.h.waiting(fmt.Sprintf("waiting for %s", want), deadline)
+		if err := sleep(ctx, to.Poll); err != nil {
+			return err
+		}
+	}
+}
+
+// describeState reads a store's state and error code.
+func (r *cellRun) describeState(ctx context.Context, id string) (model.ConnectionState, model.ConnectionErrorCode, error) {
+	r.m.Calls++
+	out, err := r.client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{CustomKeyStoreId: aws.String(id)})
+	if err != nil {
+		obs := Classify(err)
+		switch {
+		case obs.Transport:
+			return "", "", endWith(reports.Indeterminate, "DescribeCustomKeyStores: no answer: %s", obs.Message)
+		case obs.NotImplemented:
+			return "", "", endWith(reports.Unsupported, "DescribeCustomKeyStores is not implemented (HTTP %d %s)", obs.HTTPStatus, obs.Code)
+		}
+		return "", "", &describeError{obs}
+	}
+	if len(out.CustomKeyStores) != 1 {
+		return "", "", endWith(reports.Fail, "DescribeCustomKeyStores by id returned %d stores", len(out.CustomKeyStores))
+	}
+	s := out.CustomKeyStores[0]
+	return model.ConnectionState(s.ConnectionState), model.ConnectionErrorCode(s.ConnectionErrorCode), nil
+}
+
+// describeError is a DescribeCustomKeyStores that answered an exception.
+type describeError struct{ obs Observation }
+
+func (e *describeError) Error() string {
+	return fmt.Sprintf("DescribeCustomKeyStores answered %s: %s", e.obs.Code, e.obs.Message)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		d = 10 * time.Millisecond
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// checkAfter lets the store settle after a call the model allowed and checks
+// where it ends: its state and code, its keys' states, and what the call
+// returned.
+func (r *cellRun) checkAfter(ctx context.Context, matched []model.Outcome, ans Answer) error {
+	c := r.cell
+	if c.Column == model.NoSuchStore {
+		return r.checkAnswer(ctx, matched, ans, nil)
+	}
+	// The worlds the store may settle to, and the states it may pass through.
+	var finals []model.World
+	pending := map[model.ConnectionState]bool{}
+	for _, o := range matched {
+		for _, w := range o.Worlds {
+			s, found := w.Store(model.SubjectStoreID)
+			if found && s.State.Transient() {
+				pending[s.State] = true
+				for _, so := range model.Step(w, model.Call{Op: model.OpSettle, StoreID: &s.ID}) {
+					finals = append(finals, so.Worlds...)
+				}
+				continue
+			}
+			finals = append(finals, w)
+		}
+	}
+	id := r.m.StoreID(model.SubjectStoreID)
+	if len(pending) > 0 && r.ctl != nil && r.caps.HoldTransition {
+		if err := r.ctl.Settle(ctx, id); err != nil {
+			return endWith(reports.Indeterminate, "settling store %s: %v", id, err)
+		}
+	}
+	final, err := r.pollFinal(ctx, id, finals, pending)
+	if err != nil {
+		return err
+	}
+	return r.checkAnswer(ctx, matched, ans, final)
+}
+
+// pollFinal polls the store until it is in one of the allowed final states
+// three times in a row; a pending state keeps polling, anything else fails at
+// once. It returns the model world that matches.
+func (r *cellRun) pollFinal(ctx context.Context, id string, finals []model.World, pending map[model.ConnectionState]bool) (*model.World, error) {
+	to := r.h.Target.Timeouts()
+	wait := max(to.Connect, to.Disconnect)
+	deadline := time.Now().Add(wait)
+	seen := 0
+	var match *model.World
+	for {
+		state, code, err := r.describeState(ctx, id)
+		var de *describeError
+		deleted := errors.As(err, &de) && de.obs.Code == string(model.ErrCustomKeyStoreNotFound)
+		if err != nil && !deleted {
+			return nil, err
+		}
+		match = nil
+		for i := range finals {
+			s, found := finals[i].Store(model.SubjectStoreID)
+			if (deleted && !found) || (!deleted && found && s.State == state && s.ErrorCode == code) {
+				match = &finals[i]
+				break
+			}
+		}
+		switch {
+		case match != nil:
+			seen++
+			if seen >= 3 {
+				return match, nil
+			}
+		case !deleted && pending[state]:
+			seen = 0
+		case deleted:
+			return nil, endWith(reports.Fail, "the store is gone; the model expects it to remain")
+		default:
+			var want []string
+			for _, f := range finals {
+				if s, found := f.Store(model.SubjectStoreID); found {
+					want = append(want, strings.TrimSpace(string(s.State)+" "+string(s.ErrorCode)))
+				} else {
+					want = append(want, "deleted")
+				}
+			}
+			return nil, endWith(reports.Fail, "the store went to %s; the model allows %s",
+				strings.TrimSpace(string(state)+" "+string(code)), strings.Join(slices.Compact(want), " or "))
+		}
+		if time.Now().After(deadline) {
+			return nil, endWith(reports.Indeterminate, "the store was still %s after %s", state, wait)
+		}
+		if match == nil {
+			r.h.waiting("waiting for the store to settle", deadline)
+		}
+		spacing := to.Poll
+		if match != nil && to.Settle > 0 {
+			spacing = to.Settle
+		}
+		if err := sleep(ctx, spacing); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// checkAnswer checks what a successful call returned and the keys' states.
+func (r *cellRun) checkAnswer(ctx context.Context, matched []model.Outcome, ans Answer, final *model.World) error {
+	c := r.cell
+	if final != nil {
+		if k, had := final.Key(model.SubjectKeyID); had {
+			want := final.ShownKeyState(k)
+			r.m.Calls++
+			out, err := r.client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(r.m.KeyID(k.ID))})
+			if err != nil {
+				return endWith(reports.Fail, "DescribeKey of the cell's key answered %s", Classify(err).Code)
+			}
+			if got := model.KeyState(out.KeyMetadata.KeyState); got != want {
+				return endWith(reports.Fail, "the key shows %s; the model expects %s", got, want)
+			}
+		}
+	}
+	if matched[0].Error != model.Success {
+		return nil
+	}
+	switch c.Op {
+	case model.OpCreateKey:
+		if ans.Key == nil {
+			return endWith(reports.Fail, "CreateKey returned no KeyMetadata")
+		}
+		wantStore := r.m.StoreID(c.Call.Store())
+		if aws.ToString(ans.Key.CustomKeyStoreId) != wantStore || string(ans.Key.Origin) != string(model.OriginFor(c.StoreType)) {
+			return endWith(reports.Fail, "the key was created with CustomKeyStoreId %q and Origin %s: the custom key store was ignored",
+				aws.ToString(ans.Key.CustomKeyStoreId), ans.Key.Origin)
+		}
+		if ans.Key.KeyState != types.KeyStateEnabled {
+			return endWith(reports.Fail, "the new key is %s, not Enabled", ans.Key.KeyState)
+		}
+	case model.OpDescribeCustomKeyStores:
+		return r.checkDescribe(ans, final)
+	case model.OpCreateCustomKeyStore:
+		if ans.StoreID == "" {
+			return endWith(reports.Fail, "CreateCustomKeyStore returned no CustomKeyStoreId")
+		}
+		if want := matched[0].StoreID; want == model.SubjectStoreID && ans.StoreID != r.m.StoreID(model.SubjectStoreID) {
+			return endWith(reports.Fail, "the idempotent create returned %s, not the existing store's id", ans.StoreID)
+		}
+		state, code, err := r.describeState(ctx, ans.StoreID)
+		if err != nil {
+			return err
+		}
+		if state != model.Disconnected || code != "" {
+			return endWith(reports.Fail, "the new store is %s %s, not DISCONNECTED", state, code)
+		}
+	}
+	return nil
+}
+
+// checkDescribe compares a DescribeCustomKeyStores answer with the model.
+func (r *cellRun) checkDescribe(ans Answer, final *model.World) error {
+	c := r.cell
+	if c.Call.StoreID == nil && c.Call.StoreName == nil {
+		// All stores: the subject must be listed (the account may hold others).
+		if final == nil {
+			return nil
+		}
+		for _, s := range ans.Stores {
+			if aws.ToString(s.CustomKeyStoreId) == r.m.StoreID(model.SubjectStoreID) {
+				return checkEntry(s, *final)
+			}
+		}
+		return endWith(reports.Fail, "DescribeCustomKeyStores without a filter did not list the store")
+	}
+	if len(ans.Stores) != 1 {
+		return endWith(reports.Fail, "a filtered DescribeCustomKeyStores returned %d stores", len(ans.Stores))
+	}
+	if final == nil {
+		return nil
+	}
+	return checkEntry(ans.Stores[0], *final)
+}
+
+func checkEntry(e types.CustomKeyStoresListEntry, w model.World) error {
+	s, _ := w.Store(model.SubjectStoreID)
+	switch {
+	case string(e.CustomKeyStoreType) != string(s.Type) && !(e.CustomKeyStoreType == "" && s.Type == model.CloudHSM):
+		return endWith(reports.Fail, "the store is listed with type %q, not %s", e.CustomKeyStoreType, s.Type)
+	case (e.ConnectionErrorCode != "") != (e.ConnectionState == types.ConnectionStateTypeFailed):
+		return endWith(reports.Fail, "the store is listed %s with ConnectionErrorCode %q: the code belongs to FAILED only", e.ConnectionState, e.ConnectionErrorCode)
+	case s.Type == model.CloudHSM && aws.ToString(e.CloudHsmClusterId) == "":
+		return endWith(reports.Fail, "a CloudHSM store is listed without CloudHsmClusterId")
+	case s.Type == model.External && e.XksProxyConfiguration == nil:
+		return endWith(reports.Fail, "an external key store is listed without XksProxyConfiguration")
+	}
+	return nil
+}
+
+// Failf ends a cell or scenario with the verdict fail.
+func Failf(format string, args ...any) error { return endWith(reports.Fail, format, args...) }

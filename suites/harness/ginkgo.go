@@ -1,0 +1,239 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/kmsconform/kmsconform/model"
+	"github.com/kmsconform/kmsconform/reports"
+	"github.com/kmsconform/kmsconform/targets"
+)
+
+// Options choose the target and where results go. The CLI sets them with
+// Configure; under `go test` and `ginkgo` they come from the environment:
+// KMSCONFORM_TARGET (emulator, endpoint or aws), KMSCONFORM_ENDPOINT,
+// KMSCONFORM_REGION, KMSCONFORM_CONFIG (ginkgo.yml) and KMSCONFORM_REPORT_DIR.
+type Options struct {
+	Target     targets.Kind
+	Endpoint   string
+	Region     string
+	ConfigPath string
+	ReportDir  string
+	Progress   Progress
+	// Shard and Shards split the cells between processes the CLI starts
+	// (--procs): this process runs the cells whose index ≡ Shard mod Shards.
+	Shard, Shards int
+}
+
+var (
+	optMu   sync.Mutex
+	options = optionsFromEnv()
+	current *Harness
+	// expectedCells is every cell a registered conformance suite may run, so
+	// the report lists the ones a label filter left out as skipped.
+	expectedCells []model.Cell
+	startedAt     time.Time
+)
+
+func optionsFromEnv() Options {
+	o := Options{Target: targets.Kind(os.Getenv("KMSCONFORM_TARGET")), Endpoint: os.Getenv("KMSCONFORM_ENDPOINT"),
+		Region: os.Getenv("KMSCONFORM_REGION"), ConfigPath: os.Getenv("KMSCONFORM_CONFIG"), ReportDir: os.Getenv("KMSCONFORM_REPORT_DIR"), Shards: 1}
+	if o.Target == "" {
+		o.Target = targets.KindEmulator
+	}
+	if o.ReportDir == "" {
+		o.ReportDir = filepath.Join(os.TempDir(), "kmsconform-report")
+	}
+	if n, err := strconv.Atoi(os.Getenv("KMSCONFORM_SHARD")); err == nil {
+		o.Shard = n
+	}
+	if n, err := strconv.Atoi(os.Getenv("KMSCONFORM_SHARDS")); err == nil && n > 0 {
+		o.Shards = n
+	}
+	return o
+}
+
+// Configure sets the options of the next run (the CLI calls it before
+// RunSpecs).
+func Configure(o Options) {
+	optMu.Lock()
+	defer optMu.Unlock()
+	if o.Shards == 0 {
+		o.Shards = 1
+	}
+	options = o
+}
+
+// CurrentOptions returns the options in force.
+func CurrentOptions() Options {
+	optMu.Lock()
+	defer optMu.Unlock()
+	return options
+}
+
+// Current returns the harness of the running suite.
+func Current() *Harness { return current }
+
+// ExpectCells declares the cells the registered suites may run (a suite
+// adds its own to ExpectedCells()).
+func ExpectCells(cs []model.Cell) { expectedCells = cs }
+
+// ExpectedCells returns the cells declared so far.
+func ExpectedCells() []model.Cell { return expectedCells }
+
+// InShard reports whether the cell or scenario with this id belongs to
+// this process (--procs splits them by a hash of the id).
+func InShard(id string) bool {
+	o := CurrentOptions()
+	if o.Shards <= 1 {
+		return true
+	}
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32()%uint32(o.Shards)) == o.Shard
+}
+
+// Open opens the target the options name. It is set by open.go.
+var Open func(ctx context.Context, o Options) (targets.Target, error)
+
+var _ = ReportBeforeSuite(func(r Report) {
+	if p := CurrentOptions().Progress; p != nil {
+		p.Start(r.PreRunStats.SpecsThatWillRun)
+	}
+})
+
+var _ = BeforeSuite(func(ctx SpecContext) {
+	startedAt = time.Now()
+	o := CurrentOptions()
+	t, err := Open(ctx, o)
+	if err != nil {
+		AbortSuite(fmt.Sprintf("kmsconform: cannot open the %s target: %v", o.Target, err))
+	}
+	current = New(t, GinkgoParallelProcess()+o.Shard)
+	current.Progress = o.Progress
+	if t.Control() == nil {
+		// Leftovers of this run's own earlier cells only: the prefix is new.
+		Sweep(ctx, t.KMS(), current.RunPrefix(), nil, t.Timeouts().Poll)
+	}
+	DeferCleanup(func(ctx context.Context) {
+		if t.Control() == nil {
+			Sweep(ctx, t.KMS(), current.RunPrefix(), nil, t.Timeouts().Poll)
+		}
+		_ = t.Close(ctx)
+	})
+}, NodeTimeout(2*time.Minute))
+
+const (
+	entryCell     = "kmsconform.cell"
+	entryScenario = "kmsconform.scenario"
+	entryCalls    = "kmsconform.calls"
+	entryTarget   = "kmsconform.target"
+)
+
+// RecordCell attaches a cell's result to the running spec.
+func RecordCell(c reports.Cell) { addEntry(entryCell, c) }
+
+// RecordScenario attaches a scenario's result to the running spec.
+func RecordScenario(s reports.Scenario) { addEntry(entryScenario, s) }
+
+func addEntry(name string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	// A JSON string survives the trip between parallel processes as it is.
+	AddReportEntry(name, string(b), ReportEntryVisibilityNever)
+	if h := current; h != nil {
+		AddReportEntry(entryCalls, strconv.Itoa(h.takeCalls()), ReportEntryVisibilityNever)
+		AddReportEntry(entryTarget, h.targetJSON(), ReportEntryVisibilityNever)
+	}
+}
+
+func (h *Harness) takeCalls() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := h.calls
+	h.calls = 0
+	return n
+}
+
+func (h *Harness) targetJSON() string {
+	b, _ := json.Marshal(reports.Target{Name: h.Target.Name(), Kind: string(h.Target.Kind()), Endpoint: h.Target.Endpoint()})
+	return string(b)
+}
+
+var _ = ReportAfterSuite("compat.json", func(r Report) {
+	o := CurrentOptions()
+	c := BuildCompat(r)
+	path := filepath.Join(o.ReportDir, CompatFileName(o))
+	if err := c.WriteFile(path); err != nil {
+		Fail(fmt.Sprintf("writing %s: %v", path, err))
+		return
+	}
+	if o.Shards <= 1 {
+		fmt.Fprint(GinkgoWriter, reports.TerminalSummary(c, path))
+	}
+})
+
+// CompatFileName is compat.json, or compat.<shard>.json for a shard.
+func CompatFileName(o Options) string {
+	if o.Shards > 1 {
+		return fmt.Sprintf("compat.%d.json", o.Shard)
+	}
+	return "compat.json"
+}
+
+// BuildCompat makes compat.json from a suite report: every cell and
+// scenario result its specs recorded, and the expected cells nobody ran as
+// skipped.
+func BuildCompat(r Report) *reports.Compat {
+	c := &reports.Compat{Schema: reports.Schema, ModelRevision: model.Revision(), StartedAt: r.StartTime.UTC(),
+		DurationSeconds: r.RunTime.Seconds(), Cells: []reports.Cell{}, Scenarios: []reports.Scenario{}}
+	seen := map[string]bool{}
+	for _, s := range r.SpecReports {
+		for _, e := range s.ReportEntries {
+			raw := e.Value.String()
+			switch e.Name {
+			case entryCell:
+				var cell reports.Cell
+				if json.Unmarshal([]byte(raw), &cell) == nil {
+					c.Cells = append(c.Cells, cell)
+					seen[cell.ID] = true
+				}
+			case entryScenario:
+				var sc reports.Scenario
+				if json.Unmarshal([]byte(raw), &sc) == nil {
+					c.Scenarios = append(c.Scenarios, sc)
+				}
+			case entryCalls:
+				n, _ := strconv.Atoi(raw)
+				c.APICalls += n
+			case entryTarget:
+				_ = json.Unmarshal([]byte(raw), &c.Target)
+			}
+		}
+	}
+	if c.Target.Kind == "" {
+		o := CurrentOptions()
+		c.Target = reports.Target{Name: string(o.Target), Kind: string(o.Target), Endpoint: o.Endpoint}
+	}
+	for _, cell := range expectedCells {
+		if !seen[cell.ID] && InShard(cell.ID) {
+			res := CellResultBase(cell)
+			res.Verdict = reports.Skipped
+			res.Evidence.Detail = "not selected (label filter)"
+			c.Cells = append(c.Cells, res)
+		}
+	}
+	c.Finish()
+	return c
+}

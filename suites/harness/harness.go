@@ -1,0 +1,213 @@
+package harness
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/kmsconform/kmsconform/model"
+	"github.com/kmsconform/kmsconform/reports"
+	"github.com/kmsconform/kmsconform/targets"
+)
+
+// Progress receives what a run is doing, for a terminal.
+type Progress interface {
+	// Start is called once, with the number of specs that will run.
+	Start(total int)
+	// CellDone is called after every cell and scenario.
+	CellDone(id string, v reports.Verdict)
+	// Waiting says what the run waits for and until when.
+	Waiting(what string, until time.Time)
+}
+
+// Harness runs cells and scenarios against one target.
+type Harness struct {
+	Target   targets.Target
+	Progress Progress // may be nil
+	runID    string
+	proc     int
+
+	mu    sync.Mutex
+	seq   int
+	calls int
+}
+
+// New returns a harness for a target. proc is the parallel process number
+// (1 when not parallel): it keeps the names of concurrent processes apart.
+func New(t targets.Target, proc int) *Harness {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return &Harness{Target: t, runID: hex.EncodeToString(b), proc: proc}
+}
+
+// RunPrefix starts the name of every store this harness creates, so a
+// sweeper finds this run's leftovers and nothing else.
+func (h *Harness) RunPrefix() string { return fmt.Sprintf("kmsconform-%s-p%d-", h.runID, h.proc) }
+
+func (h *Harness) nextPrefix() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seq++
+	return fmt.Sprintf("%sc%d-", h.RunPrefix(), h.seq)
+}
+
+func (h *Harness) addCalls(n int) {
+	h.mu.Lock()
+	h.calls += n
+	h.mu.Unlock()
+}
+
+// Calls returns the API calls made so far.
+func (h *Harness) Calls() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.calls
+}
+
+func (h *Harness) waiting(what string, until time.Time) {
+	if h.Progress != nil {
+		h.Progress.Waiting(what, until)
+	}
+}
+
+// putBacking puts a model world's backing on the target's control plane.
+func (r *cellRun) putBacking(ctx context.Context, w model.World) error {
+	for _, cl := range w.Clusters {
+		if err := r.applyEnv(ctx, model.Call{Op: model.OpSetCluster, Cluster: &cl}); err != nil {
+			return err
+		}
+	}
+	for _, p := range w.Proxies {
+		if err := r.applyEnv(ctx, model.Call{Op: model.OpSetProxy, Proxy: &p}); err != nil {
+			return err
+		}
+	}
+	for _, v := range w.VpcServices {
+		if err := r.applyEnv(ctx, model.Call{Op: model.OpSetVpcService, VpcServiceSpec: &v}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyEnv carries out an environment call of the model on the target's
+// control plane.
+func (r *cellRun) applyEnv(ctx context.Context, c model.Call) error {
+	need := map[model.Op]bool{
+		model.OpSetCluster: r.caps.BreakCluster, model.OpDeleteCluster: r.caps.BreakCluster, model.OpDeleteKeyMaterial: r.caps.BreakCluster,
+		model.OpSetProxy: r.caps.BreakProxy, model.OpDeleteProxy: r.caps.BreakProxy,
+		model.OpSetVpcService: r.caps.BreakProxy, model.OpDeleteVpcService: r.caps.BreakProxy,
+		model.OpExpireKeyDeletion: r.caps.ControlTime,
+	}
+	if r.ctl == nil || !need[c.Op] {
+		return endWith(reports.Unreachable, "%s needs a control plane this target lacks", c.Op)
+	}
+	var err error
+	switch c.Op {
+	case model.OpSetCluster:
+		err = r.ctl.PutCluster(ctx, ToTargetCluster(*c.Cluster))
+	case model.OpDeleteCluster:
+		err = r.ctl.DeleteCluster(ctx, c.ClusterID)
+	case model.OpDeleteKeyMaterial:
+		err = r.ctl.DeleteKeyMaterial(ctx, r.m.KeyID(c.KeyID))
+	case model.OpSetProxy:
+		err = r.ctl.PutProxy(ctx, ToTargetProxy(*c.Proxy))
+	case model.OpDeleteProxy:
+		err = r.ctl.DeleteProxy(ctx, c.Endpoint)
+	case model.OpSetVpcService:
+		err = r.ctl.PutVpcService(ctx, targets.VpcService{Name: c.VpcServiceSpec.Name, Status: string(c.VpcServiceSpec.Status)})
+	case model.OpDeleteVpcService:
+		err = r.ctl.DeleteVpcService(ctx, c.VpcServiceName)
+	case model.OpExpireKeyDeletion:
+		err = r.ctl.ExpireKeyDeletion(ctx, r.m.KeyID(c.KeyID))
+	}
+	if err != nil {
+		return endWith(reports.Indeterminate, "control plane %s: %v", c.Op, err)
+	}
+	return nil
+}
+
+// rotatedPrefix marks, in the model, a kmsuser password KMS chose at connect.
+const rotatedPrefix = "kms-rotated:"
+
+// ToTargetCluster converts a model cluster for a control plane. A password
+// KMS rotated is left as the target rotated it.
+func ToTargetCluster(c model.Cluster) targets.Cluster {
+	pw := c.Password
+	if strings.HasPrefix(pw, rotatedPrefix) {
+		pw = ""
+	}
+	return targets.Cluster{ID: c.ID, TrustAnchor: c.TrustAnchor, Initialized: c.Initialized, ActiveHSMs: c.ActiveHSMs,
+		NetworkOK: c.NetworkOK, Kmsuser: string(c.Kmsuser), Password: pw, FailedLogins: c.FailedLogins, Fault: string(c.Fault)}
+}
+
+// ToTargetProxy converts a model proxy for a control plane.
+func ToTargetProxy(p model.Proxy) targets.Proxy {
+	t := targets.Proxy{Endpoint: p.Endpoint, Path: p.Path, Fault: string(p.Fault)}
+	for _, a := range p.Accepted {
+		t.Accepted = append(t.Accepted, targets.Credential{AccessKeyID: a.AccessKeyID, Secret: a.Secret})
+	}
+	for _, k := range p.Keys {
+		t.Keys = append(t.Keys, targets.ExternalKey{ID: k.ID, Status: string(k.Status)})
+	}
+	return t
+}
+
+// cleanup removes what a cell created, on targets without a control plane
+// (a control plane resets before the next cell). Best effort: keys are
+// scheduled for deletion with the shortest window, stores disconnected and
+// deleted.
+func (r *cellRun) cleanup(ctx context.Context) {
+	r.releaseHolds(ctx)
+	if r.ctl != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.h.Target.Timeouts().Disconnect+5*time.Second)
+	defer cancel()
+	Sweep(ctx, r.client, r.m.Prefix(), r.m.TargetKeys(), r.h.Target.Timeouts().Poll)
+}
+
+// Sweep deletes the stores whose names start with prefix (and schedules
+// the given keys for deletion). It never touches a store of another prefix.
+func Sweep(ctx context.Context, client *kms.Client, prefix string, keys []string, poll time.Duration) {
+	for _, k := range keys {
+		_, _ = client.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(k), PendingWindowInDays: aws.Int32(7)})
+	}
+	var ids []string
+	var marker *string
+	for {
+		out, err := client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{Marker: marker})
+		if err != nil {
+			return
+		}
+		for _, s := range out.CustomKeyStores {
+			if strings.HasPrefix(aws.ToString(s.CustomKeyStoreName), prefix) {
+				ids = append(ids, aws.ToString(s.CustomKeyStoreId))
+			}
+		}
+		if !out.Truncated || out.NextMarker == nil {
+			break
+		}
+		marker = out.NextMarker
+	}
+	for _, id := range ids {
+		_, _ = client.DisconnectCustomKeyStore(ctx, &kms.DisconnectCustomKeyStoreInput{CustomKeyStoreId: aws.String(id)})
+	}
+	for _, id := range ids {
+		for ctx.Err() == nil {
+			out, err := client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{CustomKeyStoreId: aws.String(id)})
+			if err != nil || len(out.CustomKeyStores) != 1 || !model.ConnectionState(out.CustomKeyStores[0].ConnectionState).Transient() {
+				break
+			}
+			_ = sleep(ctx, poll)
+		}
+		_, _ = client.DeleteCustomKeyStore(ctx, &kms.DeleteCustomKeyStoreInput{CustomKeyStoreId: aws.String(id)})
+	}
+}

@@ -1,0 +1,261 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/kmsconform/kmsconform/model"
+	"github.com/kmsconform/kmsconform/reports"
+)
+
+// Scenario is an end-to-end workflow: a sequence of model calls (API calls,
+// environment changes, settling) run on the target while the model follows.
+type Scenario struct {
+	Name  string
+	Steps []model.Call
+	// Check, when set, runs after the steps with the scenario's mapper (for
+	// what the model does not describe, such as pagination).
+	Check func(ctx context.Context, client *kms.Client, m *Mapper) error
+}
+
+// Needs returns what the scenario needs of a target beyond the API.
+func (s Scenario) Needs() []model.Need {
+	for _, c := range s.Steps {
+		if c.Op.IsEnv() && c.Op != model.OpSettle {
+			return []model.Need{model.NeedBackingControl}
+		}
+	}
+	return nil
+}
+
+// RunScenario runs a scenario. The model keeps the set of worlds consistent
+// with every answer so far: each API answer must be one the model allows in
+// one of them, each settled state one the model reaches, each key state one
+// it shows; the scenario fails the moment the set is empty.
+func (h *Harness) RunScenario(ctx context.Context, s Scenario) (res reports.Scenario) {
+	start := time.Now()
+	res.Name = s.Name
+	r := &cellRun{h: h, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "api"}
+	r.m = NewMapper(h.nextPrefix(), h.Target.Backing())
+	defer func() {
+		res.Seconds = time.Since(start).Seconds()
+		res.Detail = r.m.redact(res.Detail)
+		h.addCalls(r.m.Calls)
+		r.cleanup(context.WithoutCancel(ctx))
+	}()
+	err := r.scenario(ctx, s)
+	var ve *verdictError
+	switch {
+	case err == nil:
+		res.Verdict = reports.Pass
+		res.Detail = fmt.Sprintf("%d steps", len(s.Steps))
+	case errors.As(err, &ve):
+		res.Verdict, res.Detail = ve.verdict, ve.detail
+	default:
+		res.Verdict, res.Detail = reports.Indeterminate, err.Error()
+	}
+	return res
+}
+
+func (r *cellRun) scenario(ctx context.Context, s Scenario) error {
+	if slices.Contains(s.Needs(), model.NeedBackingControl) && (r.ctl == nil || !r.caps.BreakProxy || !r.caps.BreakCluster) {
+		return endWith(reports.Unreachable, "the scenario changes the backing, which needs a target with a control plane")
+	}
+	if r.ctl != nil {
+		if err := r.ctl.Reset(ctx); err != nil {
+			return endWith(reports.Indeterminate, "resetting the target: %v", err)
+		}
+		if err := r.putBacking(ctx, model.NewWorld()); err != nil {
+			return err
+		}
+	}
+	ws := []model.World{model.NewWorld()}
+	for i, c := range s.Steps {
+		next, err := r.scenarioStep(ctx, ws, c)
+		if err != nil {
+			var ve *verdictError
+			if errors.As(err, &ve) {
+				ve.detail = fmt.Sprintf("step %d (%s): %s", i+1, c.Op, ve.detail)
+			}
+			return err
+		}
+		ws = dedupeWorlds(next)
+	}
+	if s.Check != nil {
+		return s.Check(ctx, r.client, r.m)
+	}
+	return nil
+}
+
+func dedupeWorlds(ws []model.World) []model.World {
+	seen := map[string]bool{}
+	var out []model.World
+	for _, w := range ws {
+		f := w.Fingerprint()
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Call) ([]model.World, error) {
+	switch {
+	case c.Op == model.OpSettle:
+		id := r.m.StoreID(c.Store())
+		if r.ctl != nil && r.caps.HoldTransition {
+			if err := r.ctl.Settle(ctx, id); err != nil {
+				return nil, endWith(reports.Indeterminate, "settling: %v", err)
+			}
+		}
+		state, code, err := r.waitStable(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		var next []model.World
+		var allowed []string
+		for _, w := range ws {
+			for _, o := range model.Step(w, c) {
+				for _, n := range o.Worlds {
+					st, _ := n.Store(c.Store())
+					allowed = append(allowed, strings.TrimSpace(string(st.State)+" "+string(st.ErrorCode)))
+					if st.State == state && st.ErrorCode == code {
+						next = append(next, n)
+					}
+				}
+			}
+		}
+		if len(next) == 0 {
+			return nil, endWith(reports.Fail, "the store settled to %s; the model allows %s",
+				strings.TrimSpace(string(state)+" "+string(code)), strings.Join(slices.Compact(allowed), " or "))
+		}
+		return r.observeKeys(ctx, next)
+	case c.Op.IsEnv():
+		if err := r.applyEnv(ctx, c); err != nil {
+			return nil, err
+		}
+		var next []model.World
+		for _, w := range ws {
+			for _, o := range model.Step(w, c) {
+				next = append(next, o.Worlds...)
+			}
+		}
+		return next, nil
+	}
+	var store, key string
+	for _, o := range model.Step(ws[0], c) {
+		if o.Error == model.Success {
+			store, key = o.StoreID, o.KeyID
+		}
+	}
+	_, err := r.m.Invoke(ctx, r.client, c, store, key)
+	obs := Classify(err)
+	var next []model.World
+	var allowed []string
+	for _, w := range ws {
+		for _, o := range model.Step(w, c) {
+			name := string(o.Error)
+			if o.Error == model.Success {
+				name = SuccessCode
+			}
+			allowed = append(allowed, name)
+			if name == obs.Code {
+				next = append(next, o.Worlds...)
+			}
+		}
+	}
+	if len(next) == 0 {
+		switch {
+		case obs.Transport:
+			return nil, endWith(reports.Indeterminate, "no answer: %s", obs.Message)
+		case obs.NotImplemented:
+			return nil, endWith(reports.Unsupported, "%s is not implemented (HTTP %d %s)", c.Op, obs.HTTPStatus, obs.Code)
+		}
+		slices.Sort(allowed)
+		return nil, endWith(reports.Fail, "answered %s (%s); the model allows %s", orNone(obs.Code), obs.Message, strings.Join(slices.Compact(allowed), " or "))
+	}
+	switch c.Op {
+	case model.OpCreateKey, model.OpEnableKey, model.OpDisableKey, model.OpScheduleKeyDeletion, model.OpCancelKeyDeletion:
+		return r.observeKeys(ctx, next)
+	}
+	return next, nil
+}
+
+// waitStable polls a store until it is neither CONNECTING nor DISCONNECTING.
+func (r *cellRun) waitStable(ctx context.Context, id string) (model.ConnectionState, model.ConnectionErrorCode, error) {
+	to := r.h.Target.Timeouts()
+	deadline := time.Now().Add(max(to.Connect, to.Disconnect))
+	for {
+		state, code, err := r.describeState(ctx, id)
+		var de *describeError
+		if errors.As(err, &de) {
+			return "", "", endWith(reports.Fail, "%v", err)
+		}
+		if err != nil {
+			return "", "", err
+		}
+		if !state.Transient() {
+			return state, code, nil
+		}
+		if time.Now().After(deadline) {
+			return "", "", endWith(reports.Indeterminate, "the store is still %s", state)
+		}
+		r.h.waiting("waiting for the store to settle", deadline)
+		if err := sleep(ctx, to.Poll); err != nil {
+			return "", "", err
+		}
+	}
+}
+
+// observeKeys reads the KeyState of every key the scenario made and keeps
+// the worlds that show the same.
+func (r *cellRun) observeKeys(ctx context.Context, ws []model.World) ([]model.World, error) {
+	if len(ws) == 0 || len(ws[0].Keys) == 0 {
+		return ws, nil
+	}
+	got := map[string]model.KeyState{}
+	for _, k := range ws[0].Keys {
+		r.m.Calls++
+		out, err := r.client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(r.m.KeyID(k.ID))})
+		if err != nil {
+			obs := Classify(err)
+			if obs.Code == string(model.ErrNotFound) {
+				continue
+			}
+			return nil, endWith(reports.Fail, "DescribeKey answered %s", obs.Code)
+		}
+		got[k.ID] = model.KeyState(out.KeyMetadata.KeyState)
+	}
+	var next []model.World
+	var shown []string
+	for _, w := range ws {
+		ok := true
+		for _, k := range w.Keys {
+			want := w.ShownKeyState(k)
+			shown = append(shown, k.ID[len(k.ID)-4:]+"="+string(want))
+			if got[k.ID] != want {
+				ok = false
+			}
+		}
+		if ok {
+			next = append(next, w)
+		}
+	}
+	if len(next) == 0 {
+		var g []string
+		for id, st := range got {
+			g = append(g, id[len(id)-4:]+"="+string(st))
+		}
+		slices.Sort(g)
+		return nil, endWith(reports.Fail, "keys show %s; the model expects %s", strings.Join(g, ","), strings.Join(slices.Compact(shown), ","))
+	}
+	return next, nil
+}

@@ -1,0 +1,322 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/kmsconform/kmsconform/model"
+	"github.com/kmsconform/kmsconform/targets"
+)
+
+// Mapper translates the model's names and ids into the target's: model
+// store and key ids into the ids the target returned, fixture names into
+// names with this run's prefix, and fixture backing values into the backing
+// the target offers (for targets without a control plane).
+type Mapper struct {
+	prefix string
+	stores map[string]string
+	keys   map[string]string
+	subst  map[string]string
+	// blobs holds, per model key id, a ciphertext made while the key was
+	// usable, for Decrypt and ReEncrypt.
+	blobs map[string][]byte
+	// Calls counts the API calls made.
+	Calls int
+}
+
+// NewMapper returns a mapper whose names start with prefix and whose
+// fixture backing values are replaced by b's non-empty fields.
+func NewMapper(prefix string, b targets.Backing) *Mapper {
+	m := &Mapper{prefix: prefix, stores: map[string]string{}, keys: map[string]string{}, subst: map[string]string{}, blobs: map[string][]byte{}}
+	for from, to := range map[string]string{
+		model.ClusterA: b.ClusterID, model.TrustAnchorA: b.TrustAnchor, model.KmsuserPassword: b.KmsuserPassword,
+		model.EndpointA: b.XksEndpoint, model.PathV1: b.XksPath,
+		model.CredentialA.AccessKeyID: b.XksCredential.AccessKeyID, model.CredentialA.Secret: b.XksCredential.Secret,
+		model.VpcServiceA: b.XksVpcService,
+	} {
+		if to != "" {
+			m.subst[from] = to
+		}
+	}
+	return m
+}
+
+// Name maps a model store name to the target's: the run prefix goes in
+// front, so a sweeper finds this run's stores and parallel runs never
+// collide. Boundary tests need exact lengths: a name shorter than 8
+// characters is sent as it is, and a name longer than 128 keeps its length,
+// the prefix replacing its first characters.
+func (m *Mapper) Name(n string) string {
+	switch {
+	case len(n) < 8:
+		return n
+	case len(n) > 128:
+		return m.prefix + n[len(m.prefix):]
+	}
+	return m.prefix + n
+}
+
+// Prefix is the prefix of every store name this mapper makes.
+func (m *Mapper) Prefix() string { return m.prefix }
+
+// StoreID maps a model store id; an id the run never created (such as
+// model.UnknownStoreID) passes through unchanged.
+func (m *Mapper) StoreID(id string) string {
+	if t, ok := m.stores[id]; ok {
+		return t
+	}
+	return id
+}
+
+// KeyID maps a model key id.
+func (m *Mapper) KeyID(id string) string {
+	if t, ok := m.keys[id]; ok {
+		return t
+	}
+	return id
+}
+
+// TargetStores returns the target ids of the stores this mapper created.
+func (m *Mapper) TargetStores() []string {
+	var ids []string
+	for _, id := range m.stores {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// TargetKeys returns the target ids of the keys this mapper created.
+func (m *Mapper) TargetKeys() []string {
+	var ids []string
+	for _, id := range m.keys {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// v substitutes a fixture value.
+func (m *Mapper) v(s string) string {
+	if t, ok := m.subst[s]; ok {
+		return t
+	}
+	return s
+}
+
+func (m *Mapper) vp(p *string) *string {
+	if p == nil {
+		return nil
+	}
+	return aws.String(m.v(*p))
+}
+
+func (m *Mapper) cred(c *model.Credential) *types.XksProxyAuthenticationCredentialType {
+	if c == nil {
+		return nil
+	}
+	return &types.XksProxyAuthenticationCredentialType{AccessKeyId: aws.String(m.v(c.AccessKeyID)), RawSecretAccessKey: aws.String(m.v(c.Secret))}
+}
+
+func (m *Mapper) storeIDp(p *string) *string {
+	if p == nil {
+		return nil
+	}
+	return aws.String(m.StoreID(*p))
+}
+
+// Answer is what a call returned that later steps need.
+type Answer struct {
+	StoreID string // CreateCustomKeyStore
+	KeyID   string // CreateKey
+	Stores  []types.CustomKeyStoresListEntry
+	Key     *types.KeyMetadata
+}
+
+var samplePlaintext = []byte("kmsconform sample plaintext")
+
+// Invoke makes the API call c on the target. It records the ids a create
+// returns against the model ids the outcome names (modelStore, modelKey).
+func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, modelStore, modelKey string) (Answer, error) {
+	var a Answer
+	var err error
+	m.Calls++
+	keyID := aws.String(m.KeyID(c.KeyID))
+	switch c.Op {
+	case model.OpCreateCustomKeyStore:
+		in := c.Create
+		req := &kms.CreateCustomKeyStoreInput{
+			CustomKeyStoreName: aws.String(m.Name(in.Name)), CloudHsmClusterId: m.vp(in.ClusterID),
+			TrustAnchorCertificate: m.vp(in.TrustAnchor), KeyStorePassword: m.vp(in.Password),
+			XksProxyUriEndpoint: m.vp(in.Endpoint), XksProxyUriPath: m.vp(in.Path),
+			XksProxyAuthenticationCredential: m.cred(in.Credential),
+			XksProxyVpcEndpointServiceName:   m.vp(in.VpcService), XksProxyVpcEndpointServiceOwner: m.vp(in.VpcOwner),
+		}
+		if in.Type != nil {
+			req.CustomKeyStoreType = types.CustomKeyStoreType(*in.Type)
+		}
+		if in.Connectivity != nil {
+			req.XksProxyConnectivity = types.XksProxyConnectivityType(*in.Connectivity)
+		}
+		var out *kms.CreateCustomKeyStoreOutput
+		if out, err = client.CreateCustomKeyStore(ctx, req); err == nil {
+			a.StoreID = aws.ToString(out.CustomKeyStoreId)
+			if modelStore != "" && a.StoreID != "" {
+				m.stores[modelStore] = a.StoreID
+			}
+		}
+	case model.OpConnectCustomKeyStore:
+		_, err = client.ConnectCustomKeyStore(ctx, &kms.ConnectCustomKeyStoreInput{CustomKeyStoreId: m.storeIDp(c.StoreID)})
+	case model.OpDisconnectCustomKeyStore:
+		_, err = client.DisconnectCustomKeyStore(ctx, &kms.DisconnectCustomKeyStoreInput{CustomKeyStoreId: m.storeIDp(c.StoreID)})
+	case model.OpDeleteCustomKeyStore:
+		_, err = client.DeleteCustomKeyStore(ctx, &kms.DeleteCustomKeyStoreInput{CustomKeyStoreId: m.storeIDp(c.StoreID)})
+	case model.OpUpdateCustomKeyStore:
+		u := c.Update
+		if u == nil {
+			u = &model.UpdateStoreInput{}
+		}
+		req := &kms.UpdateCustomKeyStoreInput{
+			CustomKeyStoreId: m.storeIDp(c.StoreID), KeyStorePassword: m.vp(u.Password), CloudHsmClusterId: m.vp(u.ClusterID),
+			XksProxyAuthenticationCredential: m.cred(u.Credential), XksProxyUriPath: m.vp(u.Path), XksProxyUriEndpoint: m.vp(u.Endpoint),
+			XksProxyVpcEndpointServiceName: m.vp(u.VpcService), XksProxyVpcEndpointServiceOwner: m.vp(u.VpcOwner),
+		}
+		if u.NewName != nil {
+			req.NewCustomKeyStoreName = aws.String(m.Name(*u.NewName))
+		}
+		if u.Connectivity != nil {
+			req.XksProxyConnectivity = types.XksProxyConnectivityType(*u.Connectivity)
+		}
+		_, err = client.UpdateCustomKeyStore(ctx, req)
+	case model.OpDescribeCustomKeyStores:
+		req := &kms.DescribeCustomKeyStoresInput{CustomKeyStoreId: m.storeIDp(c.StoreID)}
+		if c.StoreName != nil {
+			req.CustomKeyStoreName = aws.String(m.Name(*c.StoreName))
+		}
+		if c.Limit != nil {
+			req.Limit = aws.Int32(int32(*c.Limit))
+		}
+		var out *kms.DescribeCustomKeyStoresOutput
+		if out, err = client.DescribeCustomKeyStores(ctx, req); err == nil {
+			a.Stores = out.CustomKeyStores
+		}
+	case model.OpCreateKey:
+		req := &kms.CreateKeyInput{CustomKeyStoreId: m.storeIDp(c.StoreID), Description: aws.String(m.prefix + "key")}
+		if in := c.CreateKey; in != nil {
+			if in.Origin != nil {
+				req.Origin = types.OriginType(*in.Origin)
+			}
+			req.XksKeyId = m.vp(in.XksKeyID)
+			if in.KeySpec != nil {
+				req.KeySpec = types.KeySpec(*in.KeySpec)
+			}
+			if in.KeyUsage != nil {
+				req.KeyUsage = types.KeyUsageType(*in.KeyUsage)
+			}
+			if in.MultiRegion {
+				req.MultiRegion = aws.Bool(true)
+			}
+		}
+		var out *kms.CreateKeyOutput
+		if out, err = client.CreateKey(ctx, req); err == nil && out.KeyMetadata != nil {
+			a.Key = out.KeyMetadata
+			a.KeyID = aws.ToString(out.KeyMetadata.KeyId)
+			if modelKey != "" && a.KeyID != "" {
+				m.keys[modelKey] = a.KeyID
+				// A ciphertext for later Decrypt/ReEncrypt cells, made while
+				// the key is usable (not a model call).
+				m.Calls++
+				if enc, eerr := client.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(a.KeyID), Plaintext: samplePlaintext}); eerr == nil {
+					m.blobs[modelKey] = enc.CiphertextBlob
+				}
+			}
+		}
+	case model.OpGenerateRandom:
+		req := &kms.GenerateRandomInput{CustomKeyStoreId: m.storeIDp(c.StoreID)}
+		if c.NumberOfBytes != nil {
+			req.NumberOfBytes = aws.Int32(int32(*c.NumberOfBytes))
+		}
+		_, err = client.GenerateRandom(ctx, req)
+	case model.OpEncrypt:
+		_, err = client.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: samplePlaintext})
+	case model.OpDecrypt:
+		_, err = client.Decrypt(ctx, &kms.DecryptInput{KeyId: keyID, CiphertextBlob: m.blob(c.KeyID)})
+	case model.OpReEncrypt:
+		_, err = client.ReEncrypt(ctx, &kms.ReEncryptInput{SourceKeyId: keyID, DestinationKeyId: keyID, CiphertextBlob: m.blob(c.KeyID)})
+	case model.OpGenerateDataKey:
+		_, err = client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: keyID, KeySpec: types.DataKeySpecAes256})
+	case model.OpGenerateDataKeyWithoutPlaintext:
+		_, err = client.GenerateDataKeyWithoutPlaintext(ctx, &kms.GenerateDataKeyWithoutPlaintextInput{KeyId: keyID, KeySpec: types.DataKeySpecAes256})
+	case model.OpGenerateDataKeyPair:
+		_, err = client.GenerateDataKeyPair(ctx, &kms.GenerateDataKeyPairInput{KeyId: keyID, KeyPairSpec: types.DataKeyPairSpecRsa2048})
+	case model.OpGenerateDataKeyPairWithoutPlain:
+		_, err = client.GenerateDataKeyPairWithoutPlaintext(ctx, &kms.GenerateDataKeyPairWithoutPlaintextInput{KeyId: keyID, KeyPairSpec: types.DataKeyPairSpecRsa2048})
+	case model.OpDescribeKey:
+		var out *kms.DescribeKeyOutput
+		if out, err = client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: keyID}); err == nil {
+			a.Key = out.KeyMetadata
+		}
+	case model.OpEnableKey:
+		_, err = client.EnableKey(ctx, &kms.EnableKeyInput{KeyId: keyID})
+	case model.OpDisableKey:
+		_, err = client.DisableKey(ctx, &kms.DisableKeyInput{KeyId: keyID})
+	case model.OpScheduleKeyDeletion:
+		req := &kms.ScheduleKeyDeletionInput{KeyId: keyID}
+		if c.PendingWindowDays != nil {
+			req.PendingWindowInDays = aws.Int32(int32(*c.PendingWindowDays))
+		}
+		_, err = client.ScheduleKeyDeletion(ctx, req)
+	case model.OpCancelKeyDeletion:
+		_, err = client.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: keyID})
+	case model.OpEnableKeyRotation:
+		_, err = client.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: keyID})
+	case model.OpDisableKeyRotation:
+		_, err = client.DisableKeyRotation(ctx, &kms.DisableKeyRotationInput{KeyId: keyID})
+	case model.OpGetKeyRotationStatus:
+		_, err = client.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: keyID})
+	case model.OpRotateKeyOnDemand:
+		_, err = client.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: keyID})
+	case model.OpGetParametersForImport:
+		_, err = client.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: keyID,
+			WrappingAlgorithm: types.AlgorithmSpecRsaesOaepSha256, WrappingKeySpec: types.WrappingKeySpecRsa2048})
+	case model.OpImportKeyMaterial:
+		_, err = client.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: keyID, ImportToken: []byte("kmsconform-token"),
+			EncryptedKeyMaterial: []byte("kmsconform-material"), ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire})
+	case model.OpDeleteImportedKeyMaterial:
+		_, err = client.DeleteImportedKeyMaterial(ctx, &kms.DeleteImportedKeyMaterialInput{KeyId: keyID})
+	case model.OpReplicateKey:
+		_, err = client.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: keyID, ReplicaRegion: aws.String(otherRegion(client.Options().Region))})
+	default:
+		m.Calls--
+		return a, fmt.Errorf("harness: no SDK call for %s", c.Op)
+	}
+	return a, err
+}
+
+func (m *Mapper) blob(modelKey string) []byte {
+	if b, ok := m.blobs[modelKey]; ok {
+		return b
+	}
+	return []byte("kmsconform: no ciphertext was made for this key")
+}
+
+func otherRegion(r string) string {
+	if r == "us-west-2" {
+		return "us-east-1"
+	}
+	return "us-west-2"
+}
+
+// redact removes the secrets of the mapper's backing from a text that may
+// end up in a report.
+func (m *Mapper) redact(s string) string {
+	for _, secret := range []string{m.v(model.KmsuserPassword), m.v(model.CredentialA.Secret), model.CredentialB.Secret, model.WrongKmsuserPassword} {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
+}

@@ -1,0 +1,221 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	. "github.com/onsi/ginkgo/v2"
+
+	m "github.com/kmsconform/kmsconform/model"
+	"github.com/kmsconform/kmsconform/reports"
+	"github.com/kmsconform/kmsconform/suites/harness"
+)
+
+var sid = m.Ptr(m.SubjectStoreID)
+
+func connect() []m.Call {
+	return []m.Call{{Op: m.OpConnectCustomKeyStore, StoreID: sid}, {Op: m.OpSettle, StoreID: sid}}
+}
+
+func disconnect() []m.Call {
+	return []m.Call{{Op: m.OpDisconnectCustomKeyStore, StoreID: sid}, {Op: m.OpSettle, StoreID: sid}}
+}
+
+func create(t m.StoreType, password string) m.Call {
+	if t == m.CloudHSM {
+		return m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateCloudHSMInput(m.SubjectStoreName, m.ClusterA, m.TrustAnchorA, password)}
+	}
+	return m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateXksInput(m.SubjectStoreName, m.EndpointA, m.PathV1, m.CredentialA)}
+}
+
+func seq(parts ...[]m.Call) []m.Call {
+	var s []m.Call
+	for _, p := range parts {
+		s = append(s, p...)
+	}
+	return s
+}
+
+func one(c m.Call) []m.Call { return []m.Call{c} }
+
+func key(op m.Op) []m.Call { return one(m.Call{Op: op, KeyID: m.SubjectKeyID}) }
+
+func createKey(t m.StoreType) []m.Call {
+	return one(m.Call{Op: m.OpCreateKey, StoreID: sid, CreateKey: m.CreateKeyFor(t, m.XksKey1)})
+}
+
+func proxy(fault m.ProxyFault, creds ...m.Credential) []m.Call {
+	p := m.HealthyProxy(m.EndpointA)
+	p.Fault = fault
+	if len(creds) > 0 {
+		p.Accepted = creds
+	}
+	return one(m.Call{Op: m.OpSetProxy, Proxy: &p})
+}
+
+func cluster(change func(*m.Cluster)) []m.Call {
+	c := m.HealthyCluster(m.ClusterA, m.TrustAnchorA)
+	// The kmsuser password stays as KMS rotated it (see harness.ToTargetCluster).
+	c.Password = "kms-rotated:" + m.SubjectStoreID
+	change(&c)
+	return one(m.Call{Op: m.OpSetCluster, Cluster: &c})
+}
+
+func update(u m.UpdateStoreInput) []m.Call {
+	return one(m.Call{Op: m.OpUpdateCustomKeyStore, StoreID: sid, Update: &u})
+}
+
+// fillers creates n more stores (external key stores on their own proxies).
+func fillers(n int) []m.Call {
+	var cs []m.Call
+	for i := 1; i <= n; i++ {
+		ep := fmt.Sprintf("https://filler-%d.kmsconform.example", i)
+		p := m.HealthyProxy(ep)
+		cs = append(cs, m.Call{Op: m.OpSetProxy, Proxy: &p},
+			m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateXksInput(fmt.Sprintf("filler-%d", i), ep, m.PathV1, m.CredentialA)})
+	}
+	return cs
+}
+
+// Scenarios returns every scenario, per store type where both apply.
+func Scenarios() []harness.Scenario {
+	var ss []harness.Scenario
+	for _, t := range m.StoreTypes {
+		ss = append(ss,
+			harness.Scenario{Name: "lifecycle/" + t.Short(), Steps: seq(
+				one(create(t, m.KmsuserPassword)), connect(), createKey(t), key(m.OpEncrypt),
+				disconnect(), key(m.OpEncrypt), key(m.OpDecrypt), key(m.OpDescribeKey),
+				connect(), key(m.OpDecrypt), key(m.OpEncrypt), key(m.OpReEncrypt), key(m.OpGenerateDataKey),
+			)},
+			harness.Scenario{Name: "delete-needs-keys-gone/" + t.Short(), Steps: seq(
+				one(create(t, m.KmsuserPassword)), connect(), createKey(t),
+				one(m.Call{Op: m.OpScheduleKeyDeletion, KeyID: m.SubjectKeyID, PendingWindowDays: m.Ptr(7)}),
+				disconnect(), one(m.Call{Op: m.OpDeleteCustomKeyStore, StoreID: sid}),
+				one(m.Call{Op: m.OpExpireKeyDeletion, KeyID: m.SubjectKeyID}),
+				one(m.Call{Op: m.OpDeleteCustomKeyStore, StoreID: sid}),
+				one(m.Call{Op: m.OpDescribeCustomKeyStores, StoreID: sid}),
+			)},
+			harness.Scenario{Name: "keys-follow-the-store/" + t.Short(), Steps: seq(
+				one(create(t, m.KmsuserPassword)), connect(), createKey(t), key(m.OpDisableKey),
+				disconnect(), key(m.OpEnableKey), key(m.OpEncrypt), connect(), key(m.OpEncrypt),
+				key(m.OpScheduleKeyDeletion), disconnect(), key(m.OpCancelKeyDeletion), connect(), key(m.OpEncrypt),
+			)},
+		)
+	}
+	ss = append(ss,
+		harness.Scenario{Name: "failed-recovery/CloudHSM-wrong-password", Steps: seq(
+			one(create(m.CloudHSM, m.WrongKmsuserPassword)), connect(),
+			one(m.Call{Op: m.OpConnectCustomKeyStore, StoreID: sid}),
+			disconnect(), update(m.UpdateStoreInput{Password: m.Ptr(m.KmsuserPassword)}), connect(),
+		)},
+		harness.Scenario{Name: "failed-recovery/CloudHSM-kmsuser-logged-in", Steps: seq(
+			one(create(m.CloudHSM, m.KmsuserPassword)), connect(), disconnect(),
+			cluster(func(c *m.Cluster) { c.Kmsuser = m.KmsuserLoggedIn }), connect(),
+			disconnect(), cluster(func(c *m.Cluster) {}), connect(),
+		)},
+		harness.Scenario{Name: "failed-recovery/XKS-proxy-unreachable", Steps: seq(
+			one(create(m.External, "")), proxy(m.ProxyUnreachable), connect(),
+			disconnect(), proxy(m.ProxyHealthy), connect(), createKey(m.External), key(m.OpEncrypt),
+		)},
+		harness.Scenario{Name: "failed-recovery/XKS-proxy-timeout", Steps: seq(
+			one(create(m.External, "")), proxy(m.ProxySlow), connect(),
+			disconnect(), proxy(m.ProxyHealthy), connect(),
+		)},
+		harness.Scenario{Name: "xks-credential-rotation", Steps: seq(
+			one(create(m.External, "")), connect(), createKey(m.External), key(m.OpEncrypt),
+			proxy(m.ProxyHealthy, m.CredentialA, m.CredentialB), key(m.OpEncrypt),
+			update(m.UpdateStoreInput{Credential: &m.CredentialB}), key(m.OpEncrypt),
+			proxy(m.ProxyHealthy, m.CredentialB), key(m.OpEncrypt), key(m.OpDecrypt),
+		)},
+		harness.Scenario{Name: "cloudhsm-kmsuser-password-rotated-on-connect", Steps: seq(
+			// After a connect KMS holds a new kmsuser password: the one the
+			// user gave no longer works.
+			one(create(m.CloudHSM, m.KmsuserPassword)), connect(), disconnect(),
+			update(m.UpdateStoreInput{Password: m.Ptr(m.KmsuserPassword)}), connect(),
+		)},
+		harness.Scenario{Name: "store-quota", Steps: seq(
+			one(create(m.External, "")), fillers(m.StoreQuota-1),
+			one(m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateCloudHSMInput("eleventh", m.ClusterB, m.TrustAnchorB, m.KmsuserPassword)}),
+			one(m.Call{Op: m.OpDeleteCustomKeyStore, StoreID: sid}),
+			one(m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateCloudHSMInput("eleventh", m.ClusterB, m.TrustAnchorB, m.KmsuserPassword)}),
+		)},
+		harness.Scenario{Name: "describe-pagination", Steps: seq(one(create(m.External, "")), fillers(4)), Check: checkPagination},
+	)
+	return ss
+}
+
+// checkPagination pages through DescribeCustomKeyStores two at a time and
+// requires every store the scenario made, once each.
+func checkPagination(ctx context.Context, client *kms.Client, mp *harness.Mapper) error {
+	want := mp.TargetStores()
+	var got []string
+	var marker *string
+	for page := 0; page < 100; page++ {
+		out, err := client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{Limit: aws.Int32(2), Marker: marker})
+		if err != nil {
+			return harness.Failf("page %d: %v", page+1, harness.Classify(err).Code)
+		}
+		if len(out.CustomKeyStores) > 2 {
+			return harness.Failf("page %d holds %d stores with Limit 2", page+1, len(out.CustomKeyStores))
+		}
+		for _, s := range out.CustomKeyStores {
+			got = append(got, aws.ToString(s.CustomKeyStoreId))
+		}
+		if !out.Truncated {
+			if out.NextMarker != nil {
+				return harness.Failf("the last page has a NextMarker")
+			}
+			break
+		}
+		if out.NextMarker == nil {
+			return harness.Failf("page %d is Truncated without a NextMarker", page+1)
+		}
+		marker = out.NextMarker
+	}
+	for _, id := range want {
+		if n := count(got, id); n != 1 {
+			return harness.Failf("store %s appears %d times across the pages", id, n)
+		}
+	}
+	return nil
+}
+
+func count(ss []string, s string) int {
+	n := 0
+	for _, x := range ss {
+		if x == s {
+			n++
+		}
+	}
+	return n
+}
+
+var _ = Describe("scenarios", func() {
+	for _, s := range Scenarios() {
+		labels := Labels{"scenario"}
+		if slices.Contains(s.Needs(), m.NeedBackingControl) {
+			labels = append(labels, "needs:"+string(m.NeedBackingControl))
+		}
+		It(s.Name, labels, func(ctx SpecContext) {
+			if !harness.InShard("scenario/" + s.Name) {
+				Skip("in another process's shard")
+			}
+			h := harness.Current()
+			res := h.RunScenario(ctx, s)
+			harness.RecordScenario(res)
+			if h.Progress != nil {
+				h.Progress.CellDone("scenario "+res.Name, res.Verdict)
+			}
+			switch res.Verdict {
+			case reports.Fail:
+				Fail(res.Detail)
+			case reports.Pass:
+			default:
+				Skip(string(res.Verdict) + ": " + res.Detail)
+			}
+		})
+	}
+})
