@@ -101,7 +101,7 @@ func DefaultConfig() *Config {
 	return &Config{
 		Source: DefaultConfigFile,
 		Emulator: EmulatorConfig{
-			Timeouts:   Timeouts{Connect: 5 * time.Second, Disconnect: 5 * time.Second, Poll: 10 * time.Millisecond, Settle: 30 * time.Millisecond, Call: 10 * time.Second},
+			Timeouts:   Timeouts{Connect: 5 * time.Second, Disconnect: 5 * time.Second, Poll: 5 * time.Millisecond, Settle: 3 * time.Millisecond, Call: 10 * time.Second},
 			Transition: 20 * time.Millisecond,
 			XKSTimeout: time.Second,
 		},

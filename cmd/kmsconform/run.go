@@ -111,11 +111,16 @@ func runSpecs(f runFlags, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kmsconform run: no result: %v\n", err)
 		return 2
 	}
-	if f.shards > 1 {
-		return exitFor(c)
+	code := exitFor(c)
+	if t.failed {
+		// A spec failed without a failing cell: a verdict the target kind
+		// does not excuse (see harness.Conclude), or a suite error.
+		code = 1
 	}
-	fmt.Fprint(stdout, reports.TerminalSummary(c, path))
-	return exitFor(c)
+	if f.shards == 1 {
+		fmt.Fprint(stdout, reports.TerminalSummary(c, path))
+	}
+	return code
 }
 
 func exitFor(c *reports.Compat) int {
@@ -183,7 +188,11 @@ func runSharded(f runFlags, args []string, stdout, stderr io.Writer) int {
 		os.Remove(filepath.Join(f.reportDir, fmt.Sprintf("compat.%d.json", i)))
 	}
 	fmt.Fprint(stdout, reports.TerminalSummary(merged, path))
-	return exitFor(merged)
+	code := exitFor(merged)
+	for _, c := range codes {
+		code = max(code, c)
+	}
+	return code
 }
 
 // progress prints cells done and the current slow wait on the terminal,

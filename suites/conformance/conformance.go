@@ -6,7 +6,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/kmsconform/kmsconform/model"
-	"github.com/kmsconform/kmsconform/reports"
 	"github.com/kmsconform/kmsconform/suites/harness"
 )
 
@@ -41,12 +40,6 @@ var _ = Describe("conformance", func() {
 		if h.Progress != nil {
 			h.Progress.CellDone(res.ID, res.Verdict)
 		}
-		switch res.Verdict {
-		case reports.Fail:
-			Fail(res.Evidence.Detail)
-		case reports.Pass, reports.Informational:
-		default:
-			Skip(string(res.Verdict) + ": " + res.Evidence.Detail)
-		}
+		harness.Conclude(res.Verdict, res.Evidence.Detail)
 	}, entries)
 })

@@ -142,7 +142,7 @@ func (r *cellRun) run(ctx context.Context, res *reports.Cell) error {
 	res.Evidence.HTTPStatus, res.Evidence.Message, res.Evidence.RequestID = obs.HTTPStatus, obs.Message, obs.RequestID
 	var matched []model.Outcome
 	for _, o := range c.Expected {
-		if string(o.Error) == obs.Code || (o.Error == model.Success && obs.Code == SuccessCode) {
+		if (o.Error != model.Success && string(o.Error) == obs.Code) || (o.Error == model.Success && obs.Code == SuccessCode) {
 			matched = append(matched, o)
 		}
 	}
@@ -152,11 +152,15 @@ func (r *cellRun) run(ctx context.Context, res *reports.Cell) error {
 		case obs.Transport:
 			return endWith(reports.Indeterminate, "no answer: %s", obs.Message)
 		case obs.NotImplemented:
-			return endWith(reports.Unsupported, "%s is not implemented (HTTP %d %s)", c.Op, obs.HTTPStatus, obs.Code)
+			return endWith(reports.Unsupported, "%s is not implemented (%s)", c.Op, obs.describe())
 		case c.Status == model.Undocumented:
 			return endWith(reports.Informational, "answered %s; the plausible answers are %s (undocumented cell)", orNone(obs.Code), allowed)
 		}
-		return endWith(reports.Fail, "answered %s; the model allows %s", orNone(obs.Code), allowed)
+		detail := fmt.Sprintf("answered %s; the model allows %s", orNone(obs.Code), allowed)
+		if obs.Code == SuccessCode && c.Column == model.NoSuchStore && (c.Op == model.OpCreateKey || c.Op == model.OpGenerateRandom) {
+			detail += ": the CustomKeyStoreId was silently ignored"
+		}
+		return endWith(reports.Fail, "%s", detail)
 	}
 	r.releaseHolds(ctx)
 	return r.checkAfter(ctx, matched, ans)
@@ -201,7 +205,7 @@ func (r *cellRun) replay(ctx context.Context, w model.World, route []model.Call)
 				case obs.Transport:
 					return w, endWith(reports.Indeterminate, "route step %d (%s): no answer: %s", i+1, rc.Op, obs.Message)
 				case obs.NotImplemented:
-					return w, endWith(reports.Unsupported, "route step %d: %s is not implemented (HTTP %d %s)", i+1, rc.Op, obs.HTTPStatus, obs.Code)
+					return w, endWith(reports.Unsupported, "route step %d: %s is not implemented (%s)", i+1, rc.Op, obs.describe())
 				}
 				return w, endWith(reports.Unreachable, "route step %d (%s) answered %s %s; the model expects success", i+1, rc.Op, obs.Code, obs.Message)
 			}
@@ -273,7 +277,7 @@ func (r *cellRun) describeState(ctx context.Context, id string) (model.Connectio
 		case obs.Transport:
 			return "", "", endWith(reports.Indeterminate, "DescribeCustomKeyStores: no answer: %s", obs.Message)
 		case obs.NotImplemented:
-			return "", "", endWith(reports.Unsupported, "DescribeCustomKeyStores is not implemented (HTTP %d %s)", obs.HTTPStatus, obs.Code)
+			return "", "", endWith(reports.Unsupported, "DescribeCustomKeyStores is not implemented (%s)", obs.describe())
 		}
 		return "", "", &describeError{obs}
 	}

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 
@@ -88,4 +89,12 @@ func firstLine(s string) string {
 		s = s[:300] + "…"
 	}
 	return s
+}
+
+// describe renders the answer's status and code for a verdict's detail.
+func (o Observation) describe() string {
+	if o.Code == "" {
+		return fmt.Sprintf("HTTP %d, not a KMS error", o.HTTPStatus)
+	}
+	return fmt.Sprintf("HTTP %d %s", o.HTTPStatus, o.Code)
 }

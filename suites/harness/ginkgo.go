@@ -237,3 +237,20 @@ func BuildCompat(r Report) *reports.Compat {
 	c.Finish()
 	return c
 }
+
+// Conclude ends a spec by its verdict: a fail fails it; pass and
+// informational pass; the others skip it — except on the embedded emulator,
+// which has every capability and implements every operation, so anything
+// short of pass there is a defect of the emulator or of the suite.
+func Conclude(v reports.Verdict, detail string) {
+	switch v {
+	case reports.Fail:
+		Fail(detail)
+	case reports.Pass, reports.Informational:
+	default:
+		if h := current; h != nil && h.Target.Kind() == targets.KindEmulator {
+			Fail(fmt.Sprintf("%s on the embedded emulator: %s", v, detail))
+		}
+		Skip(string(v) + ": " + detail)
+	}
+}

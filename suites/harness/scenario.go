@@ -177,7 +177,7 @@ func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Ca
 		case obs.Transport:
 			return nil, endWith(reports.Indeterminate, "no answer: %s", obs.Message)
 		case obs.NotImplemented:
-			return nil, endWith(reports.Unsupported, "%s is not implemented (HTTP %d %s)", c.Op, obs.HTTPStatus, obs.Code)
+			return nil, endWith(reports.Unsupported, "%s is not implemented (%s)", c.Op, obs.describe())
 		}
 		slices.Sort(allowed)
 		return nil, endWith(reports.Fail, "answered %s (%s); the model allows %s", orNone(obs.Code), obs.Message, strings.Join(slices.Compact(allowed), " or "))

@@ -10,7 +10,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 
 	m "github.com/kmsconform/kmsconform/model"
-	"github.com/kmsconform/kmsconform/reports"
 	"github.com/kmsconform/kmsconform/suites/harness"
 )
 
@@ -209,13 +208,7 @@ var _ = Describe("scenarios", func() {
 			if h.Progress != nil {
 				h.Progress.CellDone("scenario "+res.Name, res.Verdict)
 			}
-			switch res.Verdict {
-			case reports.Fail:
-				Fail(res.Detail)
-			case reports.Pass:
-			default:
-				Skip(string(res.Verdict) + ": " + res.Detail)
-			}
+			harness.Conclude(res.Verdict, res.Detail)
 		})
 	}
 })
