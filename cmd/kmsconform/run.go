@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -93,8 +95,17 @@ func (t *specT) Fail() { t.failed = true }
 
 func runSpecs(f runFlags, stdout, stderr io.Writer) int {
 	prog := newProgress(stderr, f.shards > 1)
-	harness.Configure(harness.Options{Target: targets.Kind(f.target), Endpoint: f.endpoint, Region: f.region,
-		ConfigPath: f.config, ReportDir: f.reportDir, Progress: prog, Shard: f.shard, Shards: f.shards})
+	opts := harness.Options{Target: targets.Kind(f.target), Endpoint: f.endpoint, Region: f.region,
+		ConfigPath: f.config, ReportDir: f.reportDir, Progress: prog, Shard: f.shard, Shards: f.shards}
+	ctx := context.Background()
+	tgt, err := harness.Open(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmsconform run: %v\n", oneLine(err))
+		return 2
+	}
+	defer tgt.Close(ctx)
+	opts.Opened = tgt
+	harness.Configure(opts)
 	suiteConfig, reporterConfig := GinkgoConfiguration()
 	suiteConfig.LabelFilter = f.labelFilter
 	suiteConfig.Timeout = 24 * time.Hour
@@ -121,6 +132,11 @@ func runSpecs(f runFlags, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, reports.TerminalSummary(c, path))
 	}
 	return code
+}
+
+func oneLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
 }
 
 func exitFor(c *reports.Compat) int {

@@ -29,6 +29,9 @@ type Options struct {
 	ConfigPath string
 	ReportDir  string
 	Progress   Progress
+	// Opened, when set, is the target to use, opened (and closed) by the
+	// caller: the CLI opens it first so a setup error is one line and exit 2.
+	Opened targets.Target
 	// Shard and Shards split the cells between processes the CLI starts
 	// (--procs): this process runs the cells whose index ≡ Shard mod Shards.
 	Shard, Shards int
@@ -114,9 +117,12 @@ var _ = ReportBeforeSuite(func(r Report) {
 var _ = BeforeSuite(func(ctx SpecContext) {
 	startedAt = time.Now()
 	o := CurrentOptions()
-	t, err := Open(ctx, o)
-	if err != nil {
-		AbortSuite(fmt.Sprintf("kmsconform: cannot open the %s target: %v", o.Target, err))
+	t := o.Opened
+	if t == nil {
+		var err error
+		if t, err = Open(ctx, o); err != nil {
+			AbortSuite(fmt.Sprintf("kmsconform: cannot open the %s target: %v", o.Target, err))
+		}
 	}
 	current = New(t, GinkgoParallelProcess()+o.Shard)
 	current.Progress = o.Progress
@@ -128,7 +134,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		if t.Control() == nil {
 			Sweep(ctx, t.KMS(), current.RunPrefix(), nil, t.Timeouts().Poll)
 		}
-		_ = t.Close(ctx)
+		if o.Opened == nil {
+			_ = t.Close(ctx)
+		}
 	})
 }, NodeTimeout(2*time.Minute))
 
