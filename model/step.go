@@ -314,14 +314,17 @@ func xksConfigChecks(w World, n Store, health, vpcChanged bool) []finding {
 }
 
 func dedupeFindings(fs []finding) []finding {
-	var res []finding
-	for _, f := range fs {
-		dup := false
-		for _, r := range res {
-			dup = dup || r.err == f.err
-		}
-		if !dup {
-			res = append(res, f)
+	return dedupeBy(fs, func(f finding) Exception { return f.err })
+}
+
+// dedupeBy keeps the first of the elements that share a key, in order.
+func dedupeBy[T any, K comparable](xs []T, key func(T) K) []T {
+	var res []T
+	seen := map[K]bool{}
+	for _, x := range xs {
+		if k := key(x); !seen[k] {
+			seen[k] = true
+			res = append(res, x)
 		}
 	}
 	return res
@@ -630,17 +633,7 @@ func xksConnect(w World, s Store) []connectResult {
 }
 
 func dedupeResults(rs []connectResult) []connectResult {
-	var res []connectResult
-	for _, r := range rs {
-		dup := false
-		for _, x := range res {
-			dup = dup || x.code == r.code
-		}
-		if !dup {
-			res = append(res, r)
-		}
-	}
-	return res
+	return dedupeBy(rs, func(r connectResult) ConnectionErrorCode { return r.code })
 }
 
 // ---- DisconnectCustomKeyStore ----

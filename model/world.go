@@ -183,8 +183,13 @@ func (w World) Store(id string) (Store, bool) {
 }
 
 func (w World) storeIndex(id string) int {
-	for i := range w.Stores {
-		if w.Stores[i].ID == id {
+	return indexOf(w.Stores, func(x Store) bool { return x.ID == id })
+}
+
+// indexOf returns the index of the first element that matches, or -1.
+func indexOf[T any](xs []T, match func(T) bool) int {
+	for i := range xs {
+		if match(xs[i]) {
 			return i
 		}
 	}
@@ -211,12 +216,7 @@ func (w World) Key(id string) (Key, bool) {
 }
 
 func (w World) keyIndex(id string) int {
-	for i := range w.Keys {
-		if w.Keys[i].ID == id {
-			return i
-		}
-	}
-	return -1
+	return indexOf(w.Keys, func(x Key) bool { return x.ID == id })
 }
 
 // KeysIn returns the keys of a store, PendingDeletion keys included.
@@ -240,12 +240,7 @@ func (w World) Cluster(id string) (Cluster, bool) {
 }
 
 func (w World) clusterIndex(id string) int {
-	for i := range w.Clusters {
-		if w.Clusters[i].ID == id {
-			return i
-		}
-	}
-	return -1
+	return indexOf(w.Clusters, func(x Cluster) bool { return x.ID == id })
 }
 
 // Proxy returns the proxy at this URI endpoint.
@@ -258,12 +253,7 @@ func (w World) Proxy(endpoint string) (Proxy, bool) {
 }
 
 func (w World) proxyIndex(endpoint string) int {
-	for i := range w.Proxies {
-		if w.Proxies[i].Endpoint == endpoint {
-			return i
-		}
-	}
-	return -1
+	return indexOf(w.Proxies, func(x Proxy) bool { return x.Endpoint == endpoint })
 }
 
 // VpcService returns the VPC endpoint service with this name owned by the

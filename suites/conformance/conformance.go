@@ -30,16 +30,5 @@ var _ = Describe("conformance", func() {
 	for _, c := range cells {
 		entries = append(entries, Entry(c.ID, CellLabels(c), c))
 	}
-	DescribeTable("cell", func(ctx SpecContext, c model.Cell) {
-		if !harness.InShard(c.ID) {
-			Skip("in another process's shard")
-		}
-		h := harness.Current()
-		res := h.RunCell(ctx, c)
-		harness.RecordCell(res)
-		if h.Progress != nil {
-			h.Progress.CellDone(res.ID, res.Verdict)
-		}
-		harness.Conclude(res.Verdict, res.Evidence.Detail)
-	}, entries)
+	DescribeTable("cell", harness.CellSpec, entries)
 })

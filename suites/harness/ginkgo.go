@@ -246,6 +246,21 @@ func BuildCompat(r Report) *reports.Compat {
 	return c
 }
 
+// CellSpec is the body of a cell's spec: run the cell on the current
+// target (when it is in this process's shard), record it, and conclude.
+func CellSpec(ctx SpecContext, c model.Cell) {
+	if !InShard(c.ID) {
+		Skip("in another process's shard")
+	}
+	h := current
+	res := h.RunCell(ctx, c)
+	RecordCell(res)
+	if h.Progress != nil {
+		h.Progress.CellDone(res.ID, res.Verdict)
+	}
+	Conclude(res.Verdict, res.Evidence.Detail)
+}
+
 // Conclude ends a spec by its verdict: a fail fails it; pass and
 // informational pass; the others skip it — except on the embedded emulator,
 // which has every capability and implements every operation, so anything

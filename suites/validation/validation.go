@@ -240,17 +240,7 @@ func init() { harness.ExpectCells(append(harness.ExpectedCells(), cells...)) }
 
 var _ = Describe("validation", func() {
 	for _, c := range cells {
-		It(c.ID, Label("validation", "op:"+string(c.Op), "store:"+string(c.StoreType), "provenance:"+string(c.Status)), func(ctx SpecContext) {
-			if !harness.InShard(c.ID) {
-				Skip("in another process's shard")
-			}
-			h := harness.Current()
-			res := h.RunCell(ctx, c)
-			harness.RecordCell(res)
-			if h.Progress != nil {
-				h.Progress.CellDone(res.ID, res.Verdict)
-			}
-			harness.Conclude(res.Verdict, res.Evidence.Detail)
-		})
+		It(c.ID, Label("validation", "op:"+string(c.Op), "store:"+string(c.StoreType), "provenance:"+string(c.Status)),
+			func(ctx SpecContext) { harness.CellSpec(ctx, c) })
 	}
 })
