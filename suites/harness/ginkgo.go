@@ -126,11 +126,10 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	}
 	current = New(t, GinkgoParallelProcess()+o.Shard)
 	current.Progress = o.Progress
-	if t.Control() == nil {
-		// Leftovers of this run's own earlier cells only: the prefix is new.
-		Sweep(ctx, t.KMS(), current.RunPrefix(), nil, t.Timeouts().Poll)
-	}
 	DeferCleanup(func(ctx context.Context) {
+		// Every cell cleans up after itself; this catches what an
+		// interrupted cell left. The prefix is this run's and process's, so
+		// it never touches another run's stores.
 		if t.Control() == nil {
 			Sweep(ctx, t.KMS(), current.RunPrefix(), nil, t.Timeouts().Poll)
 		}
