@@ -1,0 +1,26 @@
+// Package fuzz finds what table-driven cells cannot: defects that hide in
+// sequences of calls, in wire input and in concurrency.
+//
+// Runner is a rapid state machine that checks any target against the
+// reference model. Its actions are every operation of the model on the
+// stores and keys of the model's current world (model.Calls, drawn from
+// the model alone, never from a live answer), plus the target's control
+// plane where it has one: settling a held transition, breaking and mending
+// a cluster or a proxy, ending a key's deletion window. After each action
+// the target's answer must be one the model allows, and the model keeps the
+// set of worlds consistent with everything observed so far: an answer
+// several worlds allow keeps them all, a listing of the stores or the keys
+// narrows them, and the run fails when the set is empty. rapid then shrinks
+// the sequence, Program prints it as a runnable Go program of SDK calls
+// (secrets as environment variables), and rapid's fail file under
+// testdata/rapid replays it on the next run.
+//
+// The machine translates model calls with suites/harness (Mapper, Classify,
+// ApplyEnv): a deliberate exception to the import arrows, so that there is
+// one model→SDK translation in the project.
+//
+// Load runs concurrent clients against one target and checks the history
+// with porcupine (linearizability, per store) and for lost keys and
+// ciphertexts. The native fuzz targets over the wire live beside the code
+// they fuzz, in targets/emulator and targets/xksproxy.
+package fuzz

@@ -1,0 +1,35 @@
+package fuzz
+
+import (
+	"context"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"github.com/kmsconform/kmsconform/suites/harness"
+	"github.com/kmsconform/kmsconform/targets"
+)
+
+// openTarget opens the target the environment names, as `kmsconform run`
+// does (KMSCONFORM_TARGET, KMSCONFORM_ENDPOINT, KMSCONFORM_REGION,
+// KMSCONFORM_CONFIG); the embedded emulator by default.
+func openTarget(t testing.TB) targets.Target {
+	t.Helper()
+	o := harness.CurrentOptions()
+	tgt, err := harness.Open(context.Background(), o)
+	if err != nil {
+		t.Fatalf("opening the %s target: %v", o.Target, err)
+	}
+	t.Cleanup(func() { _ = tgt.Close(context.Background()) })
+	return tgt
+}
+
+// TestModelVsTarget is the rapid state machine: random sequences of every
+// model operation and control-plane action, each answer checked against the
+// set of worlds the model allows. `go test -rapid.checks=2000` runs it long.
+func TestModelVsTarget(t *testing.T) {
+	tgt := openTarget(t)
+	r := &Runner{Target: tgt}
+	rapid.Check(t, r.Run)
+	t.Logf("%d model-checked steps against %s", r.Steps(), tgt.Name())
+}
