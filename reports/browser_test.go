@@ -1,0 +1,221 @@
+package reports
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// chromium returns the browser, installing Debian's chromium when none is
+// there: CI machines start without it. Without root or network the test
+// fails and says why, unless KMSCONFORM_SKIP_BROWSER=1.
+func chromium(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("KMSCONFORM_SKIP_BROWSER") == "1" {
+		t.Skip("KMSCONFORM_SKIP_BROWSER=1: the HTML report is not checked in a browser")
+	}
+	installOnce.Do(func() {
+		if _, err := Browser(); err == nil {
+			return
+		}
+		if os.Geteuid() != 0 {
+			installErr = fmt.Errorf("chromium is not installed and this test is not root, so it cannot apt-get install it; " +
+				"install Debian's chromium, or set KMSCONFORM_SKIP_BROWSER=1 to skip the browser test")
+			return
+		}
+		env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		for _, args := range [][]string{
+			{"-o", "DPkg::Lock::Timeout=600", "update"},
+			{"-o", "DPkg::Lock::Timeout=600", "install", "-y", "--no-install-recommends", "chromium"},
+		} {
+			cmd := exec.Command("apt-get", args...)
+			cmd.Env = env
+			if out, err := cmd.CombinedOutput(); err != nil {
+				lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+				installErr = fmt.Errorf("apt-get %s: %v: %s (set KMSCONFORM_SKIP_BROWSER=1 to skip the browser test)",
+					strings.Join(args[2:], " "), err, lines[len(lines)-1])
+				return
+			}
+		}
+	})
+	if installErr != nil {
+		t.Fatal(installErr)
+	}
+	b, err := Browser()
+	if err != nil {
+		t.Fatalf("chromium was installed but is not on the PATH: %v", err)
+	}
+	return b
+}
+
+var (
+	installOnce sync.Once
+	installErr  error
+)
+
+var (
+	tagRE  = regexp.MustCompile(`<(td|body|aside)\b[^>]*>`)
+	attrRE = regexp.MustCompile(`([a-z-]+)="([^"]*)"`)
+)
+
+// domElements reads the attributes of every td, body and aside element of a
+// DOM dump (Chromium serialises attributes with double quotes and escapes
+// the ones inside).
+func domElements(dom []byte, tag string) []map[string]string {
+	var out []map[string]string
+	for _, m := range tagRE.FindAllSubmatch(dom, -1) {
+		if string(m[1]) != tag {
+			continue
+		}
+		attrs := map[string]string{}
+		for _, a := range attrRE.FindAllSubmatch(m[0], -1) {
+			attrs[string(a[1])] = strings.NewReplacer("&amp;", "&", "&quot;", `"`, "&lt;", "<", "&gt;", ">").Replace(string(a[2]))
+		}
+		out = append(out, attrs)
+	}
+	return out
+}
+
+// TestHTMLInBrowser opens the HTML report in headless Chromium, checks
+// through the DOM (dumped after the page's script ran) that every cell of the
+// input is there with its verdict, that the filter and the cell panel work,
+// and leaves a screenshot in out/browser-test/ (reports/out, not committed).
+func TestHTMLInBrowser(t *testing.T) {
+	browser := chromium(t)
+	c := fullRun()
+	dir := filepath.Join("out", "browser-test")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	page := filepath.Join(dir, "compat.html")
+	data, err := HTML(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeAtomic(page, data); err != nil {
+		t.Fatal(err)
+	}
+	// No time limit on the machine's speed: only a hung browser is stopped.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dump := func(fragment string) []byte {
+		t.Helper()
+		u, err := FileURL(page, fragment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dom, err := Headless(ctx, browser, u, "--dump-dom")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dom
+	}
+
+	t.Run("every cell with its verdict", func(t *testing.T) {
+		dom := dump("")
+		body := domElements(dom, "body")
+		if len(body) != 1 || body[0]["data-ready"] != "1" {
+			t.Fatalf("the page's script did not run: body %v", body)
+		}
+		got := map[string]string{}
+		for _, td := range domElements(dom, "td") {
+			if id := td["data-id"]; id != "" {
+				if _, dup := got[id]; dup {
+					t.Errorf("%s: twice in the page", id)
+				}
+				got[id] = td["data-verdict"]
+				if td["data-match"] != "1" {
+					t.Errorf("%s: hidden without a filter", id)
+				}
+			}
+		}
+		for _, cell := range c.Cells {
+			if v, ok := got[cell.ID]; !ok {
+				t.Errorf("%s: not in the page", cell.ID)
+			} else if v != string(cell.Verdict) {
+				t.Errorf("%s: verdict %s in the page, %s in the run", cell.ID, v, cell.Verdict)
+			}
+			delete(got, cell.ID)
+		}
+		if len(got) != 0 {
+			t.Errorf("cells the run does not have: %v", got)
+		}
+		if body[0]["data-shown"] != fmt.Sprint(len(c.Cells)) {
+			t.Errorf("shown %s of %d", body[0]["data-shown"], len(c.Cells))
+		}
+	})
+
+	t.Run("filter and cell panel", func(t *testing.T) {
+		var failing *Cell
+		fails := 0
+		for i := range c.Cells {
+			if c.Cells[i].Verdict == Fail && c.Cells[i].Operation == "CreateKey" {
+				fails++
+				if failing == nil && len(c.Cells[i].Rules) > 0 {
+					failing = &c.Cells[i]
+				}
+			}
+		}
+		if failing == nil {
+			t.Fatal("the sample has no failing CreateKey cell")
+		}
+		dom := dump("verdict=fail&op=CreateKey&cell=" + failing.ID)
+		shown := 0
+		for _, td := range domElements(dom, "td") {
+			if td["data-id"] == "" {
+				continue
+			}
+			match := td["data-verdict"] == "fail" && td["data-op"] == "CreateKey"
+			if (td["data-match"] == "1") != match {
+				t.Errorf("%s (%s %s): data-match %q", td["data-id"], td["data-verdict"], td["data-op"], td["data-match"])
+			}
+			if td["data-match"] == "1" {
+				shown++
+			}
+		}
+		if shown != fails {
+			t.Errorf("%d cells shown, want the %d failing CreateKey cells", shown, fails)
+		}
+		aside := domElements(dom, "aside")
+		if len(aside) != 1 || aside[0]["data-selected"] != failing.ID {
+			t.Fatalf("the panel does not show %s: %v", failing.ID, aside)
+		}
+		panel := string(dom[bytes.Index(dom, []byte(`<div id="detail-body">`)):])
+		panel = panel[:strings.Index(panel, "</aside>")]
+		want := []string{failing.ID, "<dt>expected</dt><dd>" + strings.Join(failing.Expected, " or ") + "</dd>",
+			"<dt>observed</dt><dd>" + failing.Observed + "</dd>", "<dt>request id</dt><dd>" + failing.Evidence.RequestID + "</dd>",
+			"<dt>provenance</dt><dd>" + failing.Provenance + "</dd>"}
+		for _, r := range Sources(failing) {
+			want = append(want, "<code>"+r.ID+"</code> ["+r.Status+"]")
+		}
+		for _, w := range want {
+			if !strings.Contains(panel, w) {
+				t.Errorf("the panel lacks %q:\n%s", w, panel)
+			}
+		}
+	})
+
+	t.Run("screenshot", func(t *testing.T) {
+		png := filepath.Join(dir, ScreenshotName)
+		if err := Screenshot(ctx, browser, page, png); err != nil {
+			t.Fatal(err)
+		}
+		head := make([]byte, 8)
+		f, err := os.Open(png)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.Read(head); err != nil || !bytes.Equal(head, []byte("\x89PNG\r\n\x1a\n")) {
+			t.Errorf("%s is not a PNG: %q %v", png, head, err)
+		}
+	})
+}

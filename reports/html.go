@@ -1,0 +1,137 @@
+package reports
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"sort"
+)
+
+// The page is one file: its style and script are inline and a Content
+// Security Policy forbids any fetch, so it opens the same from a CI artifact,
+// an e-mail or a laptop without network.
+//
+//go:embed html.tmpl
+var htmlTemplate string
+
+var htmlPage = template.Must(template.New("compat.html").Funcs(template.FuncMap{
+	"label":  ColumnLabel,
+	"symbol": htmlSymbol,
+	"value":  ValidationValue,
+}).Parse(htmlTemplate))
+
+// htmlSymbols are plain characters (not emoji) so the heat map reads the
+// same on a machine without colour-emoji fonts, a headless browser included.
+var htmlSymbols = map[Verdict]string{Pass: "✓", Fail: "✗", Unsupported: "–", Unreachable: "○",
+	Indeterminate: "?", Skipped: "»", Informational: "i"}
+
+func htmlSymbol(v Verdict) string { return htmlSymbols[v] }
+
+// htmlCell is what the page's script shows when a cell is clicked.
+type htmlCell struct {
+	ID         string   `json:"id"`
+	Store      string   `json:"store"`
+	State      string   `json:"state"`
+	Operation  string   `json:"operation"`
+	Variant    string   `json:"variant"`
+	Verdict    Verdict  `json:"verdict"`
+	Provenance string   `json:"provenance"`
+	Expected   []string `json:"expected"`
+	Observed   string   `json:"observed"`
+	Evidence   Evidence `json:"evidence"`
+	Rules      []string `json:"rules"`
+}
+
+type htmlData struct {
+	Title       string
+	Headline    string
+	Compat      *Compat
+	Passing     int
+	Total       int
+	Percent     int
+	Counts      []verdictCount
+	Matrices    []Matrix
+	Validation  []ValidationGroup
+	Operations  []string
+	States      []string
+	Cells       []htmlCell
+	Rules       map[string]RuleSource
+	Verdicts    []Verdict
+	StartedAt   string
+	DurationSec string
+}
+
+type verdictCount struct {
+	Verdict Verdict
+	Count   int
+}
+
+// HTML renders a run as one self-contained page: the headline, the matrices
+// as a heat map coloured by verdict, the validation constraints and the
+// scenarios, a filter by verdict, operation and state, and a panel that
+// shows a clicked cell's expected and observed outcomes, evidence and rules
+// with their provenance. Every cell element carries data-id and
+// data-verdict, so a browser test (or a scraper) can read the page back.
+//
+// The filter and the selected cell can be given in the URL fragment
+// (#verdict=fail&op=CreateKey&state=FAILED&cell=<id>), so a link can point at
+// a view.
+func HTML(c *Compat) ([]byte, error) {
+	passing, total := Documented(c)
+	d := htmlData{
+		Title:       "kmsconform: " + c.Target.Name,
+		Headline:    headline(c),
+		Compat:      c,
+		Passing:     passing,
+		Total:       total,
+		Percent:     Percent(passing, total),
+		Matrices:    Matrices(c),
+		Validation:  ValidationGroups(c),
+		Verdicts:    Verdicts,
+		StartedAt:   c.StartedAt.UTC().Format("2006-01-02 15:04 UTC"),
+		DurationSec: fmt.Sprintf("%.1f", c.DurationSeconds),
+		Rules:       map[string]RuleSource{},
+	}
+	for _, v := range Verdicts {
+		if n := c.Summary.Count(v); n > 0 {
+			d.Counts = append(d.Counts, verdictCount{v, n})
+		}
+	}
+	ops, states := map[string]bool{}, map[string]bool{}
+	for i := range c.Cells {
+		cell := &c.Cells[i]
+		ops[cell.Operation] = true
+		states[cell.State] = true
+		d.Cells = append(d.Cells, htmlCell{ID: cell.ID, Store: cell.StoreType, State: cell.State, Operation: cell.Operation,
+			Variant: cell.Variant, Verdict: cell.Verdict, Provenance: cell.Provenance, Expected: cell.Expected,
+			Observed: outcome(cell.Observed), Evidence: cell.Evidence, Rules: cell.Rules})
+		// The rules are listed once for the page, not per cell: most cells
+		// share a handful of them.
+		for _, r := range Sources(cell) {
+			d.Rules[r.ID] = r
+		}
+	}
+	d.Operations = sortedKeys(ops)
+	for _, s := range columns() {
+		if states[s] {
+			d.States = append(d.States, s)
+			delete(states, s)
+		}
+	}
+	d.States = append(d.States, sortedKeys(states)...)
+	var b bytes.Buffer
+	if err := htmlPage.Execute(&b, d); err != nil {
+		return nil, fmt.Errorf("html: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

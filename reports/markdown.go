@@ -1,0 +1,167 @@
+package reports
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// Symbols is the one-character mark of each verdict in the Markdown matrix.
+var Symbols = map[Verdict]string{
+	Pass:          "✅",
+	Fail:          "❌",
+	Unsupported:   "🚫",
+	Unreachable:   "🔒",
+	Indeterminate: "❓",
+	Skipped:       "⏭️",
+	Informational: "ℹ️",
+}
+
+// noCell marks a matrix position the model has no cell for.
+const noCell = "·"
+
+// Markdown renders a run for a GitHub job summary or a pull-request comment:
+// the headline, per store type the matrix of verdicts with a legend, the
+// validation constraints, the scenarios, and every failing cell with what
+// was expected, what was observed and the rule's source in the
+// documentation. The output depends only on the document.
+func Markdown(c *Compat) []byte {
+	var b bytes.Buffer
+	passing, total := Documented(c)
+	fmt.Fprintf(&b, "## kmsconform: %s\n\n", mdText(c.Target.Name))
+	fmt.Fprintf(&b, "**%d of %d documented cells passing** (%d%%) · target `%s` (%s", passing, total, Percent(passing, total),
+		mdCode(c.Target.Name), mdText(c.Target.Kind))
+	if c.Target.Endpoint != "" {
+		fmt.Fprintf(&b, ", %s", mdText(c.Target.Endpoint))
+	}
+	fmt.Fprintf(&b, ") · model `%s` · %s · %d cells, %d scenarios in %.1f s\n\n",
+		mdCode(c.ModelRevision), c.StartedAt.UTC().Format("2006-01-02 15:04 UTC"), len(c.Cells), len(c.Scenarios), c.DurationSeconds)
+	var counts []string
+	for _, v := range Verdicts {
+		if n := c.Summary.Count(v); n > 0 {
+			counts = append(counts, fmt.Sprintf("%s %s %d", Symbols[v], v, n))
+		}
+	}
+	fmt.Fprintf(&b, "%s\n\n", strings.Join(counts, " · "))
+	b.WriteString(legend())
+
+	for _, m := range Matrices(c) {
+		fmt.Fprintf(&b, "\n### %s\n\n| operation |", m.StoreType)
+		for _, col := range m.Columns {
+			fmt.Fprintf(&b, " %s |", ColumnLabel(col))
+		}
+		b.WriteString("\n|---|")
+		for range m.Columns {
+			b.WriteString(":-:|")
+		}
+		b.WriteString("\n")
+		for i, row := range m.Rows {
+			fmt.Fprintf(&b, "| %s |", mdText(row))
+			for _, cell := range m.Cells[i] {
+				if cell == nil {
+					fmt.Fprintf(&b, " %s |", noCell)
+				} else {
+					fmt.Fprintf(&b, " %s |", Symbols[cell.Verdict])
+				}
+			}
+			b.WriteString("\n")
+		}
+	}
+
+	if groups := ValidationGroups(c); len(groups) > 0 {
+		b.WriteString("\n### Input validation\n\n| operation and parameter | values checked |\n|---|---|\n")
+		for _, g := range groups {
+			var vals []string
+			for _, cell := range g.Cells {
+				vals = append(vals, fmt.Sprintf("%s %s", mdText(ValidationValue(cell)), Symbols[cell.Verdict]))
+			}
+			fmt.Fprintf(&b, "| %s | %s |\n", mdText(g.Name), strings.Join(vals, " · "))
+		}
+	}
+
+	if len(c.Scenarios) > 0 {
+		b.WriteString("\n### Scenarios\n\n| scenario | verdict | detail |\n|---|:-:|---|\n")
+		for _, s := range c.Scenarios {
+			fmt.Fprintf(&b, "| %s | %s %s | %s |\n", mdText(s.Name), Symbols[s.Verdict], s.Verdict, mdText(s.Detail))
+		}
+	}
+
+	writeCellList(&b, c, Fail, "Failing cells")
+	writeCellList(&b, c, Indeterminate, "Indeterminate cells (the outcome is unknown)")
+	return b.Bytes()
+}
+
+func legend() string {
+	var parts []string
+	for _, v := range Verdicts {
+		parts = append(parts, fmt.Sprintf("%s %s", Symbols[v], v))
+	}
+	return "Legend: " + strings.Join(parts, " · ") + " · " + noCell + " no such cell in the model\n"
+}
+
+// writeCellList lists the cells of one verdict with their expected and
+// observed outcomes, evidence and rules.
+func writeCellList(b *bytes.Buffer, c *Compat, v Verdict, title string) {
+	first := true
+	for i := range c.Cells {
+		cell := &c.Cells[i]
+		if cell.Verdict != v {
+			continue
+		}
+		if first {
+			fmt.Fprintf(b, "\n### %s\n", title)
+			first = false
+		}
+		fmt.Fprintf(b, "\n#### %s `%s`\n\n", Symbols[v], mdCode(cell.ID))
+		fmt.Fprintf(b, "- expected: %s; observed: `%s`", codeList(cell.Expected), mdCode(outcome(cell.Observed)))
+		if cell.Evidence.HTTPStatus != 0 {
+			fmt.Fprintf(b, " (HTTP %d)", cell.Evidence.HTTPStatus)
+		}
+		b.WriteString("\n")
+		if cell.Evidence.Detail != "" {
+			fmt.Fprintf(b, "- detail: %s\n", mdText(cell.Evidence.Detail))
+		}
+		if cell.Evidence.Message != "" {
+			fmt.Fprintf(b, "- message: %s\n", mdText(cell.Evidence.Message))
+		}
+		if cell.Evidence.RequestID != "" {
+			fmt.Fprintf(b, "- request id: `%s`\n", mdCode(cell.Evidence.RequestID))
+		}
+		fmt.Fprintf(b, "- provenance %s", mdText(cell.Provenance))
+		if cell.Evidence.Route != "" {
+			fmt.Fprintf(b, "; state reached by %s", mdText(cell.Evidence.Route))
+		}
+		b.WriteString("\n")
+		for _, r := range Sources(cell) {
+			fmt.Fprintf(b, "- rule `%s`", mdCode(r.ID))
+			if r.Status != "" {
+				fmt.Fprintf(b, " [%s]", r.Status)
+			}
+			fmt.Fprintf(b, ", source %s", mdText(r.Source))
+			if r.Text != "" {
+				fmt.Fprintf(b, ": %s", mdText(r.Text))
+			}
+			b.WriteString("\n")
+		}
+	}
+}
+
+func codeList(ss []string) string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, "`"+mdCode(s)+"`")
+	}
+	return strings.Join(out, " or ")
+}
+
+// mdText makes target-supplied text safe inside a Markdown table or list:
+// one line, no table separators, no HTML.
+var mdTextReplacer = strings.NewReplacer("\r", " ", "\n", " ", "|", "\\|", "<", "&lt;", ">", "&gt;", "&", "&amp;",
+	"`", "'", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]")
+
+func mdText(s string) string { return mdTextReplacer.Replace(s) }
+
+// mdCode makes text safe inside a code span in a table.
+var mdCodeReplacer = strings.NewReplacer("\r", " ", "\n", " ", "|", "\\|", "`", "'")
+
+func mdCode(s string) string { return mdCodeReplacer.Replace(s) }
