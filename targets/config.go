@@ -69,6 +69,15 @@ type AWSConfig struct {
 	EnabledAccounts []string
 	Timeouts        Timeouts
 	Backing         Backing
+	Limits          Limits
+}
+
+// Limits bound what one run against real KMS may use (targets.aws.limits):
+// when one is reached the run stops and cleans up.
+type Limits struct {
+	MaxStores  int           // max_live_stores: custom key stores alive at once (KMS allows 10 per Region)
+	MaxKeys    int           // max_keys: keys created (each costs money and can only be scheduled for deletion)
+	TimeBudget time.Duration // time_budget: wall time of the run, cleanup not included
 }
 
 // AccountEnabled reports whether the allow-list contains account.
@@ -113,6 +122,9 @@ func DefaultConfig() *Config {
 			// CloudHSM connects take up to 20 minutes, XKS ones about 5
 			// (spec §4.3); disconnect times are undocumented.
 			Timeouts: Timeouts{Connect: 25 * time.Minute, Disconnect: 25 * time.Minute, Poll: 10 * time.Second, Settle: 30 * time.Second, Call: time.Minute},
+			// The planned walks of both store types need at most 3 live
+			// stores and 4 keys, and about 7 hours in the worst case.
+			Limits: Limits{MaxStores: 4, MaxKeys: 6, TimeBudget: 12 * time.Hour},
 		},
 	}
 }
@@ -188,6 +200,13 @@ type fileAWS struct {
 	EnabledAccounts []string     `yaml:"enabled_accounts"`
 	Timeouts        fileTimeouts `yaml:"timeouts"`
 	Backing         fileBacking  `yaml:"backing"`
+	Limits          fileLimits   `yaml:"limits"`
+}
+
+type fileLimits struct {
+	MaxStores  int           `yaml:"max_live_stores"`
+	MaxKeys    int           `yaml:"max_keys"`
+	TimeBudget time.Duration `yaml:"time_budget"`
 }
 
 // LoadConfig reads the targets section of the harness configuration at
@@ -225,7 +244,8 @@ func toFile(c *Config) fileConfig {
 	return fileConfig{Targets: fileTargets{
 		Emulator: fileEmulator{Timeouts: t(c.Emulator.Timeouts), Transition: c.Emulator.Transition, XKSTimeout: c.Emulator.XKSTimeout},
 		Endpoint: fileEndpoint{URL: c.Endpoint.URL, Region: c.Endpoint.Region, Profile: c.Endpoint.Profile, Timeouts: t(c.Endpoint.Timeouts)},
-		AWS:      fileAWS{Region: c.AWS.Region, Profile: c.AWS.Profile, EnabledAccounts: c.AWS.EnabledAccounts, Timeouts: t(c.AWS.Timeouts)},
+		AWS: fileAWS{Region: c.AWS.Region, Profile: c.AWS.Profile, EnabledAccounts: c.AWS.EnabledAccounts, Timeouts: t(c.AWS.Timeouts),
+			Limits: fileLimits(c.AWS.Limits)},
 	}}
 }
 
@@ -265,6 +285,9 @@ func fromFile(path string, f *fileConfig) (*Config, error) {
 			return nil, fmt.Errorf("targets.aws.enabled_accounts[%d]: %q is not a 12-digit account id", i, a)
 		}
 	}
+	if l := t.AWS.Limits; l.MaxStores <= 0 || l.MaxKeys < 0 || l.TimeBudget <= 0 {
+		return nil, fmt.Errorf("targets.aws.limits: max_live_stores and time_budget must be positive and max_keys not negative, got %d, %s and %d", l.MaxStores, l.TimeBudget, l.MaxKeys)
+	}
 	dir := filepath.Dir(path)
 	endpointBacking, err := backingFrom("targets.endpoint.backing", dir, t.Endpoint.Backing)
 	if err != nil {
@@ -284,7 +307,7 @@ func fromFile(path string, f *fileConfig) (*Config, error) {
 		Endpoint: EndpointConfig{URL: t.Endpoint.URL, Region: t.Endpoint.Region, Profile: t.Endpoint.Profile,
 			Timeouts: Timeouts(t.Endpoint.Timeouts), Backing: endpointBacking},
 		AWS: AWSConfig{Region: t.AWS.Region, Profile: t.AWS.Profile, EnabledAccounts: append([]string{}, t.AWS.EnabledAccounts...),
-			Timeouts: Timeouts(t.AWS.Timeouts), Backing: awsBacking},
+			Timeouts: Timeouts(t.AWS.Timeouts), Backing: awsBacking, Limits: Limits(t.AWS.Limits)},
 	}, nil
 }
 
@@ -409,6 +432,12 @@ func decodeNode(path string, n *yaml.Node, v reflect.Value) error {
 			return fmt.Errorf("%s: want a string, got %s", path, kindName(n))
 		}
 		v.SetString(n.Value)
+	case v.Kind() == reflect.Int:
+		i, err := strconv.Atoi(n.Value)
+		if n.Kind != yaml.ScalarNode || err != nil {
+			return fmt.Errorf("%s: want a whole number, got %s", path, kindName(n))
+		}
+		v.SetInt(int64(i))
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
 		if n.Kind != yaml.SequenceNode {
 			return fmt.Errorf("%s: want a list, got %s", path, kindName(n))

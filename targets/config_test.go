@@ -161,6 +161,8 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"not a mapping", "targets:\n  aws: [1]\n", "targets.aws: want a mapping, got a list"},
 		{"duration as mapping", "targets:\n  aws:\n    timeouts:\n      poll: {s: 1}\n", `targets.aws.timeouts.poll: want a duration such as "30s", got a mapping`},
 		{"accounts not a list", "targets:\n  aws:\n    enabled_accounts: 111122223333\n", "targets.aws.enabled_accounts: want a list, got a scalar"},
+		{"limit not a number", "targets:\n  aws:\n    limits:\n      max_keys: many\n", "targets.aws.limits.max_keys: want a whole number, got a scalar"},
+		{"zero stores", "targets:\n  aws:\n    limits:\n      max_live_stores: 0\n", "targets.aws.limits: max_live_stores and time_budget must be positive and max_keys not negative, got 0, 12h0m0s and 6"},
 		{"bad account", "targets:\n  aws:\n    enabled_accounts: [\"1234\"]\n", `targets.aws.enabled_accounts[0]: "1234" is not a 12-digit account id`},
 		{"zero timeout", "targets:\n  endpoint:\n    timeouts: {call: 0s}\n", "targets.endpoint.timeouts.call: must be positive, got 0s"},
 		{"negative transition", "targets:\n  emulator:\n    transition: -1s\n", "targets.emulator.transition: must not be negative, got -1s"},
