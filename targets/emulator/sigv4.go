@@ -17,6 +17,12 @@ const sigv4MaxSkew = 5 * time.Minute
 // they answer. The check uses wall time, not the emulator's clock: the
 // client signs with wall time.
 func (e *Emulator) verifySigV4(r *http.Request, body []byte) *apiError {
+	return e.verifySigV4For(r, body, "kms")
+}
+
+// verifySigV4For checks a signature scoped to service (kms, or sts in the
+// AWS-like mode).
+func (e *Emulator) verifySigV4For(r *http.Request, body []byte, service string) *apiError {
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
 		return clientErr(errMissingAuthToken, "Missing Authentication Token")
@@ -52,8 +58,8 @@ func (e *Emulator) verifySigV4(r *http.Request, body []byte) *apiError {
 	if d := time.Since(t); d > sigv4MaxSkew || d < -sigv4MaxSkew {
 		return clientErr(errInvalidSignature, "Signature expired: %s is now earlier than %s.", amzDate, time.Now().Add(-sigv4MaxSkew).UTC().Format("20060102T150405Z"))
 	}
-	if scope[1] != amzDate[:8] || scope[2] != e.opts.Region || scope[3] != "kms" {
-		return clientErr(errInvalidSignature, "Credential should be scoped to a valid Region and to the service 'kms'.")
+	if scope[1] != amzDate[:8] || scope[2] != e.opts.Region || scope[3] != service {
+		return clientErr(errInvalidSignature, "Credential should be scoped to a valid Region and to the service '%s'.", service)
 	}
 	names := strings.Split(signedHeaders, ";")
 	hasHost := false
