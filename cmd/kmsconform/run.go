@@ -36,6 +36,10 @@ type runFlags struct {
 	target, endpoint, region, labelFilter, reportDir, config string
 	procs, shard, shards                                     int
 	verbose                                                  bool
+	// expect is the --expect file; expectations its content, read before
+	// the run.
+	expect       string
+	expectations *reports.Expectations
 }
 
 func parseRunFlags(args []string, stderr io.Writer) (runFlags, error) {
@@ -49,6 +53,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runFlags, error) {
 	fs.StringVar(&f.reportDir, "report-dir", filepath.Join("reports", "out"), "where compat.json is written")
 	fs.StringVar(&f.config, "config", "", "the harness configuration (default: ginkgo.yml in this folder or a parent)")
 	fs.IntVar(&f.procs, "procs", 1, "run the cells in this many processes")
+	fs.StringVar(&f.expect, "expect", "", "gate on this expectations file (YAML): exit 1 only on a failing cell it does not list")
 	fs.BoolVar(&f.verbose, "v", false, "print every spec as it runs")
 	fs.IntVar(&f.shard, "shard", 0, "internal: the shard this process runs (with --shards)")
 	fs.IntVar(&f.shards, "shards", 1, "internal: the number of shards")
@@ -71,7 +76,9 @@ func parseRunFlags(args []string, stderr io.Writer) (runFlags, error) {
 	case f.shards < 1 || f.shard < 0 || f.shard >= f.shards:
 		return f, fmt.Errorf("--shard %d of --shards %d is out of range", f.shard, f.shards)
 	}
-	return f, nil
+	var err error
+	f.expectations, err = loadExpectations(f.expect)
+	return f, err
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
@@ -130,6 +137,13 @@ func runSpecs(f runFlags, stdout, stderr io.Writer) int {
 	}
 	if f.shards == 1 {
 		fmt.Fprint(stdout, reports.TerminalSummary(c, path))
+		if err := writeFormats(f.reportDir, c, stdout, stderr); err != nil {
+			fmt.Fprintf(stderr, "kmsconform run: %v\n", oneLine(err))
+			return 2
+		}
+	}
+	if f.expectations != nil {
+		code = gateExit(f.expectations, c, t.failed, f.shards == 1, f.reportDir, stdout, stderr)
 	}
 	return code
 }
@@ -204,7 +218,14 @@ func runSharded(f runFlags, args []string, stdout, stderr io.Writer) int {
 		os.Remove(filepath.Join(f.reportDir, fmt.Sprintf("compat.%d.json", i)))
 	}
 	fmt.Fprint(stdout, reports.TerminalSummary(merged, path))
+	if err := writeFormats(f.reportDir, merged, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "kmsconform run: %v\n", oneLine(err))
+		return 2
+	}
 	code := exitFor(merged)
+	if f.expectations != nil {
+		code = gateExit(f.expectations, merged, false, true, f.reportDir, stdout, stderr)
+	}
 	for _, c := range codes {
 		code = max(code, c)
 	}

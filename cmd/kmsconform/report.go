@@ -1,0 +1,274 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kmsconform/kmsconform/reports"
+)
+
+func init() {
+	register("report", command{
+		summary: "render compat.json (md, html, junit, badge), diff two runs, or gate a run on an expectations file",
+		run:     runReport,
+	})
+}
+
+const reportUsage = `Usage:
+  kmsconform report render COMPAT.json --format md|html|junit|badge [-o FILE]
+  kmsconform report diff OLD.json NEW.json [--format text|md]
+  kmsconform report gate COMPAT.json --expect FILE [--format text|md]
+
+render writes one rendering of a run (to stdout, or to -o FILE).
+diff lists the cells whose verdict or observed outcome changed, as regressions,
+fixes and other changes; exit 1 when there is a regression.
+gate exits 1 on a failing cell the expectations file does not list (with its
+observed outcome), 0 otherwise; it names listed deviations that now pass.
+A malformed or wrong-schema file is one line on stderr and exit 2.`
+
+func runReport(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprintln(stderr, reportUsage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	sub, rest := args[0], args[1:]
+	var code int
+	var err error
+	switch sub {
+	case "render":
+		code, err = reportRender(rest, stdout, stderr)
+	case "diff":
+		code, err = reportDiff(rest, stdout, stderr)
+	case "gate":
+		code, err = reportGate(rest, stdout, stderr)
+	default:
+		err = fmt.Errorf("unknown subcommand %q: want render, diff or gate", sub)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "kmsconform report %s: %s\n", sub, oneLine(err))
+		return 2
+	}
+	return code
+}
+
+// parseInterspersed parses flags wherever they are among the positional
+// arguments ("render compat.json --format md" as well as "render --format md
+// compat.json"), which the flag package alone does not.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newReportFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("report "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, reportUsage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// readCompat reads and validates a compat.json, naming the file in the error.
+func readCompat(path string) (*reports.Compat, error) {
+	c, err := reports.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+func reportRender(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newReportFlags("render", stderr)
+	format := fs.String("format", "md", "md, html, junit or badge")
+	out := fs.String("o", "", "write to this file instead of stdout")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2, err
+	}
+	if len(pos) != 1 {
+		return 2, fmt.Errorf("want one compat.json, got %d arguments", len(pos))
+	}
+	f := reports.Format(*format)
+	if _, ok := reports.FileNames[f]; !ok {
+		return 2, fmt.Errorf("--format %q: want md, html, junit or badge", *format)
+	}
+	c, err := readCompat(pos[0])
+	if err != nil {
+		return 2, err
+	}
+	data, err := reports.Render(c, f)
+	if err != nil {
+		return 2, err
+	}
+	if *out == "" {
+		_, err = stdout.Write(data)
+		return 0, err
+	}
+	return 0, os.WriteFile(*out, data, 0o644)
+}
+
+func textOrMarkdown(format string) error {
+	if format != "text" && format != "md" {
+		return fmt.Errorf("--format %q: want text or md", format)
+	}
+	return nil
+}
+
+func reportDiff(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newReportFlags("diff", stderr)
+	format := fs.String("format", "text", "text or md")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2, err
+	}
+	if len(pos) != 2 {
+		return 2, fmt.Errorf("want OLD.json and NEW.json, got %d arguments", len(pos))
+	}
+	if err := textOrMarkdown(*format); err != nil {
+		return 2, err
+	}
+	old, err := readCompat(pos[0])
+	if err != nil {
+		return 2, err
+	}
+	new, err := readCompat(pos[1])
+	if err != nil {
+		return 2, err
+	}
+	d := reports.Diff(old, new)
+	if *format == "md" {
+		fmt.Fprint(stdout, d.Markdown())
+	} else {
+		fmt.Fprint(stdout, d.Text())
+	}
+	if d.HasRegression() {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+func reportGate(args []string, stdout, stderr io.Writer) (int, error) {
+	fs := newReportFlags("gate", stderr)
+	format := fs.String("format", "text", "text or md")
+	expect := fs.String("expect", "", "the expectations file (YAML) listing the target's known deviations")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2, err
+	}
+	if len(pos) != 1 {
+		return 2, fmt.Errorf("want one compat.json, got %d arguments", len(pos))
+	}
+	if *expect == "" {
+		return 2, errors.New("--expect FILE is required")
+	}
+	if err := textOrMarkdown(*format); err != nil {
+		return 2, err
+	}
+	e, err := reports.ReadExpectationsFile(*expect)
+	if err != nil {
+		return 2, err
+	}
+	c, err := readCompat(pos[0])
+	if err != nil {
+		return 2, err
+	}
+	g := reports.Gate(c, e)
+	if *format == "md" {
+		fmt.Fprint(stdout, g.Markdown())
+	} else {
+		fmt.Fprint(stdout, g.Text())
+	}
+	if g.Failed() {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+// GateFileName is the gate's Markdown judgement, written next to
+// compat.json by `run --expect` for a CI job summary.
+const GateFileName = "gate.md"
+
+// writeFormats writes every rendering of a finished run next to its
+// compat.json, and the HTML page's screenshot when a Chromium is installed
+// (KMSCONFORM_SKIP_BROWSER=1 leaves it out). A missing browser or a failed
+// screenshot is a note, not an error: the reports are complete without it.
+func writeFormats(dir string, c *reports.Compat, stdout, stderr io.Writer) error {
+	paths, err := reports.WriteAll(dir, c)
+	if err != nil {
+		return err
+	}
+	// A gate.md of an earlier run must not pass for this run's judgement.
+	_ = os.Remove(filepath.Join(dir, GateFileName))
+	names := make([]string, 0, len(paths)+1)
+	for _, p := range paths {
+		names = append(names, filepath.Base(p))
+	}
+	if os.Getenv("KMSCONFORM_SKIP_BROWSER") != "1" {
+		browser, err := reports.Browser()
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			err = reports.Screenshot(ctx, browser, filepath.Join(dir, reports.FileNames[reports.FormatHTML]),
+				filepath.Join(dir, reports.ScreenshotName))
+			cancel()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "kmsconform run: no screenshot of compat.html: %s\n", oneLine(err))
+		} else {
+			names = append(names, reports.ScreenshotName)
+		}
+	}
+	fmt.Fprintf(stdout, "  reports: %s in %s\n", strings.Join(names, ", "), dir)
+	return nil
+}
+
+// loadExpectations reads the file of run --expect before the run, so a
+// mistake in it costs no run.
+func loadExpectations(path string) (*reports.Expectations, error) {
+	if path == "" {
+		return nil, nil
+	}
+	return reports.ReadExpectationsFile(path)
+}
+
+// gateExit is the exit code of a run with --expect: 1 on a failing cell or
+// scenario the expectations do not list, or on a spec that failed without
+// any failing cell (a verdict the target kind does not excuse); else 0. With
+// report set it prints the judgement and writes gate.md into dir.
+func gateExit(e *reports.Expectations, c *reports.Compat, specFailed, report bool, dir string, stdout, stderr io.Writer) int {
+	g := reports.Gate(c, e)
+	if report {
+		fmt.Fprint(stdout, g.Text())
+		if err := os.WriteFile(filepath.Join(dir, GateFileName), []byte(g.Markdown()), 0o644); err != nil {
+			fmt.Fprintf(stderr, "kmsconform run: %s\n", oneLine(err))
+			return 2
+		}
+	}
+	if g.Failed() || (specFailed && c.Summary.Fail == 0) {
+		return 1
+	}
+	return 0
+}
