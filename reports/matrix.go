@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -166,6 +167,21 @@ func ValidationGroups(c *Compat) []ValidationGroup {
 		g.Cells = append(g.Cells, cell)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	// Boundary values read in numeric order (6, 7, 32, 33), then named
+	// cases (pattern).
+	for _, g := range out {
+		sort.SliceStable(g.Cells, func(i, j int) bool {
+			a, aerr := strconv.Atoi(ValidationValue(g.Cells[i]))
+			b, berr := strconv.Atoi(ValidationValue(g.Cells[j]))
+			switch {
+			case aerr == nil && berr == nil:
+				return a < b
+			case (aerr == nil) != (berr == nil):
+				return aerr == nil
+			}
+			return ValidationValue(g.Cells[i]) < ValidationValue(g.Cells[j])
+		})
+	}
 	return out
 }
 
