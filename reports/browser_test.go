@@ -87,14 +87,16 @@ func domElements(dom []byte, tag string) []map[string]string {
 // TestHTMLInBrowser opens the HTML report in headless Chromium, checks
 // through the DOM (dumped after the page's script ran) that every cell of the
 // input is there with its verdict, that the filter and the cell panel work,
-// and leaves a screenshot in out/browser-test/ (reports/out, not committed).
+// and leaves the page and its screenshot in out/browser-test/ (that is
+// reports/out, not committed).
 func TestHTMLInBrowser(t *testing.T) {
 	browser := chromium(t)
 	c := fullRun()
-	dir := filepath.Join("out", "browser-test")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	// The page and its screenshot are made in a directory of this test's
+	// own, then copied to out/browser-test/ atomically: other people's test
+	// runs on the same checkout may do the same at the same time.
+	dir := t.TempDir()
+	keep := filepath.Join("out", "browser-test")
 	page := filepath.Join(dir, "compat.html")
 	data, err := HTML(c)
 	if err != nil {
@@ -215,7 +217,19 @@ func TestHTMLInBrowser(t *testing.T) {
 		}
 		defer f.Close()
 		if _, err := f.Read(head); err != nil || !bytes.Equal(head, []byte("\x89PNG\r\n\x1a\n")) {
-			t.Errorf("%s is not a PNG: %q %v", png, head, err)
+			t.Fatalf("%s is not a PNG: %q %v", png, head, err)
+		}
+		if err := os.MkdirAll(keep, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"compat.html", ScreenshotName} {
+			data, err := os.ReadFile(filepath.Join(dir, name))
+			if err == nil {
+				err = writeAtomic(filepath.Join(keep, name), data)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 }
