@@ -35,6 +35,7 @@ func init() {
 type runFlags struct {
 	target, endpoint, region, labelFilter, reportDir, config string
 	procs, shard, shards                                     int
+	confirmAccount                                           string
 	verbose                                                  bool
 	// expect is the --expect file; expectations its content, read before
 	// the run.
@@ -55,6 +56,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runFlags, error) {
 	fs.IntVar(&f.procs, "procs", 1, "run the cells in this many processes")
 	fs.StringVar(&f.expect, "expect", "", "gate on this expectations file (YAML): exit 1 only on a failing cell it does not list")
 	fs.BoolVar(&f.verbose, "v", false, "print every spec as it runs")
+	fs.StringVar(&f.confirmAccount, "confirm-account", "", "with --target aws: the sandbox account id, confirming that the run may create (and pay for) stores and keys there")
 	fs.IntVar(&f.shard, "shard", 0, "internal: the shard this process runs (with --shards)")
 	fs.IntVar(&f.shards, "shards", 1, "internal: the number of shards")
 	fs.Usage = func() {
@@ -103,7 +105,7 @@ func (t *specT) Fail() { t.failed = true }
 func runSpecs(f runFlags, stdout, stderr io.Writer) int {
 	prog := newProgress(stderr, f.shards > 1)
 	opts := harness.Options{Target: targets.Kind(f.target), Endpoint: f.endpoint, Region: f.region,
-		ConfigPath: f.config, ReportDir: f.reportDir, Progress: prog, Shard: f.shard, Shards: f.shards}
+		ConfigPath: f.config, ReportDir: f.reportDir, Progress: prog, Shard: f.shard, Shards: f.shards, ConfirmAccount: f.confirmAccount}
 	ctx := context.Background()
 	tgt, err := harness.Open(ctx, opts)
 	if err != nil {

@@ -35,6 +35,9 @@ type Options struct {
 	// Shard and Shards split the cells between processes the CLI starts
 	// (--procs): this process runs the cells whose index ≡ Shard mod Shards.
 	Shard, Shards int
+	// ConfirmAccount is --confirm-account: the aws target runs only when it
+	// names the caller's account.
+	ConfirmAccount string
 }
 
 var (

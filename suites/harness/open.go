@@ -28,7 +28,7 @@ func open(ctx context.Context, o Options) (targets.Target, error) {
 	case targets.KindEndpoint:
 		return endpoint.New(ctx, cfg, o.Endpoint, o.Region)
 	case targets.KindAWS:
-		return awstarget.New(ctx, cfg, o.Region)
+		return awstarget.New(ctx, cfg, o.Region, o.ConfirmAccount)
 	}
 	return nil, fmt.Errorf("unknown target %q (emulator, endpoint or aws)", o.Target)
 }

@@ -21,9 +21,23 @@ type Target struct {
 	client   *kms.Client
 	timeouts targets.Timeouts
 	backing  targets.Backing
+	guard    *Guard
 }
 
 var _ targets.Target = (*Target)(nil)
+
+// NotConfirmedError is the refusal of a run started without
+// --confirm-account, or with another account than STS reports.
+type NotConfirmedError struct {
+	Account string // "" when no call was made
+}
+
+func (e *NotConfirmedError) Error() string {
+	if e.Account == "" {
+		return "aws target: real KMS needs --confirm-account <the sandbox account id>: the run creates custom key stores and keys, which cost money"
+	}
+	return "aws target: the credentials belong to account " + e.Account + ", not the one --confirm-account names"
+}
 
 // NotEnabledError is the refusal of an account that is not in
 // targets.aws.enabled_accounts.
@@ -38,11 +52,19 @@ func (e *NotEnabledError) Error() string {
 
 // New returns a target for real KMS through the SDK's default credential
 // chain (with targets.aws.profile, if set) in region, else
-// targets.aws.region, else the SDK's Region. It calls STS
-// GetCallerIdentity and returns a *NotEnabledError, having made no other
-// call, unless cfg enables the caller's account. cfg nil means
-// targets.DefaultConfig, which enables none.
-func New(ctx context.Context, cfg *targets.Config, region string) (*Target, error) {
+// targets.aws.region, else the SDK's Region. Without confirmAccount (the
+// --confirm-account flag) it returns a *NotConfirmedError and makes no
+// call at all. Then it calls STS GetCallerIdentity and returns a
+// *NotEnabledError or a *NotConfirmedError, having made no other call,
+// unless cfg enables the caller's account and it is confirmAccount. cfg
+// nil means targets.DefaultConfig, which enables none.
+//
+// The target's KMS client carries a Guard (targets.aws.limits, the
+// "kmsconform-" prefix until SetPrefix narrows it): see Guard.
+func New(ctx context.Context, cfg *targets.Config, region, confirmAccount string) (*Target, error) {
+	if confirmAccount == "" {
+		return nil, &NotConfirmedError{}
+	}
 	if cfg == nil {
 		cfg = targets.DefaultConfig()
 	}
@@ -76,12 +98,18 @@ func New(ctx context.Context, cfg *targets.Config, region string) (*Target, erro
 	if !ac.AccountEnabled(account) {
 		return nil, &NotEnabledError{Account: account, Source: cfg.Source}
 	}
+	if account != confirmAccount {
+		return nil, &NotConfirmedError{Account: account}
+	}
+	guard := NewGuard(ac.Limits, "kmsconform-", nil)
 	client := kms.NewFromConfig(awsCfg, func(o *kms.Options) {
 		o.Region = region
 		o.RetryMaxAttempts = 1
 		o.HTTPClient = hc
+		guard.Install(o)
 	})
-	return &Target{account: account, region: region, client: client, timeouts: ac.Timeouts, backing: ac.Backing}, nil
+	guard.Attach(client)
+	return &Target{account: account, region: region, client: client, timeouts: ac.Timeouts, backing: ac.Backing, guard: guard}, nil
 }
 
 // httpClient is the SDK configuration's HTTP client with a timeout per
@@ -109,6 +137,9 @@ func (t *Target) Capabilities() targets.Capabilities { return targets.Capabiliti
 func (t *Target) Control() targets.Control           { return nil }
 func (t *Target) Backing() targets.Backing           { return t.backing }
 func (t *Target) Timeouts() targets.Timeouts         { return t.timeouts }
+
+// Guard is the guard in the target's KMS client.
+func (t *Target) Guard() *Guard { return t.guard }
 
 // Account is the account id STS reported.
 func (t *Target) Account() string { return t.account }

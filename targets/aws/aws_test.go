@@ -89,7 +89,7 @@ func TestRefusesAnAccountNotEnabled(t *testing.T) {
 	isolate(t, f)
 	cfg := targets.DefaultConfig()
 	cfg.AWS.EnabledAccounts = []string{"111122223333"}
-	_, err := awstarget.New(context.Background(), cfg, "eu-west-1")
+	_, err := awstarget.New(context.Background(), cfg, "eu-west-1", "123456789012")
 	if err == nil || err.Error() != "account 123456789012 is not in targets.aws.enabled_accounts of ginkgo.yml" {
 		t.Fatalf("got %v", err)
 	}
@@ -101,7 +101,7 @@ func TestRefusesAnAccountNotEnabled(t *testing.T) {
 		t.Fatalf("requests while refusing: %q", got)
 	}
 	// The default configuration enables no account at all.
-	if _, err := awstarget.New(context.Background(), nil, "eu-west-1"); !errors.As(err, &ne) {
+	if _, err := awstarget.New(context.Background(), nil, "eu-west-1", "123456789012"); !errors.As(err, &ne) {
 		t.Fatalf("default configuration: %v", err)
 	}
 }
@@ -113,7 +113,7 @@ func TestRunsOnAnEnabledAccount(t *testing.T) {
 	cfg.AWS.EnabledAccounts = []string{"111122223333", "123456789012"}
 	cfg.AWS.Region = "eu-central-1"
 	cfg.AWS.Backing = targets.Backing{XksEndpoint: "https://xks.example.com"}
-	tgt, err := awstarget.New(context.Background(), cfg, "")
+	tgt, err := awstarget.New(context.Background(), cfg, "", "123456789012")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestErrorsAreOneLine(t *testing.T) {
 	isolate(t, f)
 	cfg := targets.DefaultConfig()
 	cfg.AWS.EnabledAccounts = []string{"123456789012"}
-	_, err := awstarget.New(context.Background(), cfg, "eu-west-1")
+	_, err := awstarget.New(context.Background(), cfg, "eu-west-1", "123456789012")
 	if err == nil || !strings.HasPrefix(err.Error(), "aws target: STS GetCallerIdentity: ") || !strings.Contains(err.Error(), "InvalidClientTokenId") {
 		t.Fatalf("STS failure: %v", err)
 	}
@@ -155,18 +155,42 @@ func TestErrorsAreOneLine(t *testing.T) {
 		t.Fatalf("STS failure: %q", err)
 	}
 
-	_, err = awstarget.New(context.Background(), cfg, "")
+	_, err = awstarget.New(context.Background(), cfg, "", "123456789012")
 	if err == nil || err.Error() != "aws target: no Region: give one (--region), set targets.aws.region in ginkgo.yml, or set AWS_REGION" {
 		t.Fatalf("no region: %v", err)
 	}
 	cfg.AWS.Profile = "absent"
-	_, err = awstarget.New(context.Background(), cfg, "eu-west-1")
+	_, err = awstarget.New(context.Background(), cfg, "eu-west-1", "123456789012")
 	if err == nil || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("missing profile: %v", err)
 	}
 	// Only the first New reached STS, once: a 403 is not retried, and the
 	// others failed before any call.
 	if got := f.seen(); len(got) != 1 {
+		t.Fatalf("requests: %q", got)
+	}
+}
+
+func TestRefusesWithoutConfirmation(t *testing.T) {
+	f := &fakeAWS{account: "123456789012"}
+	isolate(t, f)
+	cfg := targets.DefaultConfig()
+	cfg.AWS.EnabledAccounts = []string{"123456789012"}
+	_, err := awstarget.New(context.Background(), cfg, "eu-west-1", "")
+	var nc *awstarget.NotConfirmedError
+	if !errors.As(err, &nc) || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "--confirm-account") {
+		t.Fatalf("no confirmation: %v", err)
+	}
+	if got := f.seen(); len(got) != 0 {
+		t.Fatalf("requests without confirmation: %q", got)
+	}
+	// Confirming another account than the credentials' is refused after
+	// STS alone.
+	_, err = awstarget.New(context.Background(), cfg, "eu-west-1", "111122223333")
+	if !errors.As(err, &nc) || nc.Account != "123456789012" {
+		t.Fatalf("other account: %v", err)
+	}
+	if got := f.seen(); len(got) != 1 || got[0] != "GetCallerIdentity" {
 		t.Fatalf("requests: %q", got)
 	}
 }
