@@ -125,6 +125,11 @@ type GateResult struct {
 	// Unchecked are listed deviations this run did not check (skipped,
 	// unsupported, absent, …): neither fixed nor failing.
 	Unchecked []GateEntry
+	// NothingChecked is set when no cell or scenario got an answer to
+	// judge (no pass, fail or informational): a target that is down makes
+	// every cell indeterminate, and a gate that passed then would hide it.
+	// It fails the gate.
+	NothingChecked bool
 }
 
 // Gate judges a run against the expectations: only a fail they do not list
@@ -164,6 +169,8 @@ func Gate(c *Compat, e *Expectations) *GateResult {
 	for _, s := range c.Scenarios {
 		judge(s.Name, true, s.Verdict, "", s.Detail)
 	}
+	s := c.Summary
+	g.NothingChecked = s.Pass+s.Fail+s.Informational == 0
 	for i := range e.Deviations {
 		d := &e.Deviations[i]
 		if !seen[d.ID] {
@@ -182,7 +189,11 @@ func outcomeOrNone(s string) string {
 }
 
 // Failed reports whether the gate fails the run.
-func (g *GateResult) Failed() bool { return len(g.Unexpected) > 0 }
+func (g *GateResult) Failed() bool { return len(g.Unexpected) > 0 || g.NothingChecked }
+
+func (g *GateResult) nothingNote() string {
+	return "nothing was checked: no cell or scenario passed or failed (is the target up?)"
+}
 
 // Text renders the judgement for a terminal.
 func (g *GateResult) Text() string {
@@ -193,6 +204,9 @@ func (g *GateResult) Text() string {
 	}
 	fmt.Fprintf(&b, "gate %s: %d unexpected failures, %d known deviations persist, %d fixed, %d not checked\n",
 		verdict, len(g.Unexpected), len(g.Known), len(g.Fixed), len(g.Unchecked))
+	if g.NothingChecked {
+		fmt.Fprintf(&b, "  FAIL %s\n", g.nothingNote())
+	}
 	for _, e := range g.Unexpected {
 		fmt.Fprintf(&b, "  FAIL %s: %s", e.label(), outcome(e.Observed))
 		if e.Note != "" {
@@ -218,6 +232,9 @@ func (g *GateResult) Markdown() string {
 	}
 	fmt.Fprintf(&b, "## kmsconform gate %s\n\n%d unexpected failures · %d known deviations persist · %d fixed · %d not checked\n",
 		status, len(g.Unexpected), len(g.Known), len(g.Fixed), len(g.Unchecked))
+	if g.NothingChecked {
+		fmt.Fprintf(&b, "\n**%s**\n", g.nothingNote())
+	}
 	section := func(title string, list []GateEntry, withReason bool) {
 		if len(list) == 0 {
 			return

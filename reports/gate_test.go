@@ -65,6 +65,16 @@ func TestGate(t *testing.T) {
 	if g := Gate(c, e); g.Failed() || len(g.Known) != 2 || !strings.Contains(g.Text(), "gate passed") {
 		t.Errorf("all listed: %s", g.Text())
 	}
+
+	// A target that is down answers nothing: every cell indeterminate. The
+	// gate must not pass that.
+	for i := range c.Cells {
+		c.Cells[i].Verdict, c.Cells[i].Observed = Indeterminate, ""
+	}
+	c.Finish()
+	if g := Gate(c, &Expectations{Schema: ExpectationsSchema}); !g.Failed() || !strings.Contains(g.Text(), "nothing was checked") {
+		t.Errorf("nothing checked: %s", g.Text())
+	}
 }
 
 // The moto expectations file parses and lists exactly the four cells that
