@@ -32,6 +32,9 @@ type Runner struct {
 	// CallTimeout bounds one step's API calls and control-plane actions
 	// (zero: the target's Timeouts().Call, at least 10 s).
 	CallTimeout time.Duration
+	// FirstFailure, when set, is called when a case first fails, before
+	// rapid shrinks it: a mutation driver's time to kill.
+	FirstFailure func()
 
 	last  []Step
 	steps atomic.Int64
@@ -199,10 +202,17 @@ func (mc *machine) action(cl class) func(*rapid.T) {
 		}
 		mc.trace = append(mc.trace, st)
 		if err != nil {
-			st.Failure = err.Error()
+			if mc.r.FirstFailure != nil {
+				mc.r.FirstFailure()
+			}
+			st.Failure = mc.m.Redact(err.Error())
 			mc.trace[len(mc.trace)-1] = st
-			t.Fatalf("step %d, %s: %s\n\nThe shrunk sequence as a Go program of SDK calls:\n\n%s",
-				len(mc.trace), Describe(c), mc.m.Redact(err.Error()), Program(mc.trace))
+			t.Logf("step %d, %s: %s\n\nThe sequence as a Go program of SDK calls:\n\n%s",
+				len(mc.trace), Describe(c), st.Failure, Program(mc.trace))
+			// rapid keeps a shrunk sequence only if it fails with the same
+			// message: the message names the kind of departure, not the ids
+			// or the step number, which shrinking changes.
+			t.Fatalf("%s", summary(c, err))
 		}
 		t.Logf("%s → %s", Describe(c), st.Observed)
 	}
@@ -282,7 +292,8 @@ func (mc *machine) step(st *Step) error {
 			if obs.Transport {
 				return fmt.Errorf("no answer: %s", obs.Message)
 			}
-			return fmt.Errorf("answered %s (%s); the model allows %s", orNone(obs.Code), obs.Message, strings.Join(st.Allowed, " or "))
+			return depart(fmt.Sprintf("answered %s; the model allows %s", orNone(obs.Code), strings.Join(st.Allowed, " or ")),
+				"answered %s (%s); the model allows %s", orNone(obs.Code), obs.Message, strings.Join(st.Allowed, " or "))
 		}
 		if c.Op == model.OpCreateCustomKeyStore && ans.StoreID != "" && mc.hold {
 			// Hold every store from its birth, so that its transitions end
@@ -311,6 +322,24 @@ func (mc *machine) step(st *Step) error {
 	}
 	mc.ws = next
 	return nil
+}
+
+// departure is a failure whose summary stays the same however the sequence
+// before it is shrunk.
+type departure struct{ summary, detail string }
+
+func (d *departure) Error() string { return d.detail }
+
+func depart(summary, format string, args ...any) error {
+	return &departure{summary: summary, detail: fmt.Sprintf(format, args...)}
+}
+
+func summary(c model.Call, err error) string {
+	var d *departure
+	if errors.As(err, &d) {
+		return string(c.Op) + ": " + d.summary
+	}
+	return string(c.Op) + ": " + err.Error()
 }
 
 func orNone(code string) string {
@@ -428,7 +457,7 @@ func (mc *machine) observeStores(ctx context.Context, ws []model.World) ([]model
 			}
 		}
 		slices.Sort(want)
-		return nil, fmt.Errorf("the stores show %s; the model allows %s", orNone(strings.Join(g, ",")), strings.Join(slices.Compact(want), " or "))
+		return nil, depart("the stores are not where the model allows", "the stores show %s; the model allows %s", orNone(strings.Join(g, ",")), strings.Join(slices.Compact(want), " or "))
 	}
 	return keep, nil
 }
@@ -483,7 +512,7 @@ func (mc *machine) observeKeys(ctx context.Context, ws []model.World) ([]model.W
 		}
 		slices.Sort(g)
 		slices.Sort(want)
-		return nil, fmt.Errorf("the keys show %s; the model expects %s", strings.Join(g, ","), strings.Join(slices.Compact(want), " or "))
+		return nil, depart("the keys are not in the states the model allows", "the keys show %s; the model expects %s", strings.Join(g, ","), strings.Join(slices.Compact(want), " or "))
 	}
 	return keep, nil
 }

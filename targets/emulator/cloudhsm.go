@@ -152,7 +152,12 @@ func (c *Cluster) creationProblem() string {
 // it finds the cluster, checks its network, logs in as kmsuser and rotates
 // the password. Every failure becomes FAILED with the code of spec §4.2.
 func (e *Emulator) finishCloudHSMConnectLocked(s *store) {
-	fail := func(code, detail string) { s.setState(stateFailed, code, detail) }
+	fail := func(code, detail string) {
+		if e.mut(mutCloudHSMFailedNoCode) {
+			code = ""
+		}
+		s.setState(stateFailed, code, detail)
+	}
 	c := e.st.Clusters[s.ClusterID]
 	if c == nil {
 		fail("CLUSTER_NOT_FOUND", "The CloudHSM cluster was not found.")
@@ -190,7 +195,9 @@ func (e *Emulator) finishCloudHSMConnectLocked(s *store) {
 		fail("USER_LOGGED_IN", "The kmsuser crypto user is logged in; KMS cannot rotate its password.")
 		return
 	case u.Password != s.Password:
-		u.FailedLogins++
+		if !e.mut(mutLockoutNotCounted) {
+			u.FailedLogins++
+		}
 		fail("INVALID_CREDENTIALS", "The key store password does not match the kmsuser password.")
 		return
 	}
@@ -202,6 +209,13 @@ func (e *Emulator) finishCloudHSMConnectLocked(s *store) {
 	u.Rotations++
 	u.KMSSession = true
 	s.setState(stateConnected, "", "")
+	if e.mut(mutReconnectResetsKeys) {
+		for _, k := range e.st.Keys {
+			if k.StoreID == s.ID && k.State == keyDisabled {
+				k.State = keyEnabled
+			}
+		}
+	}
 }
 
 // endSessionLocked logs KMS out of the store's backing at disconnect.

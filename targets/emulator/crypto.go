@@ -26,7 +26,11 @@ type keyUse struct {
 // usableLocked applies the key-state rules of spec §2.9 and §5.
 func (e *Emulator) usableLocked(k *key) (keyUse, *apiError) {
 	arn := e.arn(k.ID)
-	switch e.displayStateLocked(k) {
+	shown := e.displayStateLocked(k)
+	if e.mut(mutCryptoOffline) {
+		shown = k.State
+	}
+	switch shown {
 	case keyDisabled:
 		return keyUse{}, clientErr(errDisabled, "%s is disabled.", arn)
 	case keyPendingDeletion:

@@ -50,6 +50,9 @@ type Options struct {
 	Passphrase string
 	// DisableControl removes the control-plane HTTP endpoints from Handler.
 	DisableControl bool
+	// Mutant, when set, names a deliberate defect (see Mutants) for
+	// measuring a test suite. Empty (the default) is the real emulator.
+	Mutant string
 }
 
 // Emulator is an in-process KMS with custom key stores.
@@ -71,6 +74,9 @@ type Emulator struct {
 
 // New returns an emulator; it serves nothing until Start or Handler is used.
 func New(opts Options) (*Emulator, error) {
+	if err := checkMutant(opts.Mutant); err != nil {
+		return nil, err
+	}
 	if opts.Region == "" {
 		opts.Region = "us-east-1"
 	}
@@ -145,7 +151,10 @@ func (e *Emulator) Serve(ln net.Listener) error {
 		// server must still read the headers of huge requests.
 		MaxHeaderBytes: 64 << 10,
 	}
-	go func() { _ = e.srv.Serve(ln) }()
+	// The goroutine gets its own copy: Close sets e.srv to nil, and a
+	// Close right after Start must not leave Serve reading a nil server.
+	srv := e.srv
+	go func() { _ = srv.Serve(ln) }()
 	return nil
 }
 

@@ -55,7 +55,7 @@ func (e *Emulator) displayStateLocked(k *key) string {
 	if k.State == keyPendingDeletion || k.StoreID == "" {
 		return k.State
 	}
-	if s := e.st.Stores[k.StoreID]; s == nil || s.State != stateConnected {
+	if s := e.st.Stores[k.StoreID]; (s == nil || s.State != stateConnected) && !e.mut(mutKeysEnabledOffline) {
 		return keyUnavailable
 	}
 	return k.State
@@ -231,7 +231,7 @@ func (e *Emulator) opCreateKey(ctx context.Context, body []byte) (any, *apiError
 		if (s.Type == typeCloudHSM) != (origin == originCloudHSM) {
 			return nil, clientErr(errUnsupported, "Origin %s is not valid for custom key store %s of type %s.", origin, s.ID, s.Type)
 		}
-		if s.State != stateConnected {
+		if s.State != stateConnected && !(s.Type == typeCloudHSM && e.mut(mutCreateKeyDisconnected)) {
 			return nil, clientErr(errStoreInvalidState, "Custom key store %s is not connected. Its connection state is %s.", s.ID, s.State)
 		}
 		if s.Type == typeCloudHSM {
@@ -498,6 +498,9 @@ func (e *Emulator) opCancelKeyDeletion(ctx context.Context, body []byte) (any, *
 	// The key comes back Disabled (D), shown Unavailable while its store is
 	// disconnected (I) by displayStateLocked.
 	k.State, k.Window, k.DeletionDate = keyDisabled, 0, time.Time{}
+	if e.mut(mutCancelDeletionEnabled) {
+		k.State = keyEnabled
+	}
 	e.recomputeNextDeletionLocked()
 	if err := e.commitLocked(); err != nil {
 		return nil, err
@@ -583,7 +586,7 @@ func (e *Emulator) opGenerateRandom(ctx context.Context, body []byte) (any, *api
 		case s.Type == typeXKS:
 			// Type before state (spec §2.8, I).
 			err = clientErr(errUnsupported, "GenerateRandom is not supported for custom key store %s of type EXTERNAL_KEY_STORE.", s.ID)
-		case s.State != stateConnected:
+		case s.State != stateConnected && !e.mut(mutGenerateRandomOffline):
 			err = clientErr(errStoreInvalidState, "Custom key store %s is not connected. Its connection state is %s.", s.ID, s.State)
 		default:
 			if c := e.st.Clusters[s.ClusterID]; c == nil || c.activeHSMs() == 0 {

@@ -122,6 +122,9 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request, ops map[stri
 		return
 	}
 	out, aerr := fn(r.Context(), body)
+	if aerr != nil && aerr.Code == errStoreNotFound && e.mut(mutStoreNotFoundName) {
+		aerr = clientErr(errNotFound, "%s", aerr.Message)
+	}
 	if aerr != nil {
 		fail(aerr)
 		return

@@ -114,10 +114,10 @@ func (e *Emulator) opCreateCustomKeyStore(ctx context.Context, body []byte) (any
 		return nil, err
 	}
 	var v violations
-	v.str("customKeyStoreName", in.CustomKeyStoreName, true, 1, 256, namedPattern{}, false)
+	v.str("customKeyStoreName", in.CustomKeyStoreName, true, 1, e.pick(mutNameLengthOffByOne, 255, 256), namedPattern{}, false)
 	v.str("cloudHsmClusterId", in.CloudHsmClusterId, false, 19, 24, patCluster, false)
 	v.str("trustAnchorCertificate", in.TrustAnchorCertificate, false, 1, 5000, namedPattern{}, false)
-	v.str("keyStorePassword", in.KeyStorePassword, false, 7, 32, namedPattern{}, true)
+	v.str("keyStorePassword", in.KeyStorePassword, false, e.pick(mutPasswordLengthOffByOne, 8, 7), 32, namedPattern{}, true)
 	v.enum("customKeyStoreType", in.CustomKeyStoreType, false, typeCloudHSM, typeXKS)
 	v.str("xksProxyUriEndpoint", in.XksProxyUriEndpoint, false, 10, 128, patUriEndpoint, false)
 	v.str("xksProxyUriPath", in.XksProxyUriPath, false, 10, 128, patUriPath, false)
@@ -171,7 +171,7 @@ func (e *Emulator) createCloudHSMStore(in *createStoreInput) (any, *apiError) {
 			return map[string]string{"CustomKeyStoreId": s.ID}, nil
 		}
 	}
-	if e.st.storeByName(name) != nil {
+	if e.st.storeByName(name) != nil && !e.mut(mutCreateDuplicateName) {
 		return nil, clientErr(errStoreNameInUse, "Custom key store name '%s' is already in use in this account and Region.", name)
 	}
 	c := e.st.Clusters[clusterID]
@@ -186,11 +186,11 @@ func (e *Emulator) createCloudHSMStore(in *createStoreInput) (any, *apiError) {
 			continue
 		}
 		other := e.st.Clusters[s.ClusterID]
-		if s.ClusterID == clusterID || (other != nil && other.lineage() == c.lineage()) {
+		if (s.ClusterID == clusterID || (other != nil && other.lineage() == c.lineage())) && !e.mut(mutCreateClusterInUse) {
 			return nil, clientErr(errClusterInUse, "AWS CloudHSM cluster %s is already associated with a custom key store or shares a backup history with one.", clusterID)
 		}
 	}
-	if c.TrustAnchorCertificate != anchor {
+	if c.TrustAnchorCertificate != anchor && !e.mut(mutCreateTrustAnchor) {
 		return nil, clientErr(errIncorrectTrust, "The trust anchor certificate does not match the trust anchor certificate of AWS CloudHSM cluster %s.", clusterID)
 	}
 	if p := c.creationProblem(); p != "" {
@@ -198,7 +198,7 @@ func (e *Emulator) createCloudHSMStore(in *createStoreInput) (any, *apiError) {
 	}
 	// The quota comes after the content checks: a request that would fail
 	// anyway should say why (U; spec §3.3 leaves the order open).
-	if len(e.st.Stores) >= maxStores {
+	if len(e.st.Stores) >= e.storeQuota() {
 		return nil, clientErr(errLimitExceeded, "You have reached the limit of %d custom key stores in this account and Region.", maxStores)
 	}
 	s := e.newStoreLocked(name, typeCloudHSM)
@@ -273,7 +273,7 @@ func (e *Emulator) createXKSStore(ctx context.Context, in *createStoreInput) (an
 	// check runs without it; then everything is checked again, because
 	// another request may have taken the name or the URI meanwhile.
 	check := func() *apiError {
-		if e.st.storeByName(name) != nil {
+		if e.st.storeByName(name) != nil && !e.mut(mutCreateXksDuplicateName) {
 			return clientErr(errStoreNameInUse, "Custom key store name '%s' is already in use in this account and Region.", name)
 		}
 		if err := e.xksUniqueLocked("", cfg); err != nil {
@@ -284,7 +284,7 @@ func (e *Emulator) createXKSStore(ctx context.Context, in *createStoreInput) (an
 				return err
 			}
 		}
-		if len(e.st.Stores) >= maxStores {
+		if len(e.st.Stores) >= e.storeQuota() {
 			return clientErr(errLimitExceeded, "You have reached the limit of %d custom key stores in this account and Region.", maxStores)
 		}
 		return nil
@@ -376,7 +376,15 @@ func (e *Emulator) opConnectCustomKeyStore(ctx context.Context, body []byte) (an
 		// "must be DISCONNECTED" is read as advice, not a rejection).
 		return struct{}{}, nil
 	case stateDisconnecting, stateFailed:
-		return nil, clientErr(errStoreInvalidState, "Custom key store %s is in the %s state. To connect it, it must be DISCONNECTED.", s.ID, s.State)
+		switch {
+		case s.State == stateFailed && e.mut(mutConnectFromFailed):
+		case s.State == stateDisconnecting && e.mut(mutConnectDisconnecting):
+			return struct{}{}, nil
+		case s.State == stateFailed && e.mut(mutConnectWrongException):
+			return nil, clientErr(errKMSInvalidState, "Custom key store %s is in the %s state.", s.ID, s.State)
+		default:
+			return nil, clientErr(errStoreInvalidState, "Custom key store %s is in the %s state. To connect it, it must be DISCONNECTED.", s.ID, s.State)
+		}
 	}
 	if s.Type == typeCloudHSM {
 		// The "easily detected" configuration errors are synchronous and
@@ -395,6 +403,9 @@ func (e *Emulator) opConnectCustomKeyStore(ctx context.Context, body []byte) (an
 	}
 	s.setState(stateConnecting, "", "")
 	s.Due = e.clock.Now().Add(e.opts.ConnectDuration)
+	if e.mut(mutConnectSkipsConnecting) && s.Type == typeCloudHSM {
+		s.setState(stateConnected, "", "")
+	}
 	if err := e.commitLocked(); err != nil {
 		return nil, err
 	}
@@ -420,14 +431,25 @@ func (e *Emulator) opDisconnectCustomKeyStore(ctx context.Context, body []byte) 
 	}
 	switch s.State {
 	case stateDisconnected, stateDisconnecting:
+		if s.State == stateDisconnected && e.mut(mutDisconnectTwice) {
+			return struct{}{}, nil
+		}
 		return nil, clientErr(errStoreInvalidState, "Custom key store %s is in the %s state and cannot be disconnected.", s.ID, s.State)
 	case stateFailed:
 		// Nothing is connected, so there is nothing to tear down: the store
 		// is DISCONNECTED at once and the error code goes (spec §3, I).
-		s.setState(stateDisconnected, "", "")
+		code := ""
+		if e.mut(mutDisconnectKeepsCode) {
+			code = s.ErrorCode
+		}
+		s.setState(stateDisconnected, code, "")
 	default:
 		s.setState(stateDisconnecting, "", "")
 		s.Due = e.clock.Now().Add(e.opts.DisconnectDuration)
+		if e.mut(mutDisconnectSkips) {
+			e.endSessionLocked(s)
+			s.setState(stateDisconnected, "", "")
+		}
 	}
 	if err := e.commitLocked(); err != nil {
 		return nil, err
@@ -454,12 +476,12 @@ func (e *Emulator) opDeleteCustomKeyStore(ctx context.Context, body []byte) (any
 	}
 	// State before keys: U (spec §3.3); the state check is the cheaper one
 	// and the usual AWS order.
-	if s.State != stateDisconnected {
+	if s.State != stateDisconnected && !(s.State == stateConnected && e.mut(mutDeleteWhileConnected)) {
 		return nil, clientErr(errStoreInvalidState, "Custom key store %s is in the %s state. To delete it, it must be DISCONNECTED.", s.ID, s.State)
 	}
 	for _, k := range e.st.Keys {
 		// PendingDeletion keys still exist, so they still count (spec §2.5, I).
-		if k.StoreID == s.ID {
+		if k.StoreID == s.ID && !e.mut(mutDeleteWithKeys) {
 			return nil, clientErr(errStoreHasCMKs, "Custom key store %s contains KMS keys. Delete them before deleting the key store.", s.ID)
 		}
 	}

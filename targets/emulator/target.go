@@ -45,7 +45,17 @@ var _ targets.Target = (*Target)(nil)
 // NewTarget starts an emulator for cfg (nil means targets.DefaultConfig).
 // Requests must be signed by a credential generated for this target, which
 // its KMS client uses, so a misconfigured client fails loudly.
+//
+// A mutation-testing driver selects a mutant (see Mutants) through the
+// environment variable MutantEnv; nothing else does, and an unknown name is
+// an error.
 func NewTarget(ctx context.Context, cfg *targets.Config) (*Target, error) {
+	return NewMutantTarget(ctx, cfg, mutantFromEnv())
+}
+
+// NewMutantTarget is NewTarget with the emulator running a mutant ("" for
+// none): for measuring what a suite catches, never for checking a target.
+func NewMutantTarget(ctx context.Context, cfg *targets.Config, mutant string) (*Target, error) {
 	if cfg == nil {
 		cfg = targets.DefaultConfig()
 	}
@@ -59,6 +69,7 @@ func NewTarget(ctx context.Context, cfg *targets.Config) (*Target, error) {
 		ConnectDuration:    ec.Transition,
 		DisconnectDuration: ec.Transition,
 		XKSTimeout:         ec.XKSTimeout,
+		Mutant:             mutant,
 	})
 	if err != nil {
 		return nil, err
@@ -101,7 +112,12 @@ func randomCredential() (string, string, error) {
 	return "AKIA" + base32.StdEncoding.EncodeToString(id), base64.StdEncoding.EncodeToString(secret), nil
 }
 
-func (t *Target) Name() string               { return "emulator" }
+func (t *Target) Name() string {
+	if m := t.emu.opts.Mutant; m != "" {
+		return "emulator (mutant " + m + ")"
+	}
+	return "emulator"
+}
 func (t *Target) Kind() targets.Kind         { return targets.KindEmulator }
 func (t *Target) Endpoint() string           { return t.emu.URL() }
 func (t *Target) KMS() *kms.Client           { return t.client }

@@ -29,7 +29,7 @@ func (e *Emulator) opUpdateCustomKeyStore(ctx context.Context, body []byte) (any
 	// Only these may change while CONNECTED: the name, and for XKS the
 	// credential and the path. C-1 is read the way the operation doc and
 	// the DG read it; the narrower exception text is older.
-	onlyLive := in.KeyStorePassword == nil && in.CloudHsmClusterId == nil && in.XksProxyUriEndpoint == nil &&
+	onlyLive := (in.KeyStorePassword == nil || e.mut(mutUpdatePasswordLive)) && in.CloudHsmClusterId == nil && in.XksProxyUriEndpoint == nil &&
 		in.XksProxyVpcEndpointServiceName == nil && in.XksProxyVpcEndpointServiceOwner == nil && in.XksProxyConnectivity == nil
 
 	e.mu.Lock()
@@ -54,7 +54,7 @@ func (e *Emulator) opUpdateCustomKeyStore(ctx context.Context, body []byte) (any
 	}
 	if in.NewCustomKeyStoreName != nil {
 		// Renaming a store to its own name is a no-op (U, spec §2.4).
-		if o := e.st.storeByName(*in.NewCustomKeyStoreName); o != nil && o.ID != s.ID {
+		if o := e.st.storeByName(*in.NewCustomKeyStoreName); o != nil && o.ID != s.ID && !e.mut(mutUpdateRenameCollides) {
 			e.mu.Unlock()
 			return nil, clientErr(errStoreNameInUse, "Custom key store name '%s' is already in use in this account and Region.", *in.NewCustomKeyStoreName)
 		}
@@ -75,7 +75,7 @@ func (e *Emulator) opUpdateCustomKeyStore(ctx context.Context, body []byte) (any
 	// KMS checks the new values with the proxy before accepting them
 	// (spec §2.4). A VPC store has no path to its proxy while disconnected,
 	// so only a public or a connected store is checked (I).
-	if xksParams && (cfg.Connectivity == connPublic || state == stateConnected) {
+	if xksParams && (cfg.Connectivity == connPublic || state == stateConnected) && !e.mut(mutUpdateXksCredential) {
 		if f := e.xks.health(ctx, cfg, "UpdateCustomKeyStore"); f != nil {
 			return nil, f.adminError()
 		}
@@ -90,7 +90,7 @@ func (e *Emulator) opUpdateCustomKeyStore(ctx context.Context, body []byte) (any
 		return nil, clientErr(errStoreInvalidState, "Custom key store %s changed state during the update. Retry the request.", s.ID)
 	}
 	if in.NewCustomKeyStoreName != nil {
-		if o := e.st.storeByName(*in.NewCustomKeyStoreName); o != nil && o.ID != s.ID {
+		if o := e.st.storeByName(*in.NewCustomKeyStoreName); o != nil && o.ID != s.ID && !e.mut(mutUpdateRenameCollides) {
 			return nil, clientErr(errStoreNameInUse, "Custom key store name '%s' is already in use in this account and Region.", *in.NewCustomKeyStoreName)
 		}
 	}

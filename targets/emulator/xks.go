@@ -482,9 +482,19 @@ func (e *Emulator) finishXKSConnect(id string, gen int64, cfg xksConfig) {
 	}
 	s.checking = false
 	if code != "" {
+		if e.mut(mutXksFailedNoCode) {
+			code = ""
+		}
 		s.setState(stateFailed, code, detail)
 	} else {
 		s.setState(stateConnected, "", "")
+		if e.mut(mutReconnectLosesKeys) {
+			for id, k := range e.st.Keys {
+				if k.StoreID == s.ID {
+					delete(e.st.Keys, id)
+				}
+			}
+		}
 	}
 	if err := e.notifyLocked(); err != nil {
 		e.log.Error("state not saved", "err", err)
