@@ -50,6 +50,8 @@ type Plan struct {
 	// Stores is how many stores the walk creates (the subject, its
 	// re-creations and the stores cells create); Keys likewise.
 	Stores, Keys int
+	// MaxLive is the most stores alive at once during the walk.
+	MaxLive int
 	// Retained lists the stores the teardown cannot delete: they hold keys
 	// pending deletion (at least 7 days).
 	Retained []string
@@ -290,6 +292,7 @@ func (p *Plan) apply(n planNode, m planMove, cell string) planNode {
 		}
 	}
 	st := PlanStep{Call: m.c, Cell: cell, From: n.column(), To: next.column(), Subject: n.sid, SubjectKey: n.kid}
+	p.MaxLive = max(p.MaxLive, len(next.w.Stores))
 	st.Transition = st.From != st.To && m.name != "retire"
 	if st.Transition && p.tearingDown {
 		p.TeardownTransitions++
