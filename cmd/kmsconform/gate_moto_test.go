@@ -55,6 +55,7 @@ func startMoto(t *testing.T) string {
 // must be the only failures.
 func TestGateMoto(t *testing.T) {
 	url := startMoto(t)
+	t.Setenv("KMSCONFORM_SKIP_BROWSER", "1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	dir := t.TempDir()
