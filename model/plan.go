@@ -138,7 +138,40 @@ func PlanFor(t StoreType, opt PlanOptions) Plan {
 	}
 
 	cur := planNode{w: NewWorld()}
-	if t == External && opt.BackingControl {
+	return p.finish(cur, todo, sigs, t, opt, true)
+}
+
+// PlanFrom re-plans a walk that diverged: from world w, where the cells'
+// subject store and key are sid and kid ("" for none), it covers the
+// cells named (those of t that the options reach), then tears down. The
+// bound and the naive count are left zero.
+func PlanFrom(t StoreType, opt PlanOptions, w World, sid, kid string, cellIDs []string) Plan {
+	p := Plan{StoreType: t, Excluded: map[string]string{}}
+	want := map[string]bool{}
+	for _, id := range cellIDs {
+		want[id] = true
+	}
+	var todo []Cell
+	sigs := map[string]string{}
+	for _, c := range Cells() {
+		if c.StoreType != t || !want[c.ID] {
+			continue
+		}
+		if why := exclusion(c, opt); why != "" {
+			p.Excluded[c.ID] = why
+			continue
+		}
+		todo = append(todo, c)
+		sigs[c.ID] = outcomeSig(c.Expected, SubjectStoreID, SubjectKeyID)
+	}
+	n := planNode{w: w, sid: sid, kid: kid, subjectNum: 1}
+	return p.finish(n, todo, sigs, t, opt, false)
+}
+
+// finish walks from cur through the phases and tears down; fresh says the
+// walk starts from an empty account (and may set the proxies up).
+func (p Plan) finish(cur planNode, todo []Cell, sigs map[string]string, t StoreType, opt PlanOptions, fresh bool) Plan {
+	if fresh && t == External && opt.BackingControl {
 		// The proxy accepts both fixture credentials, so the rotation cells
 		// find the world spec §7.3 asks for.
 		cur = p.apply(cur, planMove{proxyAccepting(CredentialA, CredentialB), ""}, "")

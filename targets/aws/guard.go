@@ -41,6 +41,10 @@ type LimitError struct {
 	Op, Limit string
 }
 
+// GuardLimit marks the error for runners that do not import this package:
+// a limit ends the run, cleanly.
+func (e *LimitError) GuardLimit() bool { return true }
+
 func (e *LimitError) Error() string {
 	return fmt.Sprintf("aws guard: refused %s: %s reached", e.Op, e.Limit)
 }
