@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/kmsconform/kmsconform/model"
@@ -161,11 +160,9 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 	// the cells of CONNECTING and DISCONNECTING find it there.
 	if (s.Call.Op == model.OpConnectCustomKeyStore || s.Call.Op == model.OpDisconnectCustomKeyStore) && s.To != s.From &&
 		model.ConnectionState(s.To).Transient() && r.ctl != nil && r.caps.HoldTransition {
-		id := r.m.StoreID(s.Call.Store())
-		if !slices.Contains(r.held, id) {
-			if err := r.hold(ctx, id); err != nil {
-				return w, false, err.Error()
-			}
+		// Every time: settling a store ends its hold.
+		if err := r.hold(ctx, r.m.StoreID(s.Call.Store())); err != nil {
+			return w, false, err.Error()
 		}
 	}
 	start := time.Now()
