@@ -18,6 +18,32 @@ type PlanOptions struct {
 	// calls). Without it an XKS store cannot be made to fail and the
 	// credential rotation cells are out of reach.
 	BackingControl bool
+	// OneBacking: the target offers one cluster and one proxy (a sandbox
+	// account's, from targets.aws.backing), so the cells whose calls name
+	// another cluster or proxy of the fixtures are out of reach.
+	OneBacking bool
+}
+
+// otherBacking reports whether a call names a cluster, proxy or VPC
+// endpoint service of the fixtures other than the subject's.
+func otherBacking(c Call) bool {
+	other := func(p *string) bool {
+		if p == nil {
+			return false
+		}
+		switch *p {
+		case ClusterA, EndpointA, VpcServiceA:
+			return false
+		}
+		return true
+	}
+	if in := c.Create; in != nil && (other(in.ClusterID) || other(in.Endpoint) || other(in.VpcService)) {
+		return true
+	}
+	if u := c.Update; u != nil && (other(u.ClusterID) || other(u.Endpoint) || other(u.VpcService)) {
+		return true
+	}
+	return false
 }
 
 // PlanStep is one call of a plan. Cell is the id of the matrix cell the call
@@ -479,6 +505,9 @@ func passwordRotated(n planNode) bool {
 func exclusion(c Cell, opt PlanOptions) string {
 	if c.Column != NoSuchStore && ConnectionState(c.Column).Transient() && !opt.Transient {
 		return "needs a store held in " + string(c.Column)
+	}
+	if opt.OneBacking && otherBacking(c.Call) {
+		return "needs a second cluster or proxy (the target offers one)"
 	}
 	if c.Variant == "CreateCustomKeyStore/over-quota" {
 		return "needs " + fmt.Sprint(StoreQuota) + " live stores (the quota scenario covers it)"

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-var planOptions = []PlanOptions{{Transient: true, BackingControl: true}, {Transient: true}, {}}
+var planOptions = []PlanOptions{{Transient: true, BackingControl: true}, {Transient: true}, {Transient: true, OneBacking: true}, {}, {OneBacking: true}}
 
 // TestPlanCoversWhatItClaims replays every plan on the model from an empty
 // account: each step that names a cell must have, in the walk's world, the
@@ -92,8 +92,8 @@ func TestPlanFigures(t *testing.T) {
 	for _, opt := range planOptions {
 		for _, st := range StoreTypes {
 			p := PlanFor(st, opt)
-			t.Logf("%s transient=%v backing=%v: %d cells, %d transitions (+%d teardown), lower bound %d (%.2f×), naive %d (%.1f× fewer), worst case %s, %d stores, %d keys",
-				st, opt.Transient, opt.BackingControl, len(p.Covered), p.Transitions, p.TeardownTransitions, p.LowerBound,
+			t.Logf("%s transient=%v backing=%v one-backing=%v: %d cells, %d transitions (+%d teardown), lower bound %d (%.2f×), naive %d (%.1f× fewer), worst case %s, %d stores, %d keys",
+				st, opt.Transient, opt.BackingControl, opt.OneBacking, len(p.Covered), p.Transitions, p.TeardownTransitions, p.LowerBound,
 				float64(p.Transitions)/float64(p.LowerBound), p.Naive, float64(p.Naive)/float64(p.Transitions), p.WorstCase(), p.Stores, p.Keys)
 			if p.Transitions < p.LowerBound {
 				t.Fatalf("%s: %d transitions under the bound %d: the bound is wrong", st, p.Transitions, p.LowerBound)

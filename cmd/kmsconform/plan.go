@@ -23,15 +23,17 @@ func init() {
 // real KMS leaves a store in CONNECTING and DISCONNECTING for minutes (so
 // the cells there are reachable by calling at once) but has no control of
 // the backing; the embedded emulator holds transitions and breaks proxies;
-// another endpoint does neither as far as the suite knows.
+// another endpoint does neither as far as the suite knows. Without a
+// control plane a target offers one cluster and one proxy (its backing).
+// (suites/harness.PlanOptionsFor says the same of an opened target.)
 func planOptionsFor(k targets.Kind) model.PlanOptions {
 	switch k {
 	case targets.KindAWS:
-		return model.PlanOptions{Transient: true}
+		return model.PlanOptions{Transient: true, OneBacking: true}
 	case targets.KindEmulator:
 		return model.PlanOptions{Transient: true, BackingControl: true}
 	}
-	return model.PlanOptions{}
+	return model.PlanOptions{OneBacking: true}
 }
 
 func runPlan(args []string, stdout, stderr io.Writer) int {

@@ -36,6 +36,7 @@ type runFlags struct {
 	target, endpoint, region, labelFilter, reportDir, config string
 	procs, shard, shards                                     int
 	confirmAccount                                           string
+	planned                                                  bool
 	verbose                                                  bool
 	// expect is the --expect file; expectations its content, read before
 	// the run.
@@ -56,6 +57,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runFlags, error) {
 	fs.IntVar(&f.procs, "procs", 1, "run the cells in this many processes")
 	fs.StringVar(&f.expect, "expect", "", "gate on this expectations file (YAML): exit 1 only on a failing cell it does not list")
 	fs.BoolVar(&f.verbose, "v", false, "print every spec as it runs")
+	fs.BoolVar(&f.planned, "planned", false, "follow the planned walk (kmsconform plan): one store per type through its states with the fewest transitions; the mode for real KMS")
 	fs.StringVar(&f.confirmAccount, "confirm-account", "", "with --target aws: the sandbox account id, confirming that the run may create (and pay for) stores and keys there")
 	fs.IntVar(&f.shard, "shard", 0, "internal: the shard this process runs (with --shards)")
 	fs.IntVar(&f.shards, "shards", 1, "internal: the number of shards")
@@ -90,6 +92,9 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "kmsconform run: %v\n", err)
 		}
 		return 2
+	}
+	if f.planned {
+		return runPlanned(f, stdout, stderr)
 	}
 	if f.procs > 1 {
 		return runSharded(f, args, stdout, stderr)

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/kmsconform/kmsconform/model"
+	"github.com/kmsconform/kmsconform/reports"
+	"github.com/kmsconform/kmsconform/suites/harness"
+	"github.com/kmsconform/kmsconform/targets"
+	awstarget "github.com/kmsconform/kmsconform/targets/aws"
+)
+
+// runPlanned is `kmsconform run --planned`: the planned walk of each store
+// type instead of one route per cell. On the aws target the walk runs
+// inside the guard's Guarded (cleanup always; SIGINT/SIGTERM stop the run,
+// a second one the cleanup) and compat.json is normalised into a
+// recording.
+func runPlanned(f runFlags, stdout, stderr io.Writer) int {
+	switch {
+	case f.procs > 1 || f.shards > 1:
+		fmt.Fprintln(stderr, "kmsconform run: --planned walks one store per type in one process; drop --procs")
+		return 2
+	case f.labelFilter != "":
+		fmt.Fprintln(stderr, "kmsconform run: --planned covers every cell it can reach; drop --label-filter")
+		return 2
+	}
+	ctx := context.Background()
+	opts := harness.Options{Target: targets.Kind(f.target), Endpoint: f.endpoint, Region: f.region,
+		ConfigPath: f.config, ReportDir: f.reportDir, ConfirmAccount: f.confirmAccount}
+	tgt, err := harness.Open(ctx, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmsconform run: %v\n", oneLine(err))
+		return 2
+	}
+	defer tgt.Close(ctx)
+	h := harness.New(tgt, 1)
+	start := time.Now()
+	var cells []reports.Cell
+	walk := func(ctx context.Context) error {
+		for _, st := range model.StoreTypes {
+			run := h.RunPlanned(ctx, st)
+			cells = append(cells, run.Cells...)
+			fmt.Fprintf(stderr, "kmsconform run: %s walk: %d cells, %d transitions, %d re-plans\n", st, len(run.Cells), run.Transitions, run.Replans)
+			if run.Stopped != "" {
+				return errors.New(run.Stopped)
+			}
+		}
+		return nil
+	}
+	forced := false
+	if at, ok := tgt.(*awstarget.Target); ok {
+		at.Guard().SetPrefix(h.RunPrefix())
+		to := tgt.Timeouts()
+		_, err = at.Guard().Guarded(ctx, nil, stderr, f.reportDir, to.Poll, max(to.Connect, to.Disconnect), walk)
+		forced = errors.Is(err, awstarget.ErrForced)
+	} else {
+		sctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+		err = walk(sctx)
+		stop()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "kmsconform run: the planned run stopped: %s\n", oneLine(err))
+	}
+	c := &reports.Compat{Schema: reports.Schema, ModelRevision: model.Revision(), StartedAt: start.UTC(),
+		DurationSeconds: time.Since(start).Seconds(), Cells: cells, Scenarios: []reports.Scenario{}, APICalls: h.Calls(),
+		Target: reports.Target{Name: tgt.Name(), Kind: string(tgt.Kind()), Endpoint: tgt.Endpoint()}}
+	c.Finish()
+	path := filepath.Join(f.reportDir, "compat.json")
+	if werr := writePlannedCompat(c, path, tgt); werr != nil {
+		fmt.Fprintf(stderr, "kmsconform run: writing %s: %v\n", path, oneLine(werr))
+		return 2
+	}
+	fmt.Fprint(stdout, reports.TerminalSummary(c, path))
+	switch {
+	case forced:
+		return 130
+	case c.Summary.Count(reports.Fail) > 0:
+		return 1
+	case err != nil:
+		return 2
+	}
+	return 0
+}
+
+// writePlannedCompat writes compat.json; for the aws target, normalised
+// into a recording of real KMS (account and resource ids normalised, the
+// backing's secrets and the caller's scrubbed).
+func writePlannedCompat(c *reports.Compat, path string, tgt targets.Target) error {
+	at, ok := tgt.(*awstarget.Target)
+	if !ok {
+		return c.WriteFile(path)
+	}
+	var buf bytesBuffer
+	if err := c.Write(&buf); err != nil {
+		return err
+	}
+	b := tgt.Backing()
+	raw, err := awstarget.NormalizeRecording(buf.b, at.Account(), []string{b.KmsuserPassword, b.XksCredential.Secret, os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN")})
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, raw, 0o644)
+}
+
+type bytesBuffer struct{ b []byte }
+
+func (w *bytesBuffer) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
