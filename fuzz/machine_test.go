@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"context"
+	"flag"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -28,8 +29,24 @@ func openTarget(t testing.TB) targets.Target {
 // model operation and control-plane action, each answer checked against the
 // set of worlds the model allows. `go test -rapid.checks=2000` runs it long.
 func TestModelVsTarget(t *testing.T) {
+	if !explicit("rapid.checks") {
+		// make test: a short run; make fuzz sets -rapid.checks.
+		_ = flag.Set("rapid.checks", "25")
+		defer func() { _ = flag.Set("rapid.checks", "100") }()
+	}
 	tgt := openTarget(t)
 	r := &Runner{Target: tgt}
 	rapid.Check(t, r.Run)
 	t.Logf("%d model-checked steps against %s", r.Steps(), tgt.Name())
+}
+
+// explicit reports whether a flag was set on the command line.
+func explicit(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
 }
