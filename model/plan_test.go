@@ -139,3 +139,14 @@ func TestPlanWorstCase(t *testing.T) {
 		t.Fatalf("%d settles, worst case %s", settles, p.WorstCase())
 	}
 }
+
+// BenchmarkPlanFor measures planning one store type's walk for real KMS.
+func BenchmarkPlanFor(b *testing.B) {
+	for _, st := range StoreTypes {
+		b.Run(string(st), func(b *testing.B) {
+			for range b.N {
+				PlanFor(st, PlanOptions{Transient: true, OneBacking: true})
+			}
+		})
+	}
+}
