@@ -122,8 +122,9 @@ func DefaultConfig() *Config {
 			// CloudHSM connects take up to 20 minutes, XKS ones about 5
 			// (spec §4.3); disconnect times are undocumented.
 			Timeouts: Timeouts{Connect: 25 * time.Minute, Disconnect: 25 * time.Minute, Poll: 10 * time.Second, Settle: 30 * time.Second, Call: time.Minute},
-			// The planned walks of both store types need at most 3 live
-			// stores and 4 keys, and about 7 hours in the worst case.
+			// The planned walks of both store types keep one store per
+			// type alive at a time, create 4 keys and take under 5 hours
+			// in the worst case (kmsconform plan --target aws).
 			Limits: Limits{MaxStores: 4, MaxKeys: 6, TimeBudget: 12 * time.Hour},
 		},
 	}
