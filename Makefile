@@ -8,7 +8,7 @@ GO ?= go
 # model, which is single-threaded and whose exhaustive walk is CPU-bound).
 RACE_PKGS = $(shell $(GO) list ./... | grep -v '/model$$')
 
-.PHONY: conformance test vet bench model gate-moto report
+.PHONY: conformance test vet bench model gate-moto report plan planned
 
 ## conformance: every cell, scenario and constraint against the embedded emulator; results in reports/out/
 conformance:
@@ -47,6 +47,14 @@ bench:
 ## report: the Markdown summary of the last make conformance
 report:
 	$(GO) run ./cmd/kmsconform report render reports/out/compat.json --format md
+
+## plan: the planned walks for a sandbox account (nothing runs)
+plan:
+	$(GO) run ./cmd/kmsconform plan --target aws --summary
+
+## planned: the planned mode against the embedded emulator
+planned:
+	$(GO) run ./cmd/kmsconform run --planned --report-dir reports/out/planned
 
 ## model: print the model's rule table as Markdown
 model:
