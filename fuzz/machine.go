@@ -113,6 +113,7 @@ func (r *Runner) Run(t *rapid.T) {
 		"backing":  mc.action(classBacking),
 		"settle":   mc.action(classSettle),
 		"describe": mc.action(classDescribe),
+		"cycle":    mc.cycle,
 	})
 }
 
@@ -150,6 +151,12 @@ func (mc *machine) calls(w model.World) []model.Call {
 	for _, k := range w.Keys {
 		cs = append(cs, model.Call{Op: model.OpDecrypt, KeyID: k.ID}, model.Call{Op: model.OpGenerateDataKey, KeyID: k.ID},
 			model.Call{Op: model.OpReEncrypt, KeyID: k.ID})
+	}
+	// A rename onto another store's name, which model.Calls never tries.
+	for i, s := range w.Stores {
+		if i > 0 {
+			cs = append(cs, model.Call{Op: model.OpUpdateCustomKeyStore, StoreID: model.Ptr(s.ID), Update: &model.UpdateStoreInput{NewName: model.Ptr(w.Stores[0].Name)}})
+		}
 	}
 	for _, k := range w.Keys {
 		if s, _ := w.Store(k.Store); s.Type == model.CloudHSM && !k.MaterialDeleted {
@@ -191,7 +198,13 @@ func (mc *machine) action(cl class) func(*rapid.T) {
 		if len(cands) == 0 {
 			t.Skip("nothing of this kind in the model's world")
 		}
-		c := cands[rapid.IntRange(0, len(cands)-1).Draw(t, "call")]
+		mc.do(t, cands[rapid.IntRange(0, len(cands)-1).Draw(t, "call")])
+	}
+}
+
+// do runs one step and fails the case when the target leaves the model.
+func (mc *machine) do(t *rapid.T, c model.Call) {
+	{
 		mc.r.steps.Add(1)
 		st := Step{Call: c, TargetStore: mc.m.StoreID(c.Store())}
 		err := mc.step(&st)
@@ -215,6 +228,33 @@ func (mc *machine) action(cl class) func(*rapid.T) {
 			t.Fatalf("%s", summary(c, err))
 		}
 		t.Logf("%s → %s", Describe(c), st.Observed)
+	}
+}
+
+// cycle is one action made of several steps: (re)connect a store that is
+// DISCONNECTED or FAILED and let the connection settle. Defects that need
+// a store to go round its states several times (a lock-out after five
+// failed logins, what a reconnect does to keys) are then a few actions
+// deep, not twenty.
+func (mc *machine) cycle(t *rapid.T) {
+	var ids []string
+	for _, s := range mc.ws[0].Stores {
+		if s.State == model.Disconnected || s.State == model.Failed {
+			ids = append(ids, s.ID)
+		}
+	}
+	if len(ids) == 0 {
+		t.Skip("no store to connect")
+	}
+	id := ids[rapid.IntRange(0, len(ids)-1).Draw(t, "store")]
+	s, _ := mc.ws[0].Store(id)
+	var seq []model.Call
+	if s.State == model.Failed {
+		seq = append(seq, model.Call{Op: model.OpDisconnectCustomKeyStore, StoreID: model.Ptr(id)})
+	}
+	seq = append(seq, model.Call{Op: model.OpConnectCustomKeyStore, StoreID: model.Ptr(id)}, model.Call{Op: model.OpSettle, StoreID: model.Ptr(id)})
+	for _, c := range seq {
+		mc.do(t, c)
 	}
 }
 

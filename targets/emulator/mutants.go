@@ -37,7 +37,7 @@ const (
 	mutConnectWrongException  = "connect-failed-wrong-exception"
 	mutCloudHSMFailedNoCode   = "cloudhsm-failed-without-code"
 	mutXksFailedNoCode        = "xks-failed-without-code"
-	mutDisconnectKeepsCode    = "disconnect-keeps-error-code"
+	mutDisconnectLeavesFailed = "disconnect-leaves-failed"
 	mutDisconnectTwice        = "disconnect-while-disconnected"
 	mutDisconnectSkips        = "disconnect-skips-disconnecting"
 	mutDeleteWhileConnected   = "delete-while-connected"
@@ -73,7 +73,7 @@ var Mutants = []Mutant{
 	{mutConnectWrongException, "ConnectCustomKeyStore", "both", stateFailed, "Connect while FAILED answers KMSInvalidStateException"},
 	{mutCloudHSMFailedNoCode, "ConnectCustomKeyStore", typeCloudHSM, stateConnecting, "a failed CloudHSM connect leaves no ConnectionErrorCode"},
 	{mutXksFailedNoCode, "ConnectCustomKeyStore", typeXKS, stateConnecting, "a failed XKS connect leaves no ConnectionErrorCode"},
-	{mutDisconnectKeepsCode, "DisconnectCustomKeyStore", "both", stateFailed, "disconnecting a FAILED store keeps its ConnectionErrorCode"},
+	{mutDisconnectLeavesFailed, "DisconnectCustomKeyStore", "both", stateFailed, "Disconnect of a FAILED store answers success and leaves it FAILED"},
 	{mutDisconnectTwice, "DisconnectCustomKeyStore", "both", stateDisconnected, "Disconnect while DISCONNECTED answers success"},
 	{mutDisconnectSkips, "DisconnectCustomKeyStore", "both", stateConnected, "a store goes straight to DISCONNECTED, skipping DISCONNECTING"},
 	{mutDeleteWhileConnected, "DeleteCustomKeyStore", "both", stateConnected, "Delete goes through while CONNECTED"},

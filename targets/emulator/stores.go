@@ -438,11 +438,10 @@ func (e *Emulator) opDisconnectCustomKeyStore(ctx context.Context, body []byte) 
 	case stateFailed:
 		// Nothing is connected, so there is nothing to tear down: the store
 		// is DISCONNECTED at once and the error code goes (spec §3, I).
-		code := ""
-		if e.mut(mutDisconnectKeepsCode) {
-			code = s.ErrorCode
+		if e.mut(mutDisconnectLeavesFailed) {
+			return struct{}{}, nil
 		}
-		s.setState(stateDisconnected, code, "")
+		s.setState(stateDisconnected, "", "")
 	default:
 		s.setState(stateDisconnecting, "", "")
 		s.Due = e.clock.Now().Add(e.opts.DisconnectDuration)

@@ -47,7 +47,7 @@ type result struct {
 
 func main() {
 	testing.Init() // rapid reads testing's flags
-	checks := flag.Int("checks", 100, "rapid test cases per mutant")
+	checks := flag.Int("checks", 300, "rapid test cases per mutant (a kill ends the search early)")
 	only := flag.String("only", "", "comma-separated mutant names (default: all)")
 	suite := flag.Bool("suite", true, "also run the conformance suite (kmsconform run) against each mutant")
 	bin := flag.String("bin", "", "a built kmsconform binary (default: build one)")
