@@ -158,13 +158,29 @@ func PlanFor(t StoreType, opt PlanOptions) Plan {
 		todo = append(todo, c)
 		sigs[c.ID] = outcomeSig(c.Expected, SubjectStoreID, SubjectKeyID)
 	}
-	p.LowerBound = lowerBound(todo)
+	if b := exactBound(todo, t); b >= 0 {
+		p.LowerBound = b
+	} else {
+		p.LowerBound = lowerBound(todo)
+	}
 	for _, c := range todo {
 		p.Naive += routeTransitions(c.Route, SubjectStoreID) + cellTransition(c)
 	}
 
-	cur := planNode{w: NewWorld()}
-	return p.finish(cur, todo, sigs, t, opt, true)
+	// Two phase orders (see finish); the plan with fewer transitions wins.
+	var best Plan
+	for _, split := range []bool{false, true} {
+		q := p
+		q.Excluded = map[string]string{}
+		for k, v := range p.Excluded {
+			q.Excluded[k] = v
+		}
+		q = q.finish(planNode{w: NewWorld()}, todo, sigs, t, opt, true, split)
+		if split == false || q.Transitions < best.Transitions && len(q.Covered) >= len(best.Covered) {
+			best = q
+		}
+	}
+	return best
 }
 
 // PlanFrom re-plans a walk that diverged: from world w, where the cells'
@@ -191,12 +207,16 @@ func PlanFrom(t StoreType, opt PlanOptions, w World, sid, kid string, cellIDs []
 		sigs[c.ID] = outcomeSig(c.Expected, SubjectStoreID, SubjectKeyID)
 	}
 	n := planNode{w: w, sid: sid, kid: kid, subjectNum: 1}
-	return p.finish(n, todo, sigs, t, opt, false)
+	return p.finish(n, todo, sigs, t, opt, false, false)
 }
 
 // finish walks from cur through the phases and tears down; fresh says the
-// walk starts from an empty account (and may set the proxies up).
-func (p Plan) finish(cur planNode, todo []Cell, sigs map[string]string, t StoreType, opt PlanOptions, fresh bool) Plan {
+// walk starts from an empty account (and may set the proxies up). split
+// moves the keyed CONNECTING cells into the last phase with the FAILED
+// ones, and breaks the backing before that phase when the store stands
+// DISCONNECTED: one connect then covers CONNECTING and settles FAILED,
+// where the plain order connects, comes back, breaks and connects again.
+func (p Plan) finish(cur planNode, todo []Cell, sigs map[string]string, t StoreType, opt PlanOptions, fresh, split bool) Plan {
 	if fresh && t == External && opt.BackingControl {
 		// The proxy accepts both fixture credentials, so the rotation cells
 		// find the world spec §7.3 asks for.
@@ -217,7 +237,7 @@ func (p Plan) finish(cur planNode, todo []Cell, sigs map[string]string, t StoreT
 			phases[0] = append(phases[0], c)
 		case !keyed:
 			phases[1] = append(phases[1], c)
-		case c.Column != Column(Failed):
+		case c.Column != Column(Failed) && !(split && c.Column == Column(Connecting)):
 			phases[2] = append(phases[2], c)
 		default:
 			phases[3] = append(phases[3], c)
@@ -225,6 +245,9 @@ func (p Plan) finish(cur planNode, todo []Cell, sigs map[string]string, t StoreT
 	}
 	var left []Cell
 	for i, ph := range phases {
+		if split && i == 3 && len(ph) > 0 && cur.column() == Column(Disconnected) {
+			cur = p.breakBacking(cur, t, opt)
+		}
 		cur, left = p.walk(cur, append(left, ph...), sigs, t, opt, i >= 2, i == 0)
 	}
 	for _, c := range left {
@@ -278,6 +301,20 @@ func (p *Plan) walk(cur planNode, todo []Cell, sigs map[string]string, t StoreTy
 		}
 	}
 	return cur, todo
+}
+
+// breakBacking applies the move that makes the subject's next connect
+// fail, if the options offer one.
+func (p *Plan) breakBacking(cur planNode, t StoreType, opt PlanOptions) planNode {
+	for _, m := range moves(cur, t, opt, true) {
+		if m.name != "break-password" && m.name != "break-proxy" {
+			continue
+		}
+		if outs := Step(cur.w, m.c); outs[0].Error == Success && len(outs) == 1 {
+			return p.apply(cur, m, "")
+		}
+	}
+	return cur
 }
 
 // teardown appends the cleanup of every store the walk left: disconnect,

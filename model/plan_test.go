@@ -150,3 +150,40 @@ func BenchmarkPlanFor(b *testing.B) {
 		})
 	}
 }
+
+// TestExactBoundOfSmallSets checks the phase-aware bound on sets whose
+// optimum is known by hand.
+func TestExactBoundOfSmallSets(t *testing.T) {
+	byID := map[string]Cell{}
+	for _, c := range Cells() {
+		byID[c.ID] = c
+	}
+	set := func(ids ...string) []Cell {
+		var cs []Cell
+		for _, id := range ids {
+			c, ok := byID[id]
+			if !ok {
+				t.Fatalf("no cell %s", id)
+			}
+			cs = append(cs, c)
+		}
+		return cs
+	}
+	for _, tc := range []struct {
+		cells []Cell
+		want  int
+	}{
+		// Create the store (1).
+		{set("AWS_CLOUDHSM/DISCONNECTED/DescribeCustomKeyStores/all"), 1},
+		// Create, connect, settle (3), the cell (1).
+		{set("AWS_CLOUDHSM/CONNECTED/DisconnectCustomKeyStore"), 4},
+		// FAILED first, while the password can still be mended: create,
+		// break, connect, settle FAILED, disconnect (a cell), settle, mend,
+		// connect, settle CONNECTED, disconnect (a cell): 8.
+		{set("AWS_CLOUDHSM/CONNECTED/DisconnectCustomKeyStore", "AWS_CLOUDHSM/FAILED/DisconnectCustomKeyStore"), 8},
+	} {
+		if got := exactBound(tc.cells, tc.cells[0].StoreType); got != tc.want {
+			t.Errorf("%d cells: bound %d, want %d", len(tc.cells), got, tc.want)
+		}
+	}
+}
