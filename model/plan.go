@@ -85,6 +85,7 @@ type Plan struct {
 	// Transitions leaves out (the naive plan and the bound have none).
 	TeardownTransitions int
 	tearingDown         bool
+	tidy                bool // see walk
 }
 
 // Documented durations of transitions on real KMS (spec §4.3): a CloudHSM
@@ -167,16 +168,19 @@ func PlanFor(t StoreType, opt PlanOptions) Plan {
 		p.Naive += routeTransitions(c.Route, SubjectStoreID) + cellTransition(c)
 	}
 
-	// Two phase orders (see finish); the plan with fewer transitions wins.
+	// Two phase orders (see finish), plain or tidy walks (see walk): the plan
+	// with fewer transitions wins.
 	var best Plan
-	for _, split := range []bool{false, true} {
+	for v := range 4 {
+		split, tidy := v&1 != 0, v&2 != 0
 		q := p
+		q.tidy = tidy
 		q.Excluded = map[string]string{}
 		for k, v := range p.Excluded {
 			q.Excluded[k] = v
 		}
 		q = q.finish(planNode{w: NewWorld()}, todo, sigs, t, opt, true, split)
-		if split == false || q.Transitions < best.Transitions && len(q.Covered) >= len(best.Covered) {
+		if v == 0 || q.Transitions < best.Transitions && len(q.Covered) >= len(best.Covered) {
 			best = q
 		}
 	}
@@ -263,6 +267,9 @@ func (p Plan) finish(cur planNode, todo []Cell, sigs map[string]string, t StoreT
 func (p *Plan) walk(cur planNode, todo []Cell, sigs map[string]string, t StoreType, opt PlanOptions, keys, noConnect bool) (planNode, []Cell) {
 	for len(todo) > 0 {
 		// Cells reachable here, free ones (leaving the world as it is) first.
+		// A tidy walk takes the cells that move the subject last, and
+		// before them makes the free moves (deleting a store a cell left,
+		// renaming back) that bring more cells of this column in reach.
 		for again := true; again; {
 			again = false
 			for i := 0; i < len(todo); i++ {
@@ -274,6 +281,18 @@ func (p *Plan) walk(cur planNode, todo []Cell, sigs map[string]string, t StoreTy
 				}
 				next := cur
 				next.w = outs[0].Worlds[0]
+				if p.tidy && next.column() != cur.column() {
+					if hasStayingHere(todo, sigs, cur) {
+						continue
+					}
+					if path := tidyPath(cur, todo, sigs, t, opt); len(path) > 0 {
+						for _, m := range path {
+							cur = p.apply(cur, m, "")
+						}
+						again = true
+						break
+					}
+				}
 				if next.key() != cur.key() && hasFreeHere(todo, sigs, cur, c.ID) {
 					continue // take the free cells of this world first
 				}
@@ -344,6 +363,62 @@ func (p *Plan) teardown(cur planNode, t StoreType) {
 		}
 		cur = n
 	}
+}
+
+// hasStayingHere reports whether a cell that keeps the subject's column
+// is reachable in cur.
+func hasStayingHere(todo []Cell, sigs map[string]string, cur planNode) bool {
+	for _, c := range todo {
+		outs := Step(cur.w, rebind(c.Call, cur.sid, cur.kid))
+		if outcomeSig(outs, cur.sid, cur.kid) != sigs[c.ID] {
+			continue
+		}
+		next := cur
+		next.w = outs[0].Worlds[0]
+		if next.column() == cur.column() {
+			return true
+		}
+	}
+	return false
+}
+
+// tidyPath is a sequence of at most two free moves (no change of the
+// subject's column, nothing irreversible) after which a cell that keeps
+// the subject's column is reachable; nil if there is none.
+func tidyPath(cur planNode, todo []Cell, sigs map[string]string, t StoreType, opt PlanOptions) []planMove {
+	type item struct {
+		n    planNode
+		path []planMove
+	}
+	level := []item{{n: cur}}
+	for depth := 0; depth < 2; depth++ {
+		var next []item
+		for _, it := range level {
+			for _, m := range moves(it.n, t, opt, false) {
+				switch m.name {
+				case "delete-other", "rename-back", "repoint-back", "mend-proxy", "mend-password":
+				default:
+					continue
+				}
+				outs := Step(it.n.w, m.c)
+				if outs[0].Error != Success || len(outs) != 1 {
+					continue
+				}
+				n := it.n
+				n.w = outs[0].Worlds[0]
+				if n.column() != it.n.column() || n.key() == it.n.key() {
+					continue
+				}
+				path := append(append([]planMove(nil), it.path...), m)
+				if hasStayingHere(todo, sigs, n) {
+					return path
+				}
+				next = append(next, item{n, path})
+			}
+		}
+		level = next
+	}
+	return nil
 }
 
 // hasFreeHere reports whether a cell other than except is reachable in cur
