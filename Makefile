@@ -8,11 +8,20 @@ GO ?= go
 # model, which is single-threaded and whose exhaustive walk is CPU-bound).
 RACE_PKGS = $(shell $(GO) list ./... | grep -v '/model$$')
 
-.PHONY: conformance test vet bench model gate-moto report plan planned
+.PHONY: conformance browser test vet bench model gate-moto report plan planned
 
 ## conformance: every cell, scenario and constraint against the embedded emulator; results in reports/out/
-conformance:
+conformance: browser
 	$(GO) run ./cmd/kmsconform run --target emulator --report-dir reports/out
+
+# browser installs Debian's chromium for the HTML report's screenshot when it
+# is missing and we are root; elsewhere the report is written without one.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	if [ "$$(id -u)" = 0 ]; then \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium >/dev/null; \
+	else echo "chromium is not installed (and this is not root): the HTML report will have no screenshot"; fi
 
 ## gate-moto: the same suites against moto (on the machine image), started on a free loopback port and stopped by PID;
 ## fails on any failing cell reports/expectations/moto.yml does not list
