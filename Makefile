@@ -8,7 +8,7 @@ GO ?= go
 # model, which is single-threaded and whose exhaustive walk is CPU-bound).
 RACE_PKGS = $(shell $(GO) list ./... | grep -v '/model$$')
 
-.PHONY: conformance browser test vet bench model gate-moto report plan planned
+.PHONY: conformance browser test vet bench model gate-moto report plan planned fuzz mutants
 
 ## conformance: every cell, scenario and constraint against the embedded emulator; results in reports/out/
 conformance: browser
@@ -64,6 +64,16 @@ plan:
 ## planned: the planned mode against the embedded emulator
 planned:
 	$(GO) run ./cmd/kmsconform run --planned --report-dir reports/out/planned
+
+## fuzz: the rapid machine and the load test long, the printed program compiled, wire fuzzing for a minute each
+fuzz:
+	$(GO) test -count=1 -run 'TestModelVsTarget|TestLoad|TestShrunkProgram' ./fuzz/ -rapid.checks=2000 -load.ops=2000 -fuzz.compile -v
+	$(GO) test -run '^$$' -fuzz FuzzWire -fuzztime 60s ./targets/emulator/
+	$(GO) test -run '^$$' -fuzz FuzzParseRequest -fuzztime 60s ./targets/xksproxy/
+
+## mutants: the rapid machine and the conformance suite against every emulator mutant; the kill table
+mutants:
+	$(GO) run ./fuzz/cmd/mutants
 
 ## model: print the model's rule table as Markdown
 model:
