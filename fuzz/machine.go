@@ -344,7 +344,7 @@ func (mc *machine) step(st *Step) error {
 			}
 		}
 	}
-	next = dedupe(next)
+	next = model.Distinct(next)
 	if !mc.hold {
 		next = settleClosure(next)
 	}
@@ -397,19 +397,6 @@ func needsKeys(c model.Call) bool {
 	return true
 }
 
-func dedupe(ws []model.World) []model.World {
-	seen := map[string]bool{}
-	out := ws[:0:0]
-	for _, w := range ws {
-		f := w.Fingerprint()
-		if !seen[f] {
-			seen[f] = true
-			out = append(out, w)
-		}
-	}
-	return out
-}
-
 // settleClosure adds, for a target that cannot hold a transition, every
 // world in which some transient store has already settled on its own.
 func settleClosure(ws []model.World) []model.World {
@@ -428,7 +415,7 @@ func settleClosure(ws []model.World) []model.World {
 			}
 		}
 		n := len(out)
-		out = dedupe(append(out, more...))
+		out = model.Distinct(append(out, more...))
 		frontier = out[n:]
 	}
 	return out

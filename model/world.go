@@ -358,6 +358,11 @@ func (w World) Fingerprint() string {
 	return string(b)
 }
 
+// Distinct returns the worlds with duplicates removed, in order.
+func Distinct(ws []World) []World {
+	return dedupeBy(ws, World.Fingerprint)
+}
+
 // identical reports, cheaply, whether two worlds share all their storage:
 // Step returns its input world unchanged for every failed or read-only call.
 func identical(a, b World) bool {

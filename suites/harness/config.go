@@ -5,9 +5,9 @@ import (
 	"path/filepath"
 )
 
-// findConfig looks for ginkgo.yml in the working directory and its parents,
+// FindConfig looks for ginkgo.yml in the working directory and its parents,
 // so `go test ./suites/...` (run in a package folder) finds the repo's file.
-func findConfig() string {
+func FindConfig() string {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "ginkgo.yml"

@@ -15,7 +15,7 @@ import (
 // secret was accepted (and the right secret refused after a wrong one).
 func TestSecretNotCachedByAccessKeyID(t *testing.T) {
 	ctx := context.Background()
-	cfg, _ := targets.LoadConfig(findConfig())
+	cfg, _ := targets.LoadConfig(FindConfig())
 	tg, err := emulator.NewTarget(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ func init() { Open = open }
 func open(ctx context.Context, o Options) (targets.Target, error) {
 	path := o.ConfigPath
 	if path == "" {
-		path = findConfig()
+		path = FindConfig()
 	}
 	cfg, err := targets.LoadConfig(path)
 	if err != nil {

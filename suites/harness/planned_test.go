@@ -21,7 +21,7 @@ import (
 func emulatorTarget(t *testing.T) targets.Target {
 	t.Helper()
 	ctx := context.Background()
-	cfg, err := targets.LoadConfig(findConfig())
+	cfg, err := targets.LoadConfig(FindConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

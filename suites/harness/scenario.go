@@ -86,25 +86,12 @@ func (r *cellRun) scenario(ctx context.Context, s Scenario) error {
 			}
 			return err
 		}
-		ws = dedupeWorlds(next)
+		ws = model.Distinct(next)
 	}
 	if s.Check != nil {
 		return s.Check(ctx, r.client, r.m)
 	}
 	return nil
-}
-
-func dedupeWorlds(ws []model.World) []model.World {
-	seen := map[string]bool{}
-	var out []model.World
-	for _, w := range ws {
-		f := w.Fingerprint()
-		if !seen[f] {
-			seen[f] = true
-			out = append(out, w)
-		}
-	}
-	return out
 }
 
 func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Call) ([]model.World, error) {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/kmsconform/kmsconform/fuzz"
 	"github.com/kmsconform/kmsconform/reports"
+	"github.com/kmsconform/kmsconform/suites/harness"
 	"github.com/kmsconform/kmsconform/targets"
 	"github.com/kmsconform/kmsconform/targets/emulator"
 )
@@ -60,7 +61,7 @@ func main() {
 	if *only != "" {
 		names = strings.Split(*only, ",")
 	}
-	cfg, err := targets.LoadConfig(findConfig())
+	cfg, err := targets.LoadConfig(harness.FindConfig())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mutants:", err)
 		os.Exit(2)
@@ -249,20 +250,4 @@ func (t *quietTB) fail(s string) {
 		t.msgs = append(t.msgs, s)
 	}
 	t.mu.Unlock()
-}
-
-// findConfig looks for ginkgo.yml here and in the parents.
-func findConfig() string {
-	dir, _ := os.Getwd()
-	for {
-		p := filepath.Join(dir, "ginkgo.yml")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "ginkgo.yml"
-		}
-		dir = parent
-	}
 }
