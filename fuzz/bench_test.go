@@ -37,7 +37,7 @@ func BenchmarkLoad(b *testing.B) {
 	var ops int
 	var issue, check float64
 	for i := 0; i < b.N; i++ {
-		res, err := Load(context.Background(), LoadConfig{Target: tgt, Ops: 400, Seed: uint64(i)})
+		res, err := Load(context.Background(), LoadConfig{Target: tgt, Ops: 400, Seed: uint64(i), ReportDir: b.TempDir()})
 		if err != nil {
 			b.Fatal(err)
 		}
