@@ -343,7 +343,9 @@ func (e *Emulator) keyArg(body []byte, in any, id **string) *apiError {
 	return v.err()
 }
 
-func (e *Emulator) opDescribeKey(ctx context.Context, body []byte) (any, *apiError) {
+// withKey decodes and checks the KeyId of a key operation, and runs fn on
+// the key under the lock, after due transitions settled.
+func (e *Emulator) withKey(body []byte, fn func(k *key) (any, *apiError)) (any, *apiError) {
 	var in keyIDInput
 	if err := e.keyArg(body, &in, &in.KeyId); err != nil {
 		return nil, err
@@ -355,7 +357,13 @@ func (e *Emulator) opDescribeKey(ctx context.Context, body []byte) (any, *apiErr
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"KeyMetadata": e.metadataLocked(k)}, nil
+	return fn(k)
+}
+
+func (e *Emulator) opDescribeKey(ctx context.Context, body []byte) (any, *apiError) {
+	return e.withKey(body, func(k *key) (any, *apiError) {
+		return map[string]any{"KeyMetadata": e.metadataLocked(k)}, nil
+	})
 }
 
 func (e *Emulator) opListKeys(ctx context.Context, body []byte) (any, *apiError) {
@@ -412,31 +420,22 @@ func (e *Emulator) opListKeys(ctx context.Context, body []byte) (any, *apiError)
 
 func (e *Emulator) opEnableDisableKey(enable bool) func(context.Context, []byte) (any, *apiError) {
 	return func(ctx context.Context, body []byte) (any, *apiError) {
-		var in keyIDInput
-		if err := e.keyArg(body, &in, &in.KeyId); err != nil {
-			return nil, err
-		}
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		e.settleLocked()
-		k, err := e.findKeyLocked(*in.KeyId)
-		if err != nil {
-			return nil, err
-		}
-		if k.State == keyPendingDeletion {
-			return nil, clientErr(errKMSInvalidState, "%s is pending deletion.", e.arn(k.ID))
-		}
-		// On an Unavailable key this succeeds and shows after reconnect
-		// (spec §2.10): only the own state changes.
-		if enable {
-			k.State = keyEnabled
-		} else {
-			k.State = keyDisabled
-		}
-		if err := e.commitLocked(); err != nil {
-			return nil, err
-		}
-		return struct{}{}, nil
+		return e.withKey(body, func(k *key) (any, *apiError) {
+			if k.State == keyPendingDeletion {
+				return nil, clientErr(errKMSInvalidState, "%s is pending deletion.", e.arn(k.ID))
+			}
+			// On an Unavailable key this succeeds and shows after reconnect
+			// (spec §2.10): only the own state changes.
+			if enable {
+				k.State = keyEnabled
+			} else {
+				k.State = keyDisabled
+			}
+			if err := e.commitLocked(); err != nil {
+				return nil, err
+			}
+			return struct{}{}, nil
+		})
 	}
 }
 
@@ -481,31 +480,22 @@ func (e *Emulator) opScheduleKeyDeletion(ctx context.Context, body []byte) (any,
 }
 
 func (e *Emulator) opCancelKeyDeletion(ctx context.Context, body []byte) (any, *apiError) {
-	var in keyIDInput
-	if err := e.keyArg(body, &in, &in.KeyId); err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.settleLocked()
-	k, err := e.findKeyLocked(*in.KeyId)
-	if err != nil {
-		return nil, err
-	}
-	if k.State != keyPendingDeletion {
-		return nil, clientErr(errKMSInvalidState, "%s is not pending deletion.", e.arn(k.ID))
-	}
-	// The key comes back Disabled (D), shown Unavailable while its store is
-	// disconnected (I) by displayStateLocked.
-	k.State, k.Window, k.DeletionDate = keyDisabled, 0, time.Time{}
-	if e.mut(mutCancelDeletionEnabled) {
-		k.State = keyEnabled
-	}
-	e.recomputeNextDeletionLocked()
-	if err := e.commitLocked(); err != nil {
-		return nil, err
-	}
-	return map[string]any{"KeyId": e.arn(k.ID)}, nil
+	return e.withKey(body, func(k *key) (any, *apiError) {
+		if k.State != keyPendingDeletion {
+			return nil, clientErr(errKMSInvalidState, "%s is not pending deletion.", e.arn(k.ID))
+		}
+		// The key comes back Disabled (D), shown Unavailable while its store is
+		// disconnected (I) by displayStateLocked.
+		k.State, k.Window, k.DeletionDate = keyDisabled, 0, time.Time{}
+		if e.mut(mutCancelDeletionEnabled) {
+			k.State = keyEnabled
+		}
+		e.recomputeNextDeletionLocked()
+		if err := e.commitLocked(); err != nil {
+			return nil, err
+		}
+		return map[string]any{"KeyId": e.arn(k.ID)}, nil
+	})
 }
 
 // opUnsupportedForCKS answers the rotation and import operations: not
@@ -513,47 +503,38 @@ func (e *Emulator) opCancelKeyDeletion(ctx context.Context, body []byte) (any, *
 // the rotation operations work; import never applies to them.
 func (e *Emulator) opKeyAdmin(op string) func(context.Context, []byte) (any, *apiError) {
 	return func(ctx context.Context, body []byte) (any, *apiError) {
-		var in keyIDInput
-		if err := e.keyArg(body, &in, &in.KeyId); err != nil {
-			return nil, err
-		}
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		e.settleLocked()
-		k, err := e.findKeyLocked(*in.KeyId)
-		if err != nil {
-			return nil, err
-		}
-		arn := e.arn(k.ID)
-		isImport := op == "GetParametersForImport" || op == "ImportKeyMaterial" || op == "DeleteImportedKeyMaterial"
-		// The type check comes before the key state check (U, spec §2.10).
-		if k.Origin != originKMS || isImport {
-			return nil, clientErr(errUnsupported, "%s origin is %s which is not valid for this operation.", arn, k.Origin)
-		}
-		if op == "ReplicateKey" {
-			// Keys here are single-Region; custom key stores cannot hold
-			// multi-Region keys at all (spec §2.10).
-			return nil, clientErr(errUnsupported, "%s is not a multi-Region primary key.", arn)
-		}
-		switch k.State {
-		case keyDisabled:
-			if op != "GetKeyRotationStatus" {
-				return nil, clientErr(errDisabled, "%s is disabled.", arn)
+		return e.withKey(body, func(k *key) (any, *apiError) {
+			arn := e.arn(k.ID)
+			isImport := op == "GetParametersForImport" || op == "ImportKeyMaterial" || op == "DeleteImportedKeyMaterial"
+			// The type check comes before the key state check (U, spec §2.10).
+			if k.Origin != originKMS || isImport {
+				return nil, clientErr(errUnsupported, "%s origin is %s which is not valid for this operation.", arn, k.Origin)
 			}
-		case keyPendingDeletion:
-			return nil, clientErr(errKMSInvalidState, "%s is pending deletion.", arn)
-		}
-		switch op {
-		case "EnableKeyRotation", "DisableKeyRotation":
-			k.Rotation = op == "EnableKeyRotation"
-			if err := e.commitLocked(); err != nil {
-				return nil, err
+			if op == "ReplicateKey" {
+				// Keys here are single-Region; custom key stores cannot hold
+				// multi-Region keys at all (spec §2.10).
+				return nil, clientErr(errUnsupported, "%s is not a multi-Region primary key.", arn)
 			}
-			return struct{}{}, nil
-		case "GetKeyRotationStatus":
-			return map[string]any{"KeyRotationEnabled": k.Rotation, "KeyId": arn}, nil
-		}
-		return nil, clientErr(errUnsupported, "This emulator does not rotate key material on demand.")
+			switch k.State {
+			case keyDisabled:
+				if op != "GetKeyRotationStatus" {
+					return nil, clientErr(errDisabled, "%s is disabled.", arn)
+				}
+			case keyPendingDeletion:
+				return nil, clientErr(errKMSInvalidState, "%s is pending deletion.", arn)
+			}
+			switch op {
+			case "EnableKeyRotation", "DisableKeyRotation":
+				k.Rotation = op == "EnableKeyRotation"
+				if err := e.commitLocked(); err != nil {
+					return nil, err
+				}
+				return struct{}{}, nil
+			case "GetKeyRotationStatus":
+				return map[string]any{"KeyRotationEnabled": k.Rotation, "KeyId": arn}, nil
+			}
+			return nil, clientErr(errUnsupported, "This emulator does not rotate key material on demand.")
+		})
 	}
 }
 

@@ -353,7 +353,9 @@ func (e *Emulator) xksUniqueLocked(self string, c xksConfig) *apiError {
 	return nil
 }
 
-func (e *Emulator) opConnectCustomKeyStore(ctx context.Context, body []byte) (any, *apiError) {
+// withStore decodes and checks the CustomKeyStoreId of a store operation,
+// and runs fn on the store under the lock, after due transitions settled.
+func (e *Emulator) withStore(body []byte, fn func(s *store) (any, *apiError)) (any, *apiError) {
 	var in storeIDInput
 	if err := decode(body, &in); err != nil {
 		return nil, err
@@ -370,125 +372,103 @@ func (e *Emulator) opConnectCustomKeyStore(ctx context.Context, body []byte) (an
 	if s == nil {
 		return nil, storeNotFound()
 	}
-	switch s.State {
-	case stateConnecting, stateConnected:
-		// Valid per the exception text; a no-op (spec §3, C-3: the DG's
-		// "must be DISCONNECTED" is read as advice, not a rejection).
-		return struct{}{}, nil
-	case stateDisconnecting, stateFailed:
-		switch {
-		case s.State == stateFailed && e.mut(mutConnectFromFailed):
-		case s.State == stateDisconnecting && e.mut(mutConnectDisconnecting):
+	return fn(s)
+}
+
+func (e *Emulator) opConnectCustomKeyStore(ctx context.Context, body []byte) (any, *apiError) {
+	return e.withStore(body, func(s *store) (any, *apiError) {
+		switch s.State {
+		case stateConnecting, stateConnected:
+			// Valid per the exception text; a no-op (spec §3, C-3: the DG's
+			// "must be DISCONNECTED" is read as advice, not a rejection).
 			return struct{}{}, nil
-		case s.State == stateFailed && e.mut(mutConnectWrongException):
-			return nil, clientErr(errKMSInvalidState, "Custom key store %s is in the %s state.", s.ID, s.State)
-		default:
-			return nil, clientErr(errStoreInvalidState, "Custom key store %s is in the %s state. To connect it, it must be DISCONNECTED.", s.ID, s.State)
-		}
-	}
-	if s.Type == typeCloudHSM {
-		// The "easily detected" configuration errors are synchronous and
-		// leave the store DISCONNECTED (spec §2.2). A missing cluster or no
-		// active HSM surface asynchronously, as CLUSTER_NOT_FOUND and
-		// INSUFFICIENT_CLOUDHSM_HSMS (C-11: the specific error code exists
-		// for exactly that condition).
-		if c := e.st.Clusters[s.ClusterID]; c != nil {
-			if !c.active() {
-				return nil, clientErr(errClusterNotActive, "AWS CloudHSM cluster %s is not initialized and active.", c.ID)
-			}
-			if p := c.networkProblem(); p != "" {
-				return nil, clientErr(errClusterInvalidConf, "AWS CloudHSM cluster %s is not configured correctly. %s", c.ID, p)
+		case stateDisconnecting, stateFailed:
+			switch {
+			case s.State == stateFailed && e.mut(mutConnectFromFailed):
+			case s.State == stateDisconnecting && e.mut(mutConnectDisconnecting):
+				return struct{}{}, nil
+			case s.State == stateFailed && e.mut(mutConnectWrongException):
+				return nil, clientErr(errKMSInvalidState, "Custom key store %s is in the %s state.", s.ID, s.State)
+			default:
+				return nil, clientErr(errStoreInvalidState, "Custom key store %s is in the %s state. To connect it, it must be DISCONNECTED.", s.ID, s.State)
 			}
 		}
-	}
-	s.setState(stateConnecting, "", "")
-	s.Due = e.clock.Now().Add(e.opts.ConnectDuration)
-	if e.mut(mutConnectSkipsConnecting) && s.Type == typeCloudHSM {
-		s.setState(stateConnected, "", "")
-	}
-	if err := e.commitLocked(); err != nil {
-		return nil, err
-	}
-	return struct{}{}, nil
+		if s.Type == typeCloudHSM {
+			// The "easily detected" configuration errors are synchronous and
+			// leave the store DISCONNECTED (spec §2.2). A missing cluster or no
+			// active HSM surface asynchronously, as CLUSTER_NOT_FOUND and
+			// INSUFFICIENT_CLOUDHSM_HSMS (C-11: the specific error code exists
+			// for exactly that condition).
+			if c := e.st.Clusters[s.ClusterID]; c != nil {
+				if !c.active() {
+					return nil, clientErr(errClusterNotActive, "AWS CloudHSM cluster %s is not initialized and active.", c.ID)
+				}
+				if p := c.networkProblem(); p != "" {
+					return nil, clientErr(errClusterInvalidConf, "AWS CloudHSM cluster %s is not configured correctly. %s", c.ID, p)
+				}
+			}
+		}
+		s.setState(stateConnecting, "", "")
+		s.Due = e.clock.Now().Add(e.opts.ConnectDuration)
+		if e.mut(mutConnectSkipsConnecting) && s.Type == typeCloudHSM {
+			s.setState(stateConnected, "", "")
+		}
+		if err := e.commitLocked(); err != nil {
+			return nil, err
+		}
+		return struct{}{}, nil
+	})
 }
 
 func (e *Emulator) opDisconnectCustomKeyStore(ctx context.Context, body []byte) (any, *apiError) {
-	var in storeIDInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	var v violations
-	v.str("customKeyStoreId", in.CustomKeyStoreId, true, 1, 64, namedPattern{}, false)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.settleLocked()
-	s := e.st.Stores[*in.CustomKeyStoreId]
-	if s == nil {
-		return nil, storeNotFound()
-	}
-	switch s.State {
-	case stateDisconnected, stateDisconnecting:
-		if s.State == stateDisconnected && e.mut(mutDisconnectTwice) {
-			return struct{}{}, nil
-		}
-		return nil, clientErr(errStoreInvalidState, "Custom key store %s is in the %s state and cannot be disconnected.", s.ID, s.State)
-	case stateFailed:
-		// Nothing is connected, so there is nothing to tear down: the store
-		// is DISCONNECTED at once and the error code goes (spec §3, I).
-		if e.mut(mutDisconnectLeavesFailed) {
-			return struct{}{}, nil
-		}
-		s.setState(stateDisconnected, "", "")
-	default:
-		s.setState(stateDisconnecting, "", "")
-		s.Due = e.clock.Now().Add(e.opts.DisconnectDuration)
-		if e.mut(mutDisconnectSkips) {
-			e.endSessionLocked(s)
+	return e.withStore(body, func(s *store) (any, *apiError) {
+		switch s.State {
+		case stateDisconnected, stateDisconnecting:
+			if s.State == stateDisconnected && e.mut(mutDisconnectTwice) {
+				return struct{}{}, nil
+			}
+			return nil, clientErr(errStoreInvalidState, "Custom key store %s is in the %s state and cannot be disconnected.", s.ID, s.State)
+		case stateFailed:
+			// Nothing is connected, so there is nothing to tear down: the store
+			// is DISCONNECTED at once and the error code goes (spec §3, I).
+			if e.mut(mutDisconnectLeavesFailed) {
+				return struct{}{}, nil
+			}
 			s.setState(stateDisconnected, "", "")
+		default:
+			s.setState(stateDisconnecting, "", "")
+			s.Due = e.clock.Now().Add(e.opts.DisconnectDuration)
+			if e.mut(mutDisconnectSkips) {
+				e.endSessionLocked(s)
+				s.setState(stateDisconnected, "", "")
+			}
 		}
-	}
-	if err := e.commitLocked(); err != nil {
-		return nil, err
-	}
-	return struct{}{}, nil
+		if err := e.commitLocked(); err != nil {
+			return nil, err
+		}
+		return struct{}{}, nil
+	})
 }
 
 func (e *Emulator) opDeleteCustomKeyStore(ctx context.Context, body []byte) (any, *apiError) {
-	var in storeIDInput
-	if err := decode(body, &in); err != nil {
-		return nil, err
-	}
-	var v violations
-	v.str("customKeyStoreId", in.CustomKeyStoreId, true, 1, 64, namedPattern{}, false)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.settleLocked()
-	s := e.st.Stores[*in.CustomKeyStoreId]
-	if s == nil {
-		return nil, storeNotFound()
-	}
-	// State before keys: U (spec §3.3); the state check is the cheaper one
-	// and the usual AWS order.
-	if s.State != stateDisconnected && !(s.State == stateConnected && e.mut(mutDeleteWhileConnected)) {
-		return nil, clientErr(errStoreInvalidState, "Custom key store %s is in the %s state. To delete it, it must be DISCONNECTED.", s.ID, s.State)
-	}
-	for _, k := range e.st.Keys {
-		// PendingDeletion keys still exist, so they still count (spec §2.5, I).
-		if k.StoreID == s.ID && !e.mut(mutDeleteWithKeys) {
-			return nil, clientErr(errStoreHasCMKs, "Custom key store %s contains KMS keys. Delete them before deleting the key store.", s.ID)
+	return e.withStore(body, func(s *store) (any, *apiError) {
+		// State before keys: U (spec §3.3); the state check is the cheaper one
+		// and the usual AWS order.
+		if s.State != stateDisconnected && !(s.State == stateConnected && e.mut(mutDeleteWhileConnected)) {
+			return nil, clientErr(errStoreInvalidState, "Custom key store %s is in the %s state. To delete it, it must be DISCONNECTED.", s.ID, s.State)
 		}
-	}
-	delete(e.st.Stores, s.ID)
-	if err := e.commitLocked(); err != nil {
-		return nil, err
-	}
-	return struct{}{}, nil
+		for _, k := range e.st.Keys {
+			// PendingDeletion keys still exist, so they still count (spec §2.5, I).
+			if k.StoreID == s.ID && !e.mut(mutDeleteWithKeys) {
+				return nil, clientErr(errStoreHasCMKs, "Custom key store %s contains KMS keys. Delete them before deleting the key store.", s.ID)
+			}
+		}
+		delete(e.st.Stores, s.ID)
+		if err := e.commitLocked(); err != nil {
+			return nil, err
+		}
+		return struct{}{}, nil
+	})
 }
 
 func (e *Emulator) opDescribeCustomKeyStores(ctx context.Context, body []byte) (any, *apiError) {
