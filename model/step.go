@@ -260,10 +260,7 @@ func clusterChecksCreate(w World, n Store) []finding {
 	if !found {
 		return []finding{{err: ErrCloudHsmClusterNotFound, rule: rClusterNotFound}}
 	}
-	var fs []finding
-	if !cl.Initialized {
-		fs = append(fs, finding{err: ErrCloudHsmClusterNotActive, rule: rClusterNotActive})
-	}
+	fs := clusterHealthFindings(cl)
 	for _, s := range w.Stores {
 		if s.Type != CloudHSM || s.ID == n.ID {
 			continue
@@ -275,6 +272,16 @@ func clusterChecksCreate(w World, n Store) []finding {
 	}
 	if n.TrustAnchor != cl.TrustAnchor {
 		fs = append(fs, finding{err: ErrIncorrectTrustAnchor, rule: rTrustAnchor})
+	}
+	return fs
+}
+
+// clusterHealthFindings are the checks Create and Update make of any
+// cluster they are given: initialized and active, 2 HSMs, a sound network.
+func clusterHealthFindings(cl Cluster) []finding {
+	var fs []finding
+	if !cl.Initialized {
+		fs = append(fs, finding{err: ErrCloudHsmClusterNotActive, rule: rClusterNotActive})
 	}
 	if cl.ActiveHSMs < 2 || !cl.NetworkOK {
 		fs = append(fs, finding{err: ErrCloudHsmClusterInvalidConfig, rule: rClusterInvalidConfig})
@@ -806,13 +813,7 @@ func clusterChecksUpdate(w World, n Store) []finding {
 	if cl.TrustAnchor != n.TrustAnchor {
 		fs = append(fs, finding{err: ErrCloudHsmClusterNotRelated, rule: rClusterNotRelated})
 	}
-	if !cl.Initialized {
-		fs = append(fs, finding{err: ErrCloudHsmClusterNotActive, rule: rClusterNotActive})
-	}
-	if cl.ActiveHSMs < 2 || !cl.NetworkOK {
-		fs = append(fs, finding{err: ErrCloudHsmClusterInvalidConfig, rule: rClusterInvalidConfig})
-	}
-	return fs
+	return append(fs, clusterHealthFindings(cl)...)
 }
 
 // ---- DeleteCustomKeyStore ----
