@@ -94,6 +94,7 @@ func NewMutantTarget(ctx context.Context, cfg *targets.Config, mutant string) (*
 			poll:    ec.Timeouts.Poll,
 			slow:    2 * ec.XKSTimeout, // past the emulator's XKS timeout, so FaultSlow times out
 			proxies: map[string]*proxyEntry{},
+			idle:    map[string]*proxyEntry{},
 			keys:    map[string]map[string][]byte{},
 		},
 	}, nil
@@ -149,6 +150,12 @@ type control struct {
 
 	mu      sync.Mutex
 	proxies map[string]*proxyEntry // by endpoint host
+	// idle holds, by endpoint host, the proxies Reset took out of use,
+	// emptied: PutProxy for the same host and path takes one back instead
+	// of starting a proxy with a new CA, so a fuzzer that resets before
+	// every case does not pay for key generation and TLS handshakes each
+	// time. Close stops them.
+	idle map[string]*proxyEntry
 	// keys holds the AES key of every external key by endpoint host and
 	// key id. The external key manager outlives a proxy: a re-created
 	// proxy (a new path, DeleteProxy then PutProxy) still decrypts what
@@ -163,21 +170,59 @@ type proxyEntry struct {
 
 var _ targets.Control = (*control)(nil)
 
+// Reset forgets every store, key, cluster, VPC endpoint service, route
+// and external key. The proxies stop being routed to and are emptied (no
+// credentials, keys, faults, deny rules or recorded requests) and kept idle
+// for PutProxy to reuse.
 func (c *control) Reset(ctx context.Context) error {
-	perr := c.closeProxies()
 	c.mu.Lock()
+	var errs []error
+	for host, pe := range c.proxies {
+		delete(c.proxies, host)
+		if err := emptyProxy(pe.p); err != nil {
+			errs = append(errs, pe.p.Close())
+			continue
+		}
+		if old := c.idle[host]; old != nil {
+			errs = append(errs, old.p.Close())
+		}
+		c.idle[host] = pe
+	}
 	c.keys = map[string]map[string][]byte{}
 	c.mu.Unlock()
-	return errors.Join(perr, c.emu.Reset())
+	return errors.Join(errors.Join(errs...), c.emu.Reset())
+}
+
+// emptyProxy takes everything a case put on a proxy off it.
+func emptyProxy(px *xksproxy.Proxy) error {
+	if err := px.ClearFaults(); err != nil {
+		return err
+	}
+	px.SetDenyRules(nil)
+	px.ResetRequests()
+	ks := px.Keys()
+	for _, k := range ks.List() {
+		if err := ks.Delete(k.ID); err != nil {
+			return err
+		}
+	}
+	for _, cr := range px.Credentials() {
+		if err := px.RemoveCredential(cr.AccessKeyID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *control) closeProxies() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var errs []error
-	for host, pe := range c.proxies {
-		errs = append(errs, pe.p.Close())
-		delete(c.proxies, host)
+	for _, m := range []map[string]*proxyEntry{c.proxies, c.idle} {
+		for host, pe := range m {
+			errs = append(errs, pe.p.Close())
+			delete(m, host)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -395,6 +440,17 @@ func (c *control) PutProxy(ctx context.Context, p targets.Proxy) error {
 		_ = pe.p.Close()
 		delete(c.proxies, host)
 		pe = nil
+	}
+	if pe == nil {
+		if idle := c.idle[host]; idle != nil {
+			delete(c.idle, host)
+			if idle.path == path {
+				pe = idle
+				c.proxies[host] = pe
+			} else {
+				_ = idle.p.Close()
+			}
+		}
 	}
 	if pe == nil {
 		px, err := xksproxy.New(xksproxy.Options{

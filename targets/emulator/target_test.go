@@ -594,3 +594,38 @@ func TestControlHTTPRoutesOfTargetMethods(t *testing.T) {
 		t.Fatalf("expire-deletion of a deleted key: %d", got)
 	}
 }
+
+// Reset keeps a proxy for reuse (a fuzzer resets before every case), but
+// what the reused proxy accepts and holds is only what the next PutProxy
+// says: no credential or external key of the case before survives.
+func TestTargetResetEmptiesReusedProxies(t *testing.T) {
+	e := newTarget(t, nil)
+	credA, credB := credential(t), credential(t)
+	e.ok(e.ctl.PutProxy(e.ctx, targets.Proxy{Endpoint: endpoint, Accepted: []targets.Credential{credA},
+		Keys: []targets.ExternalKey{{ID: "k1", Status: "ok"}}}))
+	id := e.xksStore(xksInput("xks", endpoint, "/kms/xks/v1", credA))
+	e.connect(id)
+	e.wantState(id, types.ConnectionStateTypeConnected, "")
+
+	e.ok(e.ctl.Reset(e.ctx))
+	e.ok(e.ctl.PutProxy(e.ctx, targets.Proxy{Endpoint: endpoint, Accepted: []targets.Credential{credB},
+		Keys: []targets.ExternalKey{{ID: "k2", Status: "ok"}}}))
+	_, err := e.kms.CreateCustomKeyStore(e.ctx, xksInput("xks-a", endpoint, "/kms/xks/v1", credA))
+	wantCode(t, err, "XksProxyIncorrectAuthenticationCredentialException")
+	id = e.xksStore(xksInput("xks-b", endpoint, "/kms/xks/v1", credB))
+	e.connect(id)
+	e.wantState(id, types.ConnectionStateTypeConnected, "")
+	createKey := func(xksKeyID string) error {
+		_, err := e.kms.CreateKey(e.ctx, &kms.CreateKeyInput{Origin: types.OriginTypeExternalKeyStore, CustomKeyStoreId: aws.String(id), XksKeyId: aws.String(xksKeyID)})
+		return err
+	}
+	wantCode(t, createKey("k1"), "XksKeyNotFoundException")
+	e.ok(createKey("k2"))
+
+	// Another path after a Reset: a proxy of its own, not the idle one.
+	e.ok(e.ctl.Reset(e.ctx))
+	e.ok(e.ctl.PutProxy(e.ctx, targets.Proxy{Endpoint: endpoint, Path: "/tenant/kms/xks/v1", Accepted: []targets.Credential{credB}}))
+	id = e.xksStore(xksInput("xks-c", endpoint, "/tenant/kms/xks/v1", credB))
+	e.connect(id)
+	e.wantState(id, types.ConnectionStateTypeConnected, "")
+}
