@@ -206,13 +206,36 @@ func (c *xksClient) transport(host string, r XKSRoute, routed bool) (*http.Trans
 	return t, nil
 }
 
-// forgetRoutes drops cached transports so that a changed route (a broken
-// proxy) takes effect on the next call instead of on a reused connection.
+// keptTransports is how many transports forgetRoutes keeps for routes no
+// longer in use, so that a route that comes back (a proxy reused after a
+// Reset, a fault mended) reuses its connections.
+const keptTransports = 8
+
+// forgetRoutes runs after the routes change. Transports are cached by the
+// whole route (address, CA, server name), so a changed route never reuses
+// a connection of the old one; this only bounds the cache, closing the
+// transports of routes no longer in use once there are more than
+// keptTransports of them.
 func (c *xksClient) forgetRoutes() {
+	c.e.mu.Lock()
+	current := map[XKSRoute]bool{}
+	for _, r := range c.e.st.Routes {
+		current[*r] = true
+	}
+	c.e.mu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for k, t := range c.transports {
-		t.CloseIdleConnections()
+	var stale []XKSRoute
+	for k := range c.transports {
+		if !current[k] {
+			stale = append(stale, k)
+		}
+	}
+	if len(stale) <= keptTransports {
+		return
+	}
+	for _, k := range stale {
+		c.transports[k].CloseIdleConnections()
 		delete(c.transports, k)
 	}
 }
