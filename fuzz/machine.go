@@ -57,6 +57,10 @@ type Step struct {
 	// SDK holds the SDK calls the step made, with their inputs and
 	// outputs, for the program printer.
 	SDK []SDKCall
+	// Action numbers the machine's action the step belongs to, from 1: a
+	// connect and the settling after it, or a whole reconnect, are one
+	// action.
+	Action int
 }
 
 // Expect is a store's expected state after a step.
@@ -68,6 +72,10 @@ type Expect struct {
 // Last returns the steps of the last case run: after a failed rapid.Check,
 // the shrunk sequence.
 func (r *Runner) Last() []Step { return r.last }
+
+// Actions returns the number of the machine's actions in the last case
+// run: after a failed rapid.Check, the length of the shrunk sequence.
+func (r *Runner) Actions() int { return actions(r.last) }
 
 // Steps returns the number of model-checked steps run so far.
 func (r *Runner) Steps() int64 { return r.steps.Load() }
@@ -84,10 +92,16 @@ type machine struct {
 	m      *harness.Mapper
 	ws     []model.World
 	trace  []Step
+	action int
+	t      *rapid.T
+	// failure is set when a step leaves the model; failedCall is the call.
+	failure    error
+	failedCall model.Call
 }
 
 // Run runs one test case: it resets the target (where it can), then lets
-// rapid draw a sequence of actions. Call it from rapid.Check.
+// rapid draw a sequence of actions, and at the end observes every store
+// and key once more. Call it from rapid.Check.
 func (r *Runner) Run(t *rapid.T) {
 	ctx := context.Background()
 	mc := &machine{r: r, ctx: ctx, client: r.Target.KMS(), ctl: r.Target.Control(), caps: r.Target.Capabilities()}
@@ -106,42 +120,140 @@ func (r *Runner) Run(t *rapid.T) {
 	} else {
 		defer mc.sweep()
 	}
-	t.Repeat(map[string]func(*rapid.T){
-		"create":   mc.action(classCreate),
-		"store":    mc.action(classStore),
-		"key":      mc.action(classKey),
-		"backing":  mc.action(classBacking),
-		"settle":   mc.action(classSettle),
-		"describe": mc.action(classDescribe),
-		"cycle":    mc.cycle,
-	})
+	mc.t = t
+	for mc.failure == nil {
+		a := actionGen.Draw(t, "action")
+		if !a.More {
+			mc.finalCheck()
+			break
+		}
+		mc.act(a)
+	}
+	mc.check(t)
 }
 
-type class int
+// action is what rapid draws for one action of the machine. Its fields are
+// raw numbers that act reads against the model's current world, so a
+// drawn action keeps its meaning when shrinking removes actions before it.
+type action struct {
+	More    bool // false ends the case
+	Op      int  // a position in opOrder
+	Subject int  // a store or key, by its place in the world
+	Variant int  // one of the inputs the model offers for them
+	Stay    bool // leave a transition unsettled
+	Rounds  int  // opReconnect's rounds, 1–6
+}
 
-const (
-	classCreate class = iota
-	classStore
-	classKey
-	classBacking
-	classSettle
-	classDescribe
-)
-
-func classOf(c model.Call) class {
-	switch {
-	case c.Op == model.OpSettle:
-		return classSettle
-	case c.Op.IsEnv():
-		return classBacking
-	case c.Op == model.OpCreateCustomKeyStore:
-		return classCreate
-	case c.Op == model.OpDescribeCustomKeyStores || c.Op == model.OpDescribeKey:
-		return classDescribe
-	case c.KeyID != "":
-		return classKey
+// actionGen draws an action from single bits. rapid's own integer
+// generators add a 53-bit float to each draw for their bias, and
+// minimising those floats bit by bit costs rapid thousands of replays of
+// the case per shrink; a bit is minimised in one. One draw per action also
+// makes each action one group, which rapid's shrinker removes whole. A
+// case has 31 actions on average: it ends when five bits are all zero.
+var actionGen = rapid.Custom(func(t *rapid.T) action {
+	return action{
+		More:    bitsInt(t, 5) != 0,
+		Op:      bitsInt(t, 5),
+		Subject: bitsInt(t, 3),
+		Variant: bitsInt(t, 3),
+		Stay:    bitsInt(t, 1) == 1,
+		Rounds:  1 + bitsInt(t, 3)%6,
 	}
-	return classStore
+})
+
+// bitsInt draws an int below 2ⁿ, most significant bit first.
+func bitsInt(t *rapid.T, n int) int {
+	v := 0
+	for range n {
+		v <<= 1
+		if rapid.Bool().Draw(t, "bit") {
+			v |= 1
+		}
+	}
+	return v
+}
+
+// opReconnect is the machine's one compound action: take a store round
+// its states 1–6 times (disconnect unless DISCONNECTED, let it settle,
+// connect, let it settle), every call checked like any other. Defects that
+// need a store to go round several times (a lock-out after five failed
+// logins, what a reconnect does to keys) are then one action deep, not
+// twenty.
+const opReconnect model.Op = "machine:Reconnect"
+
+// opOrder is the order the machine draws operations in. A draw names a
+// position, and the machine makes the first operation at or after it that
+// the model's world offers. The order is fixed, so a draw keeps its meaning
+// when shrinking removes actions before it, and shrinking, which moves
+// draws towards zero, moves them towards the operations that build a
+// world.
+var opOrder = []model.Op{
+	model.OpCreateCustomKeyStore, model.OpConnectCustomKeyStore, model.OpDisconnectCustomKeyStore, opReconnect,
+	model.OpCreateKey, model.OpUpdateCustomKeyStore, model.OpDeleteCustomKeyStore, model.OpSettle,
+	model.OpDisableKey, model.OpEnableKey, model.OpScheduleKeyDeletion, model.OpCancelKeyDeletion,
+	model.OpEncrypt, model.OpDecrypt, model.OpReEncrypt, model.OpGenerateDataKey, model.OpGenerateDataKeyPair,
+	model.OpEnableKeyRotation, model.OpGenerateRandom, model.OpDescribeCustomKeyStores, model.OpDescribeKey,
+	model.OpSetCluster, model.OpSetProxy, model.OpExpireKeyDeletion, model.OpDeleteKeyMaterial,
+}
+
+// act carries out one drawn action: an operation, its subject (a store or
+// key, by its place in the model's world) and a variant of its input, read
+// against the model alone. The operation is the first at or after the drawn
+// position in opOrder that the world offers. A call that leaves its store
+// in transition lets it settle unless the action says to stay, so a
+// connect is one action, and a held transition is still reachable.
+func (mc *machine) act(a action) {
+	w := mc.ws[0]
+	byOp := map[model.Op][]model.Call{}
+	for _, c := range mc.calls(w) {
+		byOp[c.Op] = append(byOp[c.Op], c)
+	}
+	reconnectable := len(w.Stores) > 0
+	order := opOrder
+	var extra []model.Op
+	for op := range byOp {
+		if !slices.Contains(opOrder, op) {
+			extra = append(extra, op)
+		}
+	}
+	if len(extra) > 0 {
+		slices.Sort(extra)
+		order = append(slices.Clip(opOrder), extra...)
+	}
+	op := model.Op("")
+	for k := range order {
+		o := order[(a.Op+k)%len(order)]
+		if len(byOp[o]) > 0 || (o == opReconnect && reconnectable) {
+			op = o
+			break
+		}
+	}
+	if op == "" {
+		return // the world offers nothing (never so: a create is always on offer)
+	}
+	mc.action++
+	if op == opReconnect {
+		mc.reconnect(w.Stores[a.Subject%len(w.Stores)].ID, a.Rounds)
+		return
+	}
+	subjects := map[string][]model.Call{}
+	var names []string
+	for _, c := range byOp[op] {
+		s := subjectOf(c)
+		if subjects[s] == nil {
+			names = append(names, s)
+		}
+		subjects[s] = append(subjects[s], c)
+	}
+	slices.SortStableFunc(names, func(a, b string) int { return subjectRank(w, a) - subjectRank(w, b) })
+	same := subjects[names[a.Subject%len(names)]]
+	c := same[a.Variant%len(same)]
+	mc.do(c)
+	if c.Op != model.OpSettle && c.StoreID != nil && !a.Stay {
+		if s, ok := mc.ws[0].Store(*c.StoreID); ok && s.State.Transient() {
+			mc.do(model.Call{Op: model.OpSettle, StoreID: c.StoreID})
+		}
+	}
 }
 
 // calls is what the machine may do in world w: the model's exploration set,
@@ -184,79 +296,145 @@ func (mc *machine) calls(w model.World) []model.Call {
 	return out
 }
 
-// action returns the rapid action for one class of calls. The candidates
-// come from the model alone (the first world of the set), and the action
-// skips before drawing when there are none, so rapid tries another.
-func (mc *machine) action(cl class) func(*rapid.T) {
-	return func(t *rapid.T) {
-		var cands []model.Call
-		for _, c := range mc.calls(mc.ws[0]) {
-			if classOf(c) == cl {
-				cands = append(cands, c)
-			}
+// subjectOf names what a call acts on: a key, a store, or nothing.
+func subjectOf(c model.Call) string {
+	switch {
+	case c.KeyID != "":
+		return "k" + c.KeyID
+	case c.StoreID != nil:
+		return "s" + *c.StoreID
+	}
+	return ""
+}
+
+// subjectRank orders subjects: none first, then the stores and the keys
+// in the order the world made them, then ids the world does not hold.
+func subjectRank(w model.World, s string) int {
+	if s == "" {
+		return 0
+	}
+	for i, st := range w.Stores {
+		if s == "s"+st.ID {
+			return 1 + i
 		}
-		if len(cands) == 0 {
-			t.Skip("nothing of this kind in the model's world")
+	}
+	for i, k := range w.Keys {
+		if s == "k"+k.ID {
+			return 1 + len(w.Stores) + i
 		}
-		mc.do(t, cands[rapid.IntRange(0, len(cands)-1).Draw(t, "call")])
+	}
+	return 1 + len(w.Stores) + len(w.Keys)
+}
+
+// reconnect is the opReconnect action on one store.
+func (mc *machine) reconnect(id string, rounds int) {
+	sid := model.Ptr(id)
+	settle := func() {
+		if s, ok := mc.ws[0].Store(id); ok && s.State.Transient() {
+			mc.do(model.Call{Op: model.OpSettle, StoreID: sid})
+		}
+	}
+	for range rounds {
+		settle()
+		if s, ok := mc.ws[0].Store(id); ok && s.State != model.Disconnected {
+			mc.do(model.Call{Op: model.OpDisconnectCustomKeyStore, StoreID: sid})
+			settle()
+		}
+		mc.do(model.Call{Op: model.OpConnectCustomKeyStore, StoreID: sid})
+		settle()
 	}
 }
 
-// do runs one step and fails the case when the target leaves the model.
-func (mc *machine) do(t *rapid.T, c model.Call) {
-	{
-		mc.r.steps.Add(1)
-		st := Step{Call: c, TargetStore: mc.m.StoreID(c.Store())}
-		err := mc.step(&st)
-		if err == nil {
-			for _, s := range mc.ws[0].Stores {
-				st.Expect = append(st.Expect, Expect{TargetID: mc.m.StoreID(s.ID), State: strings.TrimSpace(string(s.State) + " " + string(s.ErrorCode))})
-			}
-		}
-		mc.trace = append(mc.trace, st)
-		if err != nil {
-			if mc.r.FirstFailure != nil {
-				mc.r.FirstFailure()
-			}
-			st.Failure = mc.m.Redact(err.Error())
-			mc.trace[len(mc.trace)-1] = st
-			t.Logf("step %d, %s: %s\n\nThe sequence as a Go program of SDK calls:\n\n%s",
-				len(mc.trace), Describe(c), st.Failure, Program(mc.trace))
-			// rapid keeps a shrunk sequence only if it fails with the same
-			// message: the message names the kind of departure, not the ids
-			// or the step number, which shrinking changes.
-			t.Fatalf("%s", summary(c, err))
-		}
-		t.Logf("%s → %s", Describe(c), st.Observed)
+// do runs one step. When the target leaves the model, do records where
+// and why, and the steps after it in the same action do nothing; check
+// fails the case when the action ends.
+func (mc *machine) do(c model.Call) {
+	if mc.failure != nil {
+		return
 	}
+	mc.r.steps.Add(1)
+	st := Step{Call: c, Action: mc.action, TargetStore: mc.m.StoreID(c.Store())}
+	err := mc.step(&st)
+	if err == nil {
+		st.Expect = mc.expect()
+	}
+	mc.trace = append(mc.trace, st)
+	if err != nil {
+		mc.depart(c, err)
+		return
+	}
+	mc.t.Logf("%s → %s", Describe(c), st.Observed)
 }
 
-// cycle is one action made of several steps: (re)connect a store that is
-// DISCONNECTED or FAILED and let the connection settle. Defects that need
-// a store to go round its states several times (a lock-out after five
-// failed logins, what a reconnect does to keys) are then a few actions
-// deep, not twenty.
-func (mc *machine) cycle(t *rapid.T) {
-	var ids []string
+func (mc *machine) expect() []Expect {
+	var out []Expect
 	for _, s := range mc.ws[0].Stores {
-		if s.State == model.Disconnected || s.State == model.Failed {
-			ids = append(ids, s.ID)
-		}
+		out = append(out, Expect{TargetID: mc.m.StoreID(s.ID), State: strings.TrimSpace(string(s.State) + " " + string(s.ErrorCode))})
 	}
-	if len(ids) == 0 {
-		t.Skip("no store to connect")
+	return out
+}
+
+// depart marks the last step of the trace as where the target left the
+// model, and prints the sequence.
+func (mc *machine) depart(c model.Call, err error) {
+	if mc.r.FirstFailure != nil {
+		mc.r.FirstFailure()
 	}
-	id := ids[rapid.IntRange(0, len(ids)-1).Draw(t, "store")]
-	s, _ := mc.ws[0].Store(id)
-	var seq []model.Call
-	if s.State == model.Failed {
-		seq = append(seq, model.Call{Op: model.OpDisconnectCustomKeyStore, StoreID: model.Ptr(id)})
+	st := &mc.trace[len(mc.trace)-1]
+	st.Failure = mc.m.Redact(err.Error())
+	mc.failure, mc.failedCall = err, c
+	mc.t.Logf("step %d, %s: %s\n\nThe sequence as a Go program of SDK calls:\n\n%s",
+		len(mc.trace), Describe(c), st.Failure, Program(mc.trace))
+}
+
+// check fails the case when a step, or the final observation, has left
+// the model. Every failure comes from here: rapid keeps a shrunk sequence
+// only when it fails at the same place in the code, and one place lets
+// shrinking swap the call that shows a departure for an earlier, shorter
+// one. The kinds of departure fail on lines of their own, so that
+// shrinking never slips from one kind to another.
+func (mc *machine) check(t *rapid.T) {
+	if mc.failure == nil {
+		return
 	}
-	seq = append(seq, model.Call{Op: model.OpConnectCustomKeyStore, StoreID: model.Ptr(id)}, model.Call{Op: model.OpSettle, StoreID: model.Ptr(id)})
-	for _, c := range seq {
-		mc.do(t, c)
+	msg := summary(mc.failedCall, mc.failure)
+	var d *departure
+	if !errors.As(mc.failure, &d) {
+		t.Fatalf("%s", msg) // no answer, or the control plane failed
+	}
+	switch d.kind {
+	case departAnswer:
+		t.Fatalf("%s", msg)
+	case departStores:
+		t.Fatalf("%s", msg)
+	default:
+		t.Fatalf("%s", msg)
 	}
 }
+
+// finalCheck observes every store and key at the end of a case: a step
+// after which the model was sure nothing observable changed is not
+// followed by an observation, so a change the target made there shows
+// here (or at the next step that observes).
+func (mc *machine) finalCheck() {
+	if len(mc.trace) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(mc.ctx, mc.timeout())
+	defer cancel()
+	ws, err := mc.observeStores(ctx, mc.ws)
+	if err == nil {
+		ws, err = mc.observeKeys(ctx, ws)
+	}
+	if err != nil {
+		mc.depart(model.Call{Op: opEndOfCase}, err)
+		return
+	}
+	mc.ws = ws
+}
+
+// opEndOfCase names the final observation in failure messages.
+const opEndOfCase model.Op = "machine:EndOfCase"
 
 func (mc *machine) timeout() time.Duration {
 	if mc.r.CallTimeout > 0 {
@@ -332,7 +510,7 @@ func (mc *machine) step(st *Step) error {
 			if obs.Transport {
 				return fmt.Errorf("no answer: %s", obs.Message)
 			}
-			return depart(fmt.Sprintf("answered %s; the model allows %s", orNone(obs.Code), strings.Join(st.Allowed, " or ")),
+			return depart(departAnswer, fmt.Sprintf("answered %s; the model allows %s", orNone(obs.Code), strings.Join(st.Allowed, " or ")),
 				"answered %s (%s); the model allows %s", orNone(obs.Code), obs.Message, strings.Join(st.Allowed, " or "))
 		}
 		if c.Op == model.OpCreateCustomKeyStore && ans.StoreID != "" && mc.hold {
@@ -348,11 +526,18 @@ func (mc *machine) step(st *Step) error {
 	if !mc.hold {
 		next = settleClosure(next)
 	}
+	// Observe what the step may have changed. With transitions held, a
+	// step after which every world agrees that the stores (or the keys)
+	// show what they showed before cannot be told apart by an
+	// observation; the next observation, or the one at the end of the
+	// case, still sees any change the target made.
 	var err error
-	if next, err = mc.observeStores(ctx, next); err != nil {
-		return err
+	if !mc.hold || changed(mc.ws, next, storesView) {
+		if next, err = mc.observeStores(ctx, next); err != nil {
+			return err
+		}
 	}
-	if needsKeys(c) {
+	if needsKeys(c) && (!mc.hold || changed(mc.ws, next, keysView)) {
 		if next, err = mc.observeKeys(ctx, next); err != nil {
 			return err
 		}
@@ -364,14 +549,26 @@ func (mc *machine) step(st *Step) error {
 	return nil
 }
 
-// departure is a failure whose summary stays the same however the sequence
-// before it is shrunk.
-type departure struct{ summary, detail string }
+// departure is a target's answer or state the model does not allow. Its
+// summary names the kind of departure, not ids or step numbers, which
+// shrinking changes.
+type departure struct {
+	kind            departKind
+	summary, detail string
+}
+
+type departKind int
+
+const (
+	departAnswer departKind = iota // a call's answer
+	departStores                   // the stores' states
+	departKeys                     // the keys' states
+)
 
 func (d *departure) Error() string { return d.detail }
 
-func depart(summary, format string, args ...any) error {
-	return &departure{summary: summary, detail: fmt.Sprintf(format, args...)}
+func depart(kind departKind, summary, format string, args ...any) error {
+	return &departure{kind: kind, summary: summary, detail: fmt.Sprintf(format, args...)}
 }
 
 func summary(c model.Call, err error) string {
@@ -395,6 +592,39 @@ func needsKeys(c model.Call) bool {
 		return false
 	}
 	return true
+}
+
+// changed reports whether the worlds before and after a step may show
+// different things through view: false only when all of them show one and
+// the same.
+func changed(before, after []model.World, view func(model.World) string) bool {
+	v := view(before[0])
+	for _, ws := range [][]model.World{before, after} {
+		for _, w := range ws {
+			if view(w) != v {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// storesView is what DescribeCustomKeyStores shows of a world's stores.
+func storesView(w model.World) string {
+	var b strings.Builder
+	for _, s := range w.Stores {
+		fmt.Fprintf(&b, "%s=%s %s;", s.ID, s.State, s.ErrorCode)
+	}
+	return b.String()
+}
+
+// keysView is what DescribeKey shows of a world's keys.
+func keysView(w model.World) string {
+	var b strings.Builder
+	for _, k := range w.Keys {
+		fmt.Fprintf(&b, "%s=%s;", k.ID, w.ShownKeyState(k))
+	}
+	return b.String()
 }
 
 // settleClosure adds, for a target that cannot hold a transition, every
@@ -484,7 +714,7 @@ func (mc *machine) observeStores(ctx context.Context, ws []model.World) ([]model
 			}
 		}
 		slices.Sort(want)
-		return nil, depart("the stores are not where the model allows", "the stores show %s; the model allows %s", orNone(strings.Join(g, ",")), strings.Join(slices.Compact(want), " or "))
+		return nil, depart(departStores, "the stores are not where the model allows", "the stores show %s; the model allows %s", orNone(strings.Join(g, ",")), strings.Join(slices.Compact(want), " or "))
 	}
 	return keep, nil
 }
@@ -539,7 +769,7 @@ func (mc *machine) observeKeys(ctx context.Context, ws []model.World) ([]model.W
 		}
 		slices.Sort(g)
 		slices.Sort(want)
-		return nil, depart("the keys are not in the states the model allows", "the keys show %s; the model expects %s", strings.Join(g, ","), strings.Join(slices.Compact(want), " or "))
+		return nil, depart(departKeys, "the keys are not in the states the model allows", "the keys show %s; the model expects %s", strings.Join(g, ","), strings.Join(slices.Compact(want), " or "))
 	}
 	return keep, nil
 }

@@ -64,10 +64,13 @@ func Program(steps []Step) string {
 	p := &printer{vars: map[string]string{}, blobs: map[string]string{}, secrets: map[string]string{}}
 	var body bytes.Buffer
 	for i, st := range steps {
+		if st.Action != 0 && (i == 0 || st.Action != steps[i-1].Action) {
+			fmt.Fprintf(&body, "\t// ── Action %d ──\n", st.Action)
+		}
 		p.step(&body, i+1, st)
 	}
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "// Command repro replays a sequence of %d steps that kmsconform's rapid\n", len(steps))
+	fmt.Fprintf(&b, "// Command repro replays a sequence of %d steps (%d actions) that kmsconform's rapid\n", len(steps), actions(steps))
 	b.WriteString("// machine shrank: the target left the reference model at the last step.\n")
 	b.WriteString("// Run it with AWS_ENDPOINT_URL_KMS (and credentials) set for the target\n")
 	b.WriteString("// (for the embedded emulator, `kmsconform serve`, whose control plane holds\n")
@@ -179,6 +182,17 @@ func show(ctx context.Context, client *kms.Client, id, want string) {
 		return b.String()
 	}
 	return string(out)
+}
+
+// actions counts the machine's actions in steps.
+func actions(steps []Step) int {
+	n := 0
+	for i, st := range steps {
+		if i == 0 || st.Action != steps[i-1].Action {
+			n++
+		}
+	}
+	return n
 }
 
 type printer struct {

@@ -5,7 +5,7 @@
 // sequence. It exits 1 when a mutant survives: a survivor is a hole in the
 // suite.
 //
-//	go run ./fuzz/cmd/mutants [-checks 100] [-only name,name] [-suite=false]
+//	go run ./fuzz/cmd/mutants [-checks 300] [-only name,name] [-suite=false] [-shrinktime 2m] [-show]
 package main
 
 import (
@@ -38,7 +38,8 @@ type result struct {
 	name        string
 	rapidKilled bool
 	rapidTime   time.Duration
-	shrunk      int
+	shrunk      int // actions of the shrunk sequence
+	shrunkSteps int // its model-checked steps (calls and settles)
 	rapidMsg    string
 	suiteKilled bool
 	suiteTime   time.Duration
@@ -53,9 +54,11 @@ func main() {
 	suite := flag.Bool("suite", true, "also run the conformance suite (kmsconform run) against each mutant")
 	bin := flag.String("bin", "", "a built kmsconform binary (default: build one)")
 	verbose := flag.Bool("show", false, "print each mutant's shrunk program")
+	shrinkTime := flag.Duration("shrinktime", 2*time.Minute, "the longest rapid may shrink one mutant's failing case")
 	flag.Parse()
 	_ = flag.Set("rapid.checks", fmt.Sprint(*checks))
 	_ = flag.Set("rapid.nofailfile", "true")
+	_ = flag.Set("rapid.shrinktime", shrinkTime.String())
 
 	names := emulator.MutantNames()
 	if *only != "" {
@@ -83,11 +86,12 @@ func main() {
 	var results []result
 	for _, n := range names {
 		r := result{name: n}
+		began := time.Now()
 		runRapid(&r, cfg)
 		if *suite {
 			runSuite(&r, *bin, filepath.Join(tmp, n))
 		}
-		fmt.Fprintf(os.Stderr, "%-38s rapid %-5v suite %-5v\n", n, r.rapidKilled, r.suiteKilled)
+		fmt.Fprintf(os.Stderr, "%-38s rapid %-5v suite %-5v (%s)\n", n, r.rapidKilled, r.suiteKilled, time.Since(began).Round(100*time.Millisecond))
 		if *verbose && r.rapidMsg != "" {
 			fmt.Fprintln(os.Stderr, r.rapidMsg)
 		}
@@ -119,7 +123,8 @@ func runRapid(r *result, cfg *targets.Config) {
 	rapid.Check(tb, runner.Run)
 	if tb.Failed() {
 		r.rapidKilled = true
-		r.shrunk = len(runner.Last())
+		r.shrunk = runner.Actions()
+		r.shrunkSteps = len(runner.Last())
 		r.rapidMsg = strings.Join(tb.msgs, "\n")
 	}
 }
@@ -157,7 +162,7 @@ func runSuite(r *result, bin, dir string) {
 
 func printTable(w io.Writer, rs []result) (survivors int) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "mutant\tkilled by\ttime to kill\tshrunk steps\tsuite checks failed\t")
+	fmt.Fprintln(tw, "mutant\tkilled by\ttime to kill\tshrunk actions (steps)\tsuite checks failed\t")
 	var kills []time.Duration
 	for _, r := range rs {
 		var by []string
@@ -178,7 +183,7 @@ func printTable(w io.Writer, rs []result) (survivors int) {
 		}
 		shrunk, tk := "-", "-"
 		if r.rapidKilled {
-			shrunk = fmt.Sprint(r.shrunk)
+			shrunk = fmt.Sprintf("%d (%d)", r.shrunk, r.shrunkSteps)
 		}
 		if len(by) == 0 {
 			survivors++
@@ -204,7 +209,7 @@ func printTable(w io.Writer, rs []result) (survivors int) {
 			lens = append(lens, r.shrunk)
 		}
 	}
-	fmt.Fprintf(w, "\n%d mutants, %d killed, %d survived; median time to kill %s; longest shrunk sequence %d steps\n",
+	fmt.Fprintf(w, "\n%d mutants, %d killed, %d survived; median time to kill %s; longest shrunk sequence %d actions\n",
 		len(rs), len(rs)-survivors, survivors, med.Round(10*time.Millisecond), slices.Max(append(lens, 0)))
 	return survivors
 }
