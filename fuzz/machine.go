@@ -275,6 +275,7 @@ func (mc *machine) calls(w model.World) []model.Call {
 			cs = append(cs, model.Call{Op: model.OpDeleteKeyMaterial, KeyID: k.ID})
 		}
 	}
+	cs = append(cs, backingCalls(w)...)
 	out := cs[:0]
 	for _, c := range cs {
 		switch c.Op {
@@ -294,6 +295,42 @@ func (mc *machine) calls(w model.World) []model.Call {
 		out = append(out, c)
 	}
 	return out
+}
+
+// backingCalls adds what model.Calls leaves out for the stores the machine
+// makes: model.Calls breaks cluster A and proxy A, but its fresh stores use
+// cluster C and proxy C, so without these no external key store would ever
+// fail and no cluster fault would reach a store. It also adds a create
+// that reuses an external key store's name and nothing else.
+func backingCalls(w model.World) []model.Call {
+	var cs []model.Call
+	clusters, proxies := map[string]bool{}, map[string]bool{}
+	for _, s := range w.Stores {
+		switch {
+		case s.Type == model.CloudHSM && s.ClusterID != model.ClusterA && !clusters[s.ClusterID]:
+			clusters[s.ClusterID] = true
+			if cl, found := w.Cluster(s.ClusterID); found {
+				fewer := cl
+				fewer.ActiveHSMs = 2 - cl.ActiveHSMs
+				cs = append(cs, model.Call{Op: model.OpSetCluster, Cluster: &fewer})
+			}
+		case s.Type == model.External && s.Endpoint != model.EndpointA && !proxies[s.Endpoint]:
+			proxies[s.Endpoint] = true
+			if p, found := w.Proxy(s.Endpoint); found {
+				flip := p
+				flip.Fault = model.ProxyUnreachable
+				if p.Fault != model.ProxyHealthy {
+					flip.Fault = model.ProxyHealthy
+				}
+				cs = append(cs, model.Call{Op: model.OpSetProxy, Proxy: &flip})
+			}
+		}
+		if s.Type == model.External {
+			// Only the name collides: proxy B is healthy and unused.
+			cs = append(cs, model.Call{Op: model.OpCreateCustomKeyStore, Create: model.CreateXksInput(s.Name, model.EndpointB, model.PathV1, model.CredentialA)})
+		}
+	}
+	return cs
 }
 
 // subjectOf names what a call acts on: a key, a store, or nothing.
