@@ -380,15 +380,10 @@ func (e *Emulator) opGenerateDataKeyPair(ctx context.Context, body []byte) (any,
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.settleLocked()
-	k, err := e.findKeyLocked(*in.KeyId)
-	if err != nil {
-		return nil, err
-	}
-	if k.StoreID != "" {
-		return nil, clientErr(errUnsupported, "%s origin is %s which is not valid for this operation.", e.arn(k.ID), k.Origin)
-	}
-	return nil, clientErr(errUnsupported, "This emulator does not generate data key pairs.")
+	return e.lockedKey(*in.KeyId, func(k *key) (any, *apiError) {
+		if k.StoreID != "" {
+			return nil, clientErr(errUnsupported, "%s origin is %s which is not valid for this operation.", e.arn(k.ID), k.Origin)
+		}
+		return nil, clientErr(errUnsupported, "This emulator does not generate data key pairs.")
+	})
 }

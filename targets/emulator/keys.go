@@ -350,10 +350,17 @@ func (e *Emulator) withKey(body []byte, fn func(k *key) (any, *apiError)) (any, 
 	if err := e.keyArg(body, &in, &in.KeyId); err != nil {
 		return nil, err
 	}
+	return e.lockedKey(*in.KeyId, fn)
+}
+
+// lockedKey runs fn on the key id names, under the lock and after due
+// transitions have settled: the key half of every key operation's prelude,
+// for the operations whose input holds more than a KeyId.
+func (e *Emulator) lockedKey(id string, fn func(k *key) (any, *apiError)) (any, *apiError) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.settleLocked()
-	k, err := e.findKeyLocked(*in.KeyId)
+	k, err := e.findKeyLocked(id)
 	if err != nil {
 		return nil, err
 	}
@@ -458,25 +465,20 @@ func (e *Emulator) opScheduleKeyDeletion(ctx context.Context, body []byte) (any,
 	if in.PendingWindowInDays != nil {
 		window = *in.PendingWindowInDays
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.settleLocked()
-	k, err := e.findKeyLocked(*in.KeyId)
-	if err != nil {
-		return nil, err
-	}
-	if k.State == keyPendingDeletion {
-		return nil, clientErr(errKMSInvalidState, "%s is pending deletion.", e.arn(k.ID))
-	}
-	k.State, k.Window = keyPendingDeletion, window
-	k.DeletionDate = e.clock.Now().Add(time.Duration(window) * 24 * time.Hour)
-	if e.st.nextDeletion.IsZero() || k.DeletionDate.Before(e.st.nextDeletion) {
-		e.st.nextDeletion = k.DeletionDate
-	}
-	if err := e.commitLocked(); err != nil {
-		return nil, err
-	}
-	return map[string]any{"KeyId": e.arn(k.ID), "DeletionDate": epochTime(k.DeletionDate), "KeyState": keyPendingDeletion, "PendingWindowInDays": window}, nil
+	return e.lockedKey(*in.KeyId, func(k *key) (any, *apiError) {
+		if k.State == keyPendingDeletion {
+			return nil, clientErr(errKMSInvalidState, "%s is pending deletion.", e.arn(k.ID))
+		}
+		k.State, k.Window = keyPendingDeletion, window
+		k.DeletionDate = e.clock.Now().Add(time.Duration(window) * 24 * time.Hour)
+		if e.st.nextDeletion.IsZero() || k.DeletionDate.Before(e.st.nextDeletion) {
+			e.st.nextDeletion = k.DeletionDate
+		}
+		if err := e.commitLocked(); err != nil {
+			return nil, err
+		}
+		return map[string]any{"KeyId": e.arn(k.ID), "DeletionDate": epochTime(k.DeletionDate), "KeyState": keyPendingDeletion, "PendingWindowInDays": window}, nil
+	})
 }
 
 func (e *Emulator) opCancelKeyDeletion(ctx context.Context, body []byte) (any, *apiError) {
