@@ -160,3 +160,18 @@ type Timeouts struct {
 
 // ErrUnsupported is wrapped by Control methods the target cannot perform.
 var ErrUnsupported = errors.New("not supported by this target")
+
+// Capabilities beyond the KMS API are also offered as small role
+// interfaces, found by type assertion on a Target, so that a target can
+// offer one without the whole Control (an endpoint whose XKS proxy is a
+// `kmsconform xks-proxy` with a reachable control API can change that
+// proxy, and nothing else). A Control whose capability flag is set
+// satisfies the matching role too.
+
+// ProxyControl changes the XKS proxy behind KMS. The Proxy's Endpoint,
+// Path and credentials are the target's own values (not the model's
+// fixtures): the caller maps them.
+type ProxyControl interface {
+	PutProxy(ctx context.Context, p Proxy) error
+	DeleteProxy(ctx context.Context, endpoint string) error
+}
