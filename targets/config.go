@@ -143,6 +143,11 @@ const (
 	EnvXKSAccessKeyID          = "KMSCONFORM_XKS_ACCESS_KEY_ID"
 	EnvXKSSecretAccessKey      = "KMSCONFORM_XKS_SECRET_ACCESS_KEY"
 	EnvXKSVpcEndpointService   = "KMSCONFORM_XKS_VPC_ENDPOINT_SERVICE_NAME"
+	// EnvXKSControlURL is the control API of the XKS proxy at
+	// KMSCONFORM_XKS_URI_ENDPOINT when that proxy is a `kmsconform
+	// xks-proxy` (its --control-addr, e.g. http://127.0.0.1:8444): with it
+	// the endpoint target can break and mend the proxy.
+	EnvXKSControlURL = "KMSCONFORM_XKS_CONTROL_URL"
 )
 
 // The file's shape. Only the targets section is ours; other top-level
@@ -179,6 +184,7 @@ type fileBacking struct {
 	XksAccessKeyID  string `yaml:"xks_access_key_id"`
 	XksSecret       string `yaml:"xks_secret_access_key"`
 	XksVpcService   string `yaml:"xks_vpc_endpoint_service_name"`
+	XksControlURL   string `yaml:"xks_control_url"`
 }
 
 type fileEmulator struct {
@@ -315,10 +321,7 @@ func fromFile(path string, f *fileConfig) (*Config, error) {
 // checkURL accepts an absolute http or https URL.
 func checkURL(s string) error {
 	u, err := url.Parse(s)
-	if err != nil {
-		return errors.New("not a URL")
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%q is not an http:// or https:// URL", s)
 	}
 	return nil
@@ -371,6 +374,15 @@ func backingFrom(key, dir string, fb fileBacking) (Backing, error) {
 	env(EnvXKSAccessKeyID, &fb.XksAccessKeyID)
 	env(EnvXKSSecretAccessKey, &fb.XksSecret)
 	env(EnvXKSVpcEndpointService, &fb.XksVpcService)
+	controlFrom := key + ".xks_control_url"
+	if v := os.Getenv(EnvXKSControlURL); v != "" {
+		fb.XksControlURL, controlFrom = v, EnvXKSControlURL
+	}
+	if fb.XksControlURL != "" {
+		if err := checkURL(fb.XksControlURL); err != nil {
+			return Backing{}, fmt.Errorf("%s: %w", controlFrom, err)
+		}
+	}
 	return Backing{
 		ClusterID:       fb.ClusterID,
 		TrustAnchor:     fb.TrustAnchor,
@@ -379,6 +391,7 @@ func backingFrom(key, dir string, fb fileBacking) (Backing, error) {
 		XksPath:         fb.XksPath,
 		XksCredential:   Credential{AccessKeyID: fb.XksAccessKeyID, Secret: fb.XksSecret},
 		XksVpcService:   fb.XksVpcService,
+		XksControlURL:   fb.XksControlURL,
 	}, nil
 }
 
@@ -582,8 +595,8 @@ func (b Backing) String() string {
 	if b.TrustAnchor != "" {
 		anchor = "set"
 	}
-	return fmt.Sprintf("Backing{cluster %q, trust anchor %s, kmsuser password %s, xks %q path %q, %s, vpc service %q}",
-		b.ClusterID, anchor, setOrUnset(b.KmsuserPassword), b.XksEndpoint, b.XksPath, b.XksCredential.String(), b.XksVpcService)
+	return fmt.Sprintf("Backing{cluster %q, trust anchor %s, kmsuser password %s, xks %q path %q, %s, vpc service %q, xks control %q}",
+		b.ClusterID, anchor, setOrUnset(b.KmsuserPassword), b.XksEndpoint, b.XksPath, b.XksCredential.String(), b.XksVpcService, b.XksControlURL)
 }
 
 // GoString is String, so %#v hides the secrets too.
@@ -601,7 +614,8 @@ func (b Backing) LogValue() slog.Value {
 		slog.String("xksEndpoint", b.XksEndpoint),
 		slog.String("xksPath", b.XksPath),
 		slog.Any("xksCredential", b.XksCredential),
-		slog.String("xksVpcService", b.XksVpcService))
+		slog.String("xksVpcService", b.XksVpcService),
+		slog.String("xksControlUrl", b.XksControlURL))
 }
 
 // String shows the cluster without its kmsuser password.

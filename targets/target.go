@@ -147,6 +147,9 @@ type Backing struct {
 	XksPath         string
 	XksCredential   Credential
 	XksVpcService   string // for VPC_ENDPOINT_SERVICE connectivity
+	// XksControlURL is the control API of the proxy at XksEndpoint when it
+	// is a `kmsconform xks-proxy` (its --control-addr); "" when it is not.
+	XksControlURL string
 }
 
 // Timeouts are the waits a suite allows a target.
