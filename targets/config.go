@@ -148,6 +148,10 @@ const (
 	// xks-proxy` (its --control-addr, e.g. http://127.0.0.1:8444): with it
 	// the endpoint target can break and mend the proxy.
 	EnvXKSControlURL = "KMSCONFORM_XKS_CONTROL_URL"
+	// EnvXKSKeyID names external keys the proxy holds (AES-256, encrypt
+	// and decrypt), comma-separated: the first backs the run's keys, the
+	// second the cells that need another.
+	EnvXKSKeyID = "KMSCONFORM_XKS_KEY_ID"
 )
 
 // The file's shape. Only the targets section is ours; other top-level
@@ -185,6 +189,7 @@ type fileBacking struct {
 	XksSecret       string `yaml:"xks_secret_access_key"`
 	XksVpcService   string `yaml:"xks_vpc_endpoint_service_name"`
 	XksControlURL   string `yaml:"xks_control_url"`
+	XksKeyID        string `yaml:"xks_key_id"`
 }
 
 type fileEmulator struct {
@@ -374,6 +379,13 @@ func backingFrom(key, dir string, fb fileBacking) (Backing, error) {
 	env(EnvXKSAccessKeyID, &fb.XksAccessKeyID)
 	env(EnvXKSSecretAccessKey, &fb.XksSecret)
 	env(EnvXKSVpcEndpointService, &fb.XksVpcService)
+	env(EnvXKSKeyID, &fb.XksKeyID)
+	var keyIDs []string
+	for _, k := range strings.Split(fb.XksKeyID, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			keyIDs = append(keyIDs, k)
+		}
+	}
 	controlFrom := key + ".xks_control_url"
 	if v := os.Getenv(EnvXKSControlURL); v != "" {
 		fb.XksControlURL, controlFrom = v, EnvXKSControlURL
@@ -392,6 +404,7 @@ func backingFrom(key, dir string, fb fileBacking) (Backing, error) {
 		XksCredential:   Credential{AccessKeyID: fb.XksAccessKeyID, Secret: fb.XksSecret},
 		XksVpcService:   fb.XksVpcService,
 		XksControlURL:   fb.XksControlURL,
+		XksKeyIDs:       keyIDs,
 	}, nil
 }
 

@@ -150,6 +150,9 @@ type Backing struct {
 	// XksControlURL is the control API of the proxy at XksEndpoint when it
 	// is a `kmsconform xks-proxy` (its --control-addr); "" when it is not.
 	XksControlURL string
+	// XksKeyIDs are external keys the proxy holds, usable for CreateKey
+	// (AES-256, encrypt and decrypt): the model's first and second keys.
+	XksKeyIDs []string
 }
 
 // Timeouts are the waits a suite allows a target.

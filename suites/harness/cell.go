@@ -69,6 +69,17 @@ type cellRun struct {
 	caps   targets.Capabilities
 	held   []string // target store ids held
 	route  string   // how the state was reached
+
+	// The planned walk's brackets (see RunPlanned): tries per transient
+	// cell, whether the last step missed, misses in all, whether any
+	// observation showed a transient state; lastCell is the index of the
+	// cell whose call started the transition a settle ends (-1 for none).
+	tries            map[string]int
+	missed, lastMiss bool
+	misses           int
+	sawTransient     bool
+	lastCell         int
+	stopUnreachable  bool // the walk stopped for backing it was not given
 }
 
 // RunCell checks one cell on the target: it replays the cell's route, makes
@@ -79,7 +90,7 @@ func (h *Harness) RunCell(ctx context.Context, c model.Cell) (res reports.Cell) 
 	start := time.Now()
 	res = CellResultBase(c)
 	r := &cellRun{h: h, cell: c, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "api"}
-	r.m = NewMapper(h.nextPrefix(), h.Target.Backing())
+	r.m = NewMapper(h.nextPrefix(), h.Target.Backing()).Strict(OfferOf(h.Target))
 	defer func() {
 		res.Seconds = time.Since(start).Seconds()
 		res.Evidence.Route = r.route
@@ -138,6 +149,9 @@ func (r *cellRun) run(ctx context.Context, res *reports.Cell) error {
 	}
 	ans, callErr := r.m.Invoke(ctx, r.client, c.Call, createdStore, createdKey)
 	obs := Classify(callErr)
+	if obs.Unknown != "" {
+		return endWith(reports.Unreachable, "%s", obs.Unknown)
+	}
 	res.Observed = obs.Code
 	res.Evidence.HTTPStatus, res.Evidence.Message, res.Evidence.RequestID = obs.HTTPStatus, obs.Message, obs.RequestID
 	var matched []model.Outcome
@@ -202,6 +216,8 @@ func (r *cellRun) replay(ctx context.Context, w model.World, route []model.Call)
 			_, err := r.m.Invoke(ctx, r.client, rc, outs[0].StoreID, outs[0].KeyID)
 			if obs := Classify(err); obs.Code != SuccessCode {
 				switch {
+				case obs.Unknown != "":
+					return w, endWith(reports.Unreachable, "route step %d (%s): %s", i+1, rc.Op, obs.Unknown)
 				case obs.Transport:
 					return w, endWith(reports.Indeterminate, "route step %d (%s): no answer: %s", i+1, rc.Op, obs.Message)
 				case obs.NotImplemented:

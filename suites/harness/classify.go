@@ -24,6 +24,10 @@ type Observation struct {
 	// NotImplemented is set when the answer has the shape of an emulator's
 	// "operation not implemented" (spec/emulators.md), not of a KMS error.
 	NotImplemented bool
+	// Unknown is set when the call was not sent: it names backing the run
+	// does not know (see UnknownBackingError); the text says what would
+	// reach it.
+	Unknown string
 }
 
 // SuccessCode is the observed code of a call that succeeded.
@@ -46,6 +50,12 @@ func Classify(err error) Observation {
 		return Observation{Code: SuccessCode, HTTPStatus: 200}
 	}
 	var o Observation
+	var ub *UnknownBackingError
+	if errors.As(err, &ub) {
+		o.Unknown = ub.Error()
+		o.Message = o.Unknown
+		return o
+	}
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) {
 		o.HTTPStatus = re.HTTPStatusCode()

@@ -4,7 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/kmsconform/kmsconform/model"
 	"github.com/kmsconform/kmsconform/reports"
@@ -17,6 +22,12 @@ type PlannedRun struct {
 	// Replans counts the times the target answered otherwise than the
 	// model and the walk was re-planned from the state observed.
 	Replans int
+	// Retries counts the re-plans after a transient cell whose brackets
+	// did not prove the state (the transition ended too soon).
+	Retries int
+	// Finding is what the walk learnt of the target that is a finding of
+	// its own ("" for none): a target never seen in a transient state.
+	Finding string
 	// Transitions counts the state changes the run made, as planned.
 	Transitions int
 	// Stopped is why the run ended early ("" when it did not): a limit of
@@ -25,20 +36,36 @@ type PlannedRun struct {
 }
 
 // maxReplans bounds the re-planning of one walk: a target that diverges
-// at every step would otherwise make it walk for ever.
+// at every step would otherwise make it walk for ever. Missed brackets
+// (below) have their own bound.
 const maxReplans = 8
 
-// PlanOptionsFor is what a target can do, as the planner sees it. Real KMS
-// leaves a store in CONNECTING and DISCONNECTING for minutes, so the cells
-// there are reachable by calling at once; a target with a control plane
-// holds transitions and, if it can, breaks proxies; one without offers
-// the one cluster and proxy of its backing.
-func PlanOptionsFor(t targets.Target) model.PlanOptions {
-	caps := t.Capabilities()
-	o := model.PlanOptions{BackingControl: t.Control() != nil && caps.BreakProxy}
-	o.Transient = t.Kind() == targets.KindAWS || t.Control() != nil && caps.HoldTransition
-	o.OneBacking = t.Control() == nil
+// maxBracketTries bounds the tries at one transient cell: each miss costs
+// a transition to come back to the state.
+const maxBracketTries = 3
+
+// PlanOptionsFor is what a target can do for store type st, as the planner
+// sees it. Transient states are always in reach: a target that can hold a
+// transition holds it; on any other the walk calls right after the
+// transition starts, between two observations (see RunPlanned). The
+// backing is controlled where the target offers it (clusters for CloudHSM;
+// the proxy, even through a kmsconform xks-proxy's control API alone, for
+// external key stores); otherwise the walk uses the one cluster or proxy it
+// was given.
+func PlanOptionsFor(t targets.Target, st model.StoreType) model.PlanOptions {
+	offer := OfferOf(t)
+	o := model.PlanOptions{Transient: true}
+	if st == model.CloudHSM {
+		o.BackingControl, o.OneBacking = offer.Clusters, !offer.Clusters
+	} else {
+		o.BackingControl, o.OneBacking = offer.OneProxy, !offer.Proxies
+	}
 	return o
+}
+
+// canHold reports whether the target holds transitions.
+func canHold(t targets.Target) bool {
+	return t.Control() != nil && t.Capabilities().HoldTransition
 }
 
 // RunPlanned follows the planned walk of store type t on the target: one
@@ -51,15 +78,31 @@ func PlanOptionsFor(t targets.Target) model.PlanOptions {
 // store's state and re-plans the remaining cells from there instead of
 // aborting. Cells the walk cannot reach are recorded as unreachable.
 func (h *Harness) RunPlanned(ctx context.Context, t model.StoreType) PlannedRun {
-	opt := PlanOptionsFor(h.Target)
+	return h.RunPlannedCells(ctx, t, nil)
+}
+
+// RunPlannedCells is RunPlanned for the cells whose ids are in only (all
+// of the type when only is nil).
+func (h *Harness) RunPlannedCells(ctx context.Context, t model.StoreType, only map[string]bool) PlannedRun {
+	opt := PlanOptionsFor(h.Target, t)
 	plan := model.PlanFor(t, opt)
+	if only != nil {
+		var ids []string
+		for _, c := range model.Cells() {
+			if c.StoreType == t && only[c.ID] {
+				ids = append(ids, c.ID)
+			}
+		}
+		plan = model.PlanFrom(t, opt, model.NewWorld(), "", "", ids)
+	}
 	var run PlannedRun
 	cells := map[string]model.Cell{}
 	for _, c := range model.Cells() {
 		cells[c.ID] = c
 	}
-	r := &cellRun{h: h, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "planned"}
-	r.m = NewMapper(h.nextPrefix(), h.Target.Backing())
+	r := &cellRun{h: h, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "planned",
+		tries: map[string]int{}, lastCell: -1}
+	r.m = NewMapper(h.nextPrefix(), h.Target.Backing()).Strict(OfferOf(h.Target))
 	defer func() {
 		h.addCalls(r.m.Calls)
 		clean := context.WithoutCancel(ctx)
@@ -110,11 +153,26 @@ func (h *Harness) RunPlanned(ctx context.Context, t model.StoreType) PlannedRun 
 			continue
 		}
 		// Re-observe and re-plan the cells not yet done.
-		if run.Replans >= maxReplans {
+		if r.missed {
+			r.missed = false
+			run.Retries++
+			if !r.sawTransient && r.misses >= 2 && opt.Transient {
+				// Twice the store had left the transient state before
+				// the first observation, and no observation ever showed
+				// one: this target does not show CONNECTING or
+				// DISCONNECTING long enough to call it there.
+				opt.Transient = false
+				run.Finding = "Connect and Disconnect answered 200 but the store was never observed CONNECTING or DISCONNECTING " +
+					"(real KMS goes through CONNECTING for minutes on CloudHSM and about 5 minutes on XKS)"
+			}
+		} else if run.Replans >= maxReplans {
 			run.Stopped = fmt.Sprintf("the target diverged from the plan %d times", run.Replans)
 			break
 		}
-		run.Replans++
+		if !r.lastMiss {
+			run.Replans++
+		}
+		r.lastMiss = false
 		w = r.observe(ctx, w, s.Subject)
 		var left []string
 		for _, id := range plan.Covered {
@@ -127,6 +185,9 @@ func (h *Harness) RunPlanned(ctx context.Context, t model.StoreType) PlannedRun 
 		for id, why := range re.Excluded {
 			if !done[id] {
 				res := CellResultBase(cells[id])
+				if !opt.Transient && run.Finding != "" && strings.Contains(why, "held in") {
+					why = run.Finding
+				}
 				res.Verdict, res.Evidence.Detail, res.Evidence.Route = reports.Unreachable, "after a divergence, the re-planned walk cannot reach it: "+why, "planned"
 				run.Cells = append(run.Cells, res)
 				done[id] = true
@@ -137,6 +198,9 @@ func (h *Harness) RunPlanned(ctx context.Context, t model.StoreType) PlannedRun 
 		if !done[id] {
 			res := CellResultBase(cells[id])
 			res.Verdict, res.Evidence.Detail, res.Evidence.Route = reports.Indeterminate, "the planned run stopped before it: "+run.Stopped, "planned"
+			if r.stopUnreachable {
+				res.Verdict, res.Evidence.Detail = reports.Unreachable, "the walk cannot go on: "+run.Stopped
+			}
 			run.Cells = append(run.Cells, res)
 		}
 	}
@@ -150,32 +214,48 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 	outs := model.Step(w, s.Call)
 	switch {
 	case s.Call.Op == model.OpSettle:
-		next := outs[0].Worlds[0]
-		st, _ := next.Store(s.Call.Store())
-		if err := r.settleTo(ctx, r.m.StoreID(st.ID), st.State, st.ErrorCode); err != nil {
-			return w, true, stopReason(err)
-		}
-		return next, false, ""
+		return r.planSettle(ctx, w, s, outs, run)
 	case s.Call.Op.IsEnv():
 		if err := r.applyEnv(ctx, s.Call); err != nil {
 			return w, false, "control plane: " + err.Error()
 		}
 		return outs[0].Worlds[0], false, ""
 	}
+	hold := canHold(r.h.Target)
 	// Hold the subject store's transitions where the target can, so that
 	// the cells of CONNECTING and DISCONNECTING find it there.
 	if (s.Call.Op == model.OpConnectCustomKeyStore || s.Call.Op == model.OpDisconnectCustomKeyStore) && s.To != s.From &&
-		model.ConnectionState(s.To).Transient() && r.ctl != nil && r.caps.HoldTransition {
+		model.ConnectionState(s.To).Transient() && hold {
 		// Every time: settling a store ends its hold.
 		if err := r.hold(ctx, r.m.StoreID(s.Call.Store())); err != nil {
 			return w, false, err.Error()
 		}
 	}
+	// Elsewhere a cell of a transient state is bracketed: the store must
+	// be observed in the state just before the call and just after it.
+	bracket := s.Cell != "" && !hold && s.From != "" && model.ConnectionState(s.From).Transient()
+	sid := r.m.StoreID(s.Subject)
+	if bracket {
+		st, code, err := r.describeState(ctx, sid)
+		if why := stopReason(err); why != "" {
+			return w, false, why
+		}
+		r.noteState(st)
+		if err != nil || st != model.ConnectionState(s.From) {
+			return r.bracketMiss(w, s, cells, run, done, fmt.Sprintf("%s %s before the call", st, code))
+		}
+	}
 	start := time.Now()
-	_, err := r.m.Invoke(ctx, r.client, s.Call, outs[0].StoreID, outs[0].KeyID)
+	ans, err := r.m.Invoke(ctx, r.client, s.Call, outs[0].StoreID, outs[0].KeyID)
 	obs := Classify(err)
 	if why := stopReason(err); why != "" && (errors.Is(err, context.Canceled) || isGuardLimit(err)) {
 		return w, false, why
+	}
+	if obs.Unknown != "" && s.Cell == "" {
+		// A move of the walk needs backing the run was not given: the
+		// cells after it cannot be reached (not a divergence of the target).
+		r.stopUnreachable = true
+		return w, false, obs.Unknown
 	}
 	var matched []model.Outcome
 	for _, o := range outs {
@@ -183,29 +263,66 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 			matched = append(matched, o)
 		}
 	}
+	var after model.ConnectionState
+	if bracket {
+		st, code, err := r.describeState(ctx, sid)
+		if why := stopReason(err); why != "" {
+			return w, false, why
+		}
+		r.noteState(st)
+		after = st
+		proven := st == model.ConnectionState(s.From)
+		if len(matched) > 0 && !proven {
+			for _, o := range matched {
+				for _, mw := range o.Worlds {
+					if ms, ok := mw.Store(s.Subject); ok && ms.State == st {
+						proven = true
+					}
+				}
+			}
+		}
+		if err != nil || !proven {
+			return r.bracketMiss(w, s, cells, run, done, fmt.Sprintf("%s before the call, %s %s after it", s.From, st, code))
+		}
+	}
 	if s.Cell != "" {
 		c := cells[s.Cell]
 		res := CellResultBase(c)
 		res.Observed = obs.Code
-		res.Seconds = time.Since(start).Seconds()
 		res.Evidence.Route = "planned"
+		if bracket {
+			res.Evidence.Route = fmt.Sprintf("planned, bracketed (%s before the call, %s after", s.From, after)
+			if n := r.tries[s.Cell]; n > 0 {
+				res.Evidence.Route += fmt.Sprintf("; try %d", n+1)
+			}
+			res.Evidence.Route += ")"
+		}
 		res.Evidence.HTTPStatus = obs.HTTPStatus
 		res.Evidence.RequestID = obs.RequestID
 		res.Evidence.Message = r.m.redact(obs.Message)
 		switch {
+		case obs.Unknown != "":
+			res.Verdict, res.Evidence.Detail = reports.Unreachable, obs.Unknown
 		case obs.Transport:
 			res.Verdict, res.Evidence.Detail = reports.Indeterminate, "no answer: "+r.m.redact(obs.Message)
 		case obs.NotImplemented:
 			res.Verdict, res.Evidence.Detail = reports.Unsupported, "not implemented: "+obs.describe()
 		case len(matched) > 0:
 			res.Verdict = reports.Pass
+			if detail := r.checkReached(ctx, c, s, matched, ans); detail != "" {
+				res.Verdict, res.Evidence.Detail = reports.Fail, r.m.redact(detail)
+			}
 		case c.Status == model.Undocumented:
 			res.Verdict, res.Evidence.Detail = reports.Informational, "an undocumented cell answered outside the plausible set"
 		default:
-			res.Verdict, res.Evidence.Detail = reports.Fail, fmt.Sprintf("answered %s; the model allows %v", obs.Code, expectedNames(c.Expected))
+			res.Verdict, res.Evidence.Detail = reports.Fail, fmt.Sprintf("answered %s; the model allows %v", orNone(obs.Code), expectedNames(c.Expected))
 		}
+		res.Seconds = time.Since(start).Seconds()
 		run.Cells = append(run.Cells, res)
 		done[s.Cell] = true
+		if res.Verdict == reports.Pass && s.From != s.To && model.ConnectionState(s.To).Transient() {
+			r.lastCell = len(run.Cells) - 1 // the settle that follows is this cell's too
+		}
 	}
 	switch {
 	case len(matched) == 0:
@@ -216,6 +333,208 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 		return matched[0].Worlds[0], true, ""
 	}
 	return outs[0].Worlds[0], false, ""
+}
+
+// noteState remembers that a transient state was observed.
+func (r *cellRun) noteState(st model.ConnectionState) {
+	if st.Transient() {
+		r.sawTransient = true
+	}
+}
+
+// bracketMiss handles a transient cell whose observations do not prove the
+// state at the call: the walk re-plans from where the store is (and comes
+// back to the state), up to maxBracketTries times; then the cell is
+// unreachable with the tries as evidence.
+func (r *cellRun) bracketMiss(w model.World, s model.PlanStep, cells map[string]model.Cell, run *PlannedRun, done map[string]bool, seen string) (model.World, bool, string) {
+	r.tries[s.Cell]++
+	r.misses++
+	r.missed, r.lastMiss = true, true
+	if r.tries[s.Cell] >= maxBracketTries {
+		res := CellResultBase(cells[s.Cell])
+		res.Verdict = reports.Unreachable
+		res.Evidence.Route = "planned, bracketed"
+		res.Evidence.Detail = fmt.Sprintf("the store did not stay %s around the call on %d tries (last: %s): the transition ends sooner than two DescribeCustomKeyStores and a call",
+			s.From, r.tries[s.Cell], seen)
+		run.Cells = append(run.Cells, res)
+		done[s.Cell] = true
+	}
+	return w, true, ""
+}
+
+// planSettle waits for the subject store to finish its transition. Where
+// it ends is checked against every world the model allows, not just the
+// one the plan follows: another allowed end is a divergence (re-plan); an
+// end the model does not allow fails the cell whose call started the
+// transition (a Connect that ends FAILED without a ConnectionErrorCode,
+// say).
+func (r *cellRun) planSettle(ctx context.Context, w model.World, s model.PlanStep, outs []model.Outcome, run *PlannedRun) (model.World, bool, string) {
+	planned := outs[0].Worlds[0]
+	ps, _ := planned.Store(s.Call.Store())
+	id := r.m.StoreID(ps.ID)
+	if canHold(r.h.Target) {
+		if err := r.ctl.Settle(ctx, id); err != nil {
+			return w, true, fmt.Sprintf("settling store %s: %v", id, err)
+		}
+	}
+	state, code, err := r.waitStable(ctx, id)
+	if err != nil {
+		var ve *verdictError
+		if errors.As(err, &ve) && ve.verdict == reports.Indeterminate {
+			return w, false, ve.detail
+		}
+		return w, true, ""
+	}
+	cellIdx := r.lastCell
+	r.lastCell = -1
+	if state == ps.State && code == ps.ErrorCode {
+		return planned, false, r.checkKeysAfter(ctx, planned, s, run, cellIdx)
+	}
+	var allowed []string
+	for _, o := range outs {
+		for _, n := range o.Worlds {
+			st, _ := n.Store(ps.ID)
+			allowed = append(allowed, strings.TrimSpace(string(st.State)+" "+string(st.ErrorCode)))
+			if st.State == state && st.ErrorCode == code {
+				return n, true, ""
+			}
+		}
+	}
+	if cellIdx >= 0 && cellIdx < len(run.Cells) {
+		c := &run.Cells[cellIdx]
+		c.Verdict = reports.Fail
+		c.Evidence.Detail = fmt.Sprintf("the store settled to %s; the model allows %s",
+			strings.TrimSpace(string(state)+" "+string(code)), strings.Join(slices.Compact(allowed), " or "))
+	}
+	return w, true, ""
+}
+
+// checkKeysAfter checks, after a settle, that the subject key shows the
+// state the model says (keys follow their store: Unavailable while it is
+// not connected); a departure fails the cell whose call started the
+// transition.
+func (r *cellRun) checkKeysAfter(ctx context.Context, w model.World, s model.PlanStep, run *PlannedRun, cellIdx int) string {
+	k, ok := w.Key(s.SubjectKey)
+	if !ok || s.SubjectKey == "" {
+		return ""
+	}
+	want := w.ShownKeyState(k)
+	r.m.Calls++
+	out, err := r.client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(r.m.KeyID(k.ID))})
+	if why := stopReason(err); why != "" {
+		return why
+	}
+	got := model.KeyState("")
+	if err == nil && out.KeyMetadata != nil {
+		got = model.KeyState(out.KeyMetadata.KeyState)
+	}
+	if got != want && cellIdx >= 0 && cellIdx < len(run.Cells) {
+		c := &run.Cells[cellIdx]
+		c.Verdict = reports.Fail
+		c.Evidence.Detail = fmt.Sprintf("after the store settled, its key shows %s; the model expects %s", orNone(string(got)), want)
+	}
+	return ""
+}
+
+// checkReached checks a walk's cell as deeply as one built from scratch:
+// after an allowed answer, the store's state and ConnectionErrorCode and
+// the key's state must be what one of the matched worlds shows (a
+// transient state may already have moved on to one of its ends). It
+// returns why the cell fails ("" when it holds).
+func (r *cellRun) checkReached(ctx context.Context, c model.Cell, s model.PlanStep, matched []model.Outcome, ans Answer) string {
+	if s.Subject == "" || c.Column == model.NoSuchStore {
+		return ""
+	}
+	var worlds []model.World
+	for _, o := range matched {
+		for _, w := range o.Worlds {
+			worlds = append(worlds, w)
+			if ms, ok := w.Store(s.Subject); ok && ms.State.Transient() {
+				for _, so := range model.Step(w, model.Call{Op: model.OpSettle, StoreID: &ms.ID}) {
+					worlds = append(worlds, so.Worlds...)
+				}
+			}
+		}
+	}
+	id := r.m.StoreID(s.Subject)
+	state, code, err := r.describeState(ctx, id)
+	var de *describeError
+	deleted := errors.As(err, &de) && de.obs.Code == string(model.ErrCustomKeyStoreNotFound)
+	if err != nil && !deleted {
+		return ""
+	}
+	var fits []model.World
+	var allowed []string
+	for _, w := range worlds {
+		ms, found := w.Store(s.Subject)
+		switch {
+		case deleted && !found, !deleted && found && ms.State == state && ms.ErrorCode == code:
+			fits = append(fits, w)
+		}
+		if found {
+			allowed = append(allowed, strings.TrimSpace(string(ms.State)+" "+string(ms.ErrorCode)))
+		} else {
+			allowed = append(allowed, "deleted")
+		}
+	}
+	if len(fits) == 0 {
+		got := strings.TrimSpace(string(state) + " " + string(code))
+		if deleted {
+			got = "deleted"
+		}
+		slices.Sort(allowed)
+		return fmt.Sprintf("the answer is allowed, but the store is then %s; the model allows %s", got, strings.Join(slices.Compact(allowed), " or "))
+	}
+	if c.Op == model.OpDescribeCustomKeyStores && matched[0].Error == model.Success && !deleted {
+		if ms, ok := fits[0].Store(s.Subject); ok && ms.State == state {
+			for _, e := range ans.Stores {
+				if aws.ToString(e.CustomKeyStoreId) == id {
+					if err := checkEntry(e, renameSubject(fits[0], s.Subject)); err != nil {
+						return err.Error()
+					}
+				}
+			}
+		}
+	}
+	kid := s.SubjectKey
+	if kid == "" {
+		return ""
+	}
+	if _, had := fits[0].Key(kid); !had {
+		return ""
+	}
+	r.m.Calls++
+	out, err := r.client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(r.m.KeyID(kid))})
+	if err != nil || out.KeyMetadata == nil {
+		return ""
+	}
+	got := model.KeyState(out.KeyMetadata.KeyState)
+	var want []string
+	for _, w := range fits {
+		if k, ok := w.Key(kid); ok {
+			if w.ShownKeyState(k) == got {
+				return ""
+			}
+			want = append(want, string(w.ShownKeyState(k)))
+		}
+	}
+	slices.Sort(want)
+	return fmt.Sprintf("the key shows %s; the model expects %s", got, strings.Join(slices.Compact(want), " or "))
+}
+
+// renameSubject returns w with the store sid under the id checkEntry reads
+// (model.SubjectStoreID).
+func renameSubject(w model.World, sid string) model.World {
+	if sid == model.SubjectStoreID {
+		return w
+	}
+	n := w.Clone()
+	for i := range n.Stores {
+		if n.Stores[i].ID == sid {
+			n.Stores[i].ID = model.SubjectStoreID
+		}
+	}
+	return n
 }
 
 // observe reads the subject store's state from the target and puts it

@@ -42,7 +42,7 @@ func TestPlannedRunOnTheEmulator(t *testing.T) {
 	h := New(tg, 1)
 	for _, st := range m.StoreTypes {
 		run := h.RunPlanned(context.Background(), st)
-		plan := m.PlanFor(st, PlanOptionsFor(tg))
+		plan := m.PlanFor(st, PlanOptionsFor(tg, st))
 		if run.Stopped != "" {
 			t.Fatalf("%s: stopped %q after %d re-plans", st, run.Stopped, run.Replans)
 		}
@@ -133,7 +133,7 @@ func TestPlannedRunReplansOnDivergence(t *testing.T) {
 	if failed != 1 {
 		t.Fatalf("%d cells failed", failed)
 	}
-	plan := m.PlanFor(m.External, PlanOptionsFor(d))
+	plan := m.PlanFor(m.External, PlanOptionsFor(d, m.External))
 	if len(run.Cells) != len(plan.Covered)+len(plan.Excluded) {
 		t.Fatalf("%d results for %d cells", len(run.Cells), len(plan.Covered)+len(plan.Excluded))
 	}

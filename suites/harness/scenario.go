@@ -43,7 +43,7 @@ func (h *Harness) RunScenario(ctx context.Context, s Scenario) (res reports.Scen
 	start := time.Now()
 	res.Name = s.Name
 	r := &cellRun{h: h, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "api"}
-	r.m = NewMapper(h.nextPrefix(), h.Target.Backing())
+	r.m = NewMapper(h.nextPrefix(), h.Target.Backing()).Strict(OfferOf(h.Target))
 	defer func() {
 		res.Seconds = time.Since(start).Seconds()
 		res.Detail = r.m.redact(res.Detail)
@@ -145,6 +145,9 @@ func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Ca
 	}
 	_, err := r.m.Invoke(ctx, r.client, c, store, key)
 	obs := Classify(err)
+	if obs.Unknown != "" {
+		return nil, endWith(reports.Unreachable, "%s", obs.Unknown)
+	}
 	var next []model.World
 	var allowed []string
 	for _, w := range ws {

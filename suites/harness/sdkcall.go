@@ -27,6 +27,18 @@ type Mapper struct {
 	blobs map[string][]byte
 	// Calls counts the API calls made.
 	Calls int
+	// strict refuses calls that name fixtures the target does not offer
+	// (see unknown); offer is what the target can make real.
+	strict bool
+	offer  Offer
+}
+
+// Strict makes the mapper refuse (with an *UnknownBackingError, before
+// anything is sent) a call that names a fixture of the model the target
+// neither was given nor can create.
+func (m *Mapper) Strict(o Offer) *Mapper {
+	m.strict, m.offer = true, o
+	return m
 }
 
 // NewMapper returns a mapper whose names start with prefix and whose
@@ -41,6 +53,11 @@ func NewMapper(prefix string, b targets.Backing) *Mapper {
 	} {
 		if to != "" {
 			m.subst[from] = to
+		}
+	}
+	for i, k := range b.XksKeyIDs {
+		if i < 2 && k != "" {
+			m.subst[[]string{model.XksKey1, model.XksKey2}[i]] = k
 		}
 	}
 	return m
@@ -143,6 +160,9 @@ var samplePlaintext = []byte("kmsconform sample plaintext")
 func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, modelStore, modelKey string) (Answer, error) {
 	var a Answer
 	var err error
+	if err := m.unknown(c); err != nil {
+		return a, err
+	}
 	m.Calls++
 	keyID := aws.String(m.KeyID(c.KeyID))
 	switch c.Op {
