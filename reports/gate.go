@@ -130,6 +130,8 @@ type GateResult struct {
 	// every cell indeterminate, and a gate that passed then would hide it.
 	// It fails the gate.
 	NothingChecked bool
+	// NothingReason is then the largest root cause, with its count.
+	NothingReason string
 }
 
 // Gate judges a run against the expectations: only a fail they do not list
@@ -169,8 +171,7 @@ func Gate(c *Compat, e *Expectations) *GateResult {
 	for _, s := range c.Scenarios {
 		judge(s.Name, true, s.Verdict, "", s.Detail)
 	}
-	s := c.Summary
-	g.NothingChecked = s.Pass+s.Fail+s.Informational == 0
+	g.NothingChecked, g.NothingReason = c.NothingChecked()
 	for i := range e.Deviations {
 		d := &e.Deviations[i]
 		if !seen[d.ID] {
@@ -192,7 +193,10 @@ func outcomeOrNone(s string) string {
 func (g *GateResult) Failed() bool { return len(g.Unexpected) > 0 || g.NothingChecked }
 
 func (g *GateResult) nothingNote() string {
-	return "nothing was checked: no cell or scenario passed or failed (is the target up?)"
+	if g.NothingReason == "" {
+		return "nothing was checked: no cell or scenario passed or failed (is the target up?)"
+	}
+	return "nothing was checked: " + g.NothingReason + " — no cell or scenario passed or failed (is the target up?)"
 }
 
 // Text renders the judgement for a terminal.

@@ -60,6 +60,8 @@ type htmlData struct {
 	Verdicts    []Verdict
 	StartedAt   string
 	DurationSec string
+	// Causes are the largest root causes; MoreCauses the rest, folded.
+	Causes, MoreCauses []RootCause
 }
 
 type verdictCount struct {
@@ -67,7 +69,8 @@ type verdictCount struct {
 	Count   int
 }
 
-// HTML renders a run as one self-contained page: the headline, the matrices
+// HTML renders a run as one self-contained page: the headline, the root
+// causes of what did not pass, the matrices
 // as a heat map coloured by verdict, the validation constraints and the
 // scenarios, a filter by verdict, operation and state, and a panel that
 // shows a clicked cell's expected and observed outcomes, evidence and rules
@@ -97,6 +100,10 @@ func HTML(c *Compat) ([]byte, error) {
 		if n := c.Summary.Count(v); n > 0 {
 			d.Counts = append(d.Counts, verdictCount{v, n})
 		}
+	}
+	d.Causes = RootCauses(c)
+	if len(d.Causes) > maxSummaryCauses {
+		d.Causes, d.MoreCauses = d.Causes[:maxSummaryCauses], d.Causes[maxSummaryCauses:]
 	}
 	ops, states := map[string]bool{}, map[string]bool{}
 	for i := range c.Cells {

@@ -21,7 +21,7 @@ var Symbols = map[Verdict]string{
 const noCell = "·"
 
 // Markdown renders a run for a GitHub job summary or a pull-request comment:
-// the headline, per store type the matrix of verdicts with a legend, the
+// the headline, the root causes of what did not pass, per store type the matrix of verdicts with a legend, the
 // validation constraints, the scenarios, and every failing cell with what
 // was expected, what was observed and the rule's source in the
 // documentation. The output depends only on the document.
@@ -44,6 +44,7 @@ func Markdown(c *Compat) []byte {
 	}
 	fmt.Fprintf(&b, "%s\n\n", strings.Join(counts, " · "))
 	b.WriteString(legend())
+	writeRootCauses(&b, c)
 
 	for _, m := range Matrices(c) {
 		fmt.Fprintf(&b, "\n### %s\n\n| operation |", m.StoreType)
@@ -89,6 +90,27 @@ func Markdown(c *Compat) []byte {
 	writeCellList(&b, c, Fail, "Failing cells")
 	writeCellList(&b, c, Indeterminate, "Indeterminate cells (the outcome is unknown)")
 	return b.Bytes()
+}
+
+// writeRootCauses lists every root cause of the cells and scenarios that
+// did not pass, the largest first, with a few of their ids.
+func writeRootCauses(b *bytes.Buffer, c *Compat) {
+	causes := RootCauses(c)
+	if len(causes) == 0 {
+		return
+	}
+	b.WriteString("\n### Root causes\n\n| count | verdict | reason | examples |\n|--:|---|---|---|\n")
+	for _, rc := range causes {
+		var ex []string
+		for _, id := range rc.Examples {
+			ex = append(ex, "`"+mdCode(id)+"`")
+		}
+		if more := rc.Count() - len(rc.Examples); more > 0 {
+			ex = append(ex, fmt.Sprintf("%d more", more))
+		}
+		fmt.Fprintf(b, "| %s | %s %s | %s | %s |\n", countPhrase(rc.Cells, rc.Scenarios), Symbols[rc.Verdict], rc.Verdict,
+			mdText(rc.Reason), strings.Join(ex, " · "))
+	}
 }
 
 func legend() string {

@@ -5,8 +5,12 @@ import (
 	"strings"
 )
 
+// maxSummaryCauses is how many root causes the terminal summary shows.
+const maxSummaryCauses = 8
+
 // TerminalSummary renders a run for a terminal in one screen: the target,
-// the count per verdict, and the first failing cells.
+// the count per verdict, the largest root causes of what did not pass, and
+// the first failing cells.
 func TerminalSummary(c *Compat, path string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nkmsconform: %s (%s) against model %s: %d cells, %d scenarios in %.1fs, %d API calls\n",
@@ -18,6 +22,14 @@ func TerminalSummary(c *Compat, path string) string {
 		}
 	}
 	fmt.Fprintf(&b, "  %s\n", strings.Join(parts, " · "))
+	causes := RootCauses(c)
+	for i, rc := range causes {
+		if i == maxSummaryCauses {
+			fmt.Fprintf(&b, "  … and %d more root causes (compat.md lists them all)\n", len(causes)-i)
+			break
+		}
+		fmt.Fprintf(&b, "  %s: %s\n", rc.What(), rc.Reason)
+	}
 	shown := 0
 	for _, cell := range c.Cells {
 		if cell.Verdict != Fail {
