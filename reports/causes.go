@@ -101,8 +101,11 @@ func verdictRank(v Verdict) int {
 // cell and no scenario ended pass, fail or informational (a target that is
 // down, a plain web server, a wrong URL path make every cell indeterminate,
 // unsupported or unreachable, and a run that passed then would hide it).
-// When so, why says the largest root cause with its count, e.g. "443 cells
-// indeterminate (connection refused: http://127.0.0.1:5059)".
+// When so, why names the largest root cause with its count, e.g. "443 cells
+// indeterminate (connection refused: http://127.0.0.1:5059)": the largest
+// of the cells that asked the target (indeterminate or unsupported) when
+// there are any, since the cells that never called it (unreachable for
+// want of backing, skipped) do not say why the target answered nothing.
 func (c *Compat) NothingChecked() (nothing bool, why string) {
 	checked := func(v Verdict) bool { return v == Pass || v == Fail || v == Informational }
 	for i := range c.Cells {
@@ -119,7 +122,14 @@ func (c *Compat) NothingChecked() (nothing bool, why string) {
 	if len(causes) == 0 {
 		return true, "the run has no cells and no scenarios"
 	}
-	return true, fmt.Sprintf("%s (%s)", causes[0].What(), causes[0].Reason)
+	top := causes[0]
+	for _, rc := range causes {
+		if rc.Verdict == Indeterminate || rc.Verdict == Unsupported {
+			top = rc
+			break
+		}
+	}
+	return true, fmt.Sprintf("%s (%s)", top.What(), top.Reason)
 }
 
 // countPhrase is "3 cells", "1 cell and 2 scenarios", "6 scenarios".

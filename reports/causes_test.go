@@ -170,6 +170,27 @@ func TestNothingChecked(t *testing.T) {
 			t.Errorf("all %s: %v %q", v, nothing, why)
 		}
 	}
+	// The cells that asked the target say more than the ones that could
+	// not be set up without it.
+	c = deadRun()
+	for i := 0; i < 9; i++ {
+		c.Cells = append(c.Cells, cell(fmt.Sprintf("u/%d", i), Unreachable,
+			"route step 1 (CreateCustomKeyStore): the call names a CloudHSM cluster, which the run was not given (set KMSCONFORM_CLOUDHSM_CLUSTER_ID)"))
+	}
+	c.Finish()
+	if _, why := c.NothingChecked(); why != "5 cells and 1 scenario indeterminate (connection refused: http://127.0.0.1:5059)" {
+		t.Errorf("with more unreachable cells: %q", why)
+	}
+	for i := range c.Cells {
+		if c.Cells[i].Verdict == Indeterminate || c.Cells[i].Verdict == Unsupported {
+			c.Cells[i].Verdict = Skipped
+		}
+	}
+	c.Scenarios[0].Verdict = Skipped
+	c.Finish()
+	if _, why := c.NothingChecked(); !strings.HasPrefix(why, "9 cells unreachable (CreateCustomKeyStore: the call names a CloudHSM cluster") {
+		t.Errorf("nothing asked the target: %q", why)
+	}
 	empty := &Compat{}
 	if nothing, why := empty.NothingChecked(); !nothing || why == "" {
 		t.Errorf("empty: %v %q", nothing, why)
