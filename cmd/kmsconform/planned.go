@@ -84,6 +84,10 @@ func runPlanned(f runFlags, stdout, stderr io.Writer) int {
 		return 130
 	case c.Summary.Count(reports.Fail) > 0:
 		return 1
+	case nothingChecked(c, stderr):
+		// Before the stop's 2: a walk that checked nothing (a target that
+		// is down diverges from every plan) is the finding.
+		return 1
 	case err != nil:
 		return 2
 	}

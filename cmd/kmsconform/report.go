@@ -255,20 +255,28 @@ func loadExpectations(path string) (*reports.Expectations, error) {
 }
 
 // gateExit is the exit code of a run with --expect: 1 on a failing cell or
-// scenario the expectations do not list, or on a spec that failed without
-// any failing cell (a verdict the target kind does not excuse); else 0. With
-// report set it prints the judgement and writes gate.md into dir.
-func gateExit(e *reports.Expectations, c *reports.Compat, specFailed, report bool, dir string, stdout, stderr io.Writer) int {
+// scenario the expectations do not list, on a spec that failed without any
+// failing cell (a verdict the target kind does not excuse), or, for a whole
+// run, when nothing was checked (said in one line on stderr); else 0. A
+// whole run (not one shard of it) also prints the judgement and writes
+// gate.md into dir.
+func gateExit(e *reports.Expectations, c *reports.Compat, specFailed, whole bool, dir string, stdout, stderr io.Writer) int {
 	g := reports.Gate(c, e)
-	if report {
+	if whole {
 		fmt.Fprint(stdout, g.Text())
 		if err := os.WriteFile(filepath.Join(dir, GateFileName), []byte(g.Markdown()), 0o644); err != nil {
 			fmt.Fprintf(stderr, "kmsconform run: %s\n", oneLine(err))
 			return 2
 		}
 	}
-	if g.Failed() || (specFailed && c.Summary.Fail == 0) {
-		return 1
+	code := 0
+	if len(g.Unexpected) > 0 || (specFailed && c.Summary.Fail == 0) {
+		code = 1
 	}
-	return 0
+	// The gate's NothingChecked is c.NothingChecked's; only the whole run
+	// may judge it, a shard may hold nothing but skipped cells.
+	if whole && nothingChecked(c, stderr) {
+		code = 1
+	}
+	return code
 }

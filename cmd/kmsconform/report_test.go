@@ -266,3 +266,46 @@ func TestSecretsNeverReachAReport(t *testing.T) {
 		}
 	}
 }
+
+// A run that checked nothing fails the gate and names its largest root
+// cause; one shard of a run is not judged alone (it may hold only skipped
+// cells), its parent judges the merged result.
+func TestReportGateNothingChecked(t *testing.T) {
+	dir := t.TempDir()
+	c := unitRun(reports.Indeterminate, "")
+	for i := range c.Cells {
+		c.Cells[i].Verdict, c.Cells[i].Observed = reports.Indeterminate, ""
+		c.Cells[i].Evidence.Detail = "no answer: operation error KMS: CreateKey, exceeded maximum number of attempts, 1, https response error StatusCode: 0, " +
+			`RequestID: , request send failed, Post "http://127.0.0.1:9/": dial tcp 127.0.0.1:9: connect: connection refused`
+	}
+	path := writeCompat(t, dir, "compat.json", c)
+	none := filepath.Join(dir, "expect.yml")
+	if err := os.WriteFile(none, []byte("schema: kmsconform/expectations/v1\ndeviations: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cause := "nothing was checked: 2 cells indeterminate (connection refused: http://127.0.0.1:9)"
+	if code, out, _ := cli("report", "gate", path, "--expect", none); code != 1 || !strings.Contains(out, "FAIL "+cause) {
+		t.Errorf("report gate: exit %d\n%s", code, out)
+	}
+	e, err := reports.ReadExpectationsFile(none)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := gateExit(e, c, false, true, dir, &out, &errOut); code != 1 || errOut.String() != "kmsconform run: "+cause+"\n" {
+		t.Errorf("gateExit, whole run: %d, stderr %q", code, errOut.String())
+	}
+	if code := exitFor(c, false, true, &errOut); code != 1 || strings.Count(errOut.String(), "\n") != 2 {
+		t.Errorf("exitFor, whole run: %d, stderr %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if gateExit(e, c, false, false, dir, &out, &errOut) != 0 || exitFor(c, false, false, &errOut) != 0 || errOut.Len() != 0 {
+		t.Errorf("a shard judged nothing checked: stderr %q", errOut.String())
+	}
+	// A run that checked something is not affected.
+	ok := unitRun(reports.Pass, "CustomKeyStoreNotFoundException")
+	ok.Finish()
+	if gateExit(e, ok, false, true, dir, &out, &errOut) != 0 || exitFor(ok, false, true, &errOut) != 0 || errOut.Len() != 0 {
+		t.Errorf("a passing run: stderr %q", errOut.String())
+	}
+}

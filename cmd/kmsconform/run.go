@@ -64,7 +64,8 @@ func parseRunFlags(args []string, stderr io.Writer) (runFlags, error) {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: kmsconform run [flags]")
 		fmt.Fprintln(stderr, "Checks a target against the reference model and writes compat.json. Exit 0 when no cell fails,")
-		fmt.Fprintln(stderr, "1 when one does, 2 on a usage or setup error.")
+		fmt.Fprintln(stderr, "1 when one does or when nothing could be checked (no cell passed, failed or was informational),")
+		fmt.Fprintln(stderr, "2 on a usage or setup error.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -136,13 +137,10 @@ func runSpecs(f runFlags, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kmsconform run: no result: %v\n", err)
 		return 2
 	}
-	code := exitFor(c)
-	if t.failed {
-		// A spec failed without a failing cell: a verdict the target kind
-		// does not excuse (see harness.Conclude), or a suite error.
-		code = 1
-	}
-	if f.shards == 1 {
+	// A shard is part of a run: whether the run checked anything is the
+	// parent's judgement, on the merged result.
+	whole := f.shards == 1
+	if whole {
 		fmt.Fprint(stdout, reports.TerminalSummary(c, path))
 		if err := writeFormats(f.reportDir, c, stdout, stderr); err != nil {
 			fmt.Fprintf(stderr, "kmsconform run: %v\n", oneLine(err))
@@ -150,9 +148,11 @@ func runSpecs(f runFlags, stdout, stderr io.Writer) int {
 		}
 	}
 	if f.expectations != nil {
-		code = gateExit(f.expectations, c, t.failed, f.shards == 1, f.reportDir, stdout, stderr)
+		return gateExit(f.expectations, c, t.failed, whole, f.reportDir, stdout, stderr)
 	}
-	return code
+	// t.failed: a spec failed without a failing cell, a verdict the target
+	// kind does not excuse (see harness.Conclude), or a suite error.
+	return exitFor(c, t.failed, whole, stderr)
 }
 
 func oneLine(err error) string {
@@ -160,11 +160,30 @@ func oneLine(err error) string {
 	return s
 }
 
-func exitFor(c *reports.Compat) int {
-	if c.Summary.Fail > 0 {
-		return 1
+// exitFor is the exit code of a run without --expect: 1 when a cell or
+// scenario fails or a spec failed, or, for a whole run (not one shard of
+// it), when nothing was checked; else 0.
+func exitFor(c *reports.Compat, specFailed, whole bool, stderr io.Writer) int {
+	code := 0
+	if c.Summary.Fail > 0 || specFailed {
+		code = 1
 	}
-	return 0
+	if whole && nothingChecked(c, stderr) {
+		code = 1
+	}
+	return code
+}
+
+// nothingChecked reports whether the run checked nothing (no cell or
+// scenario ended pass, fail or informational: a target that is down, a
+// plain web server, a wrong URL path) and then says so in one line on
+// stderr, with the largest root cause.
+func nothingChecked(c *reports.Compat, stderr io.Writer) bool {
+	nothing, why := c.NothingChecked()
+	if nothing {
+		fmt.Fprintf(stderr, "kmsconform run: nothing was checked: %s\n", why)
+	}
+	return nothing
 }
 
 // runSharded starts one child process per shard and merges their results.
@@ -229,9 +248,11 @@ func runSharded(f runFlags, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kmsconform run: %v\n", oneLine(err))
 		return 2
 	}
-	code := exitFor(merged)
+	var code int
 	if f.expectations != nil {
 		code = gateExit(f.expectations, merged, false, true, f.reportDir, stdout, stderr)
+	} else {
+		code = exitFor(merged, false, true, stderr)
 	}
 	for _, c := range codes {
 		code = max(code, c)

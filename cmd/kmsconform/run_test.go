@@ -2,9 +2,14 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -94,5 +99,94 @@ func TestRunUsageErrors(t *testing.T) {
 		if code != 2 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.HasPrefix(errOut, "kmsconform run: ") {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and one line", args, code, errOut)
 		}
+	}
+}
+
+// A run that checked nothing — an endpoint nothing listens on, a web
+// server that answers 404 to everything — exits 1 with one line naming the
+// largest root cause, with or without --expect, in one process or several,
+// and on the planned walk.
+func TestRunNothingChecked(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String()
+	l.Close()
+	notFound := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "404 page not found", http.StatusNotFound)
+	}))
+	defer notFound.Close()
+
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv("AWS_SESSION_TOKEN", "")
+	t.Setenv("AWS_ENDPOINT_URL_KMS", "")
+	expect := filepath.Join(t.TempDir(), "expect.yml")
+	if err := os.WriteFile(expect, []byte("schema: kmsconform/expectations/v1\ndeviations: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile(`^kmsconform run: nothing was checked: \d+ cells( and \d+ scenarios?)? (indeterminate|unsupported) \((.+)\)$`)
+	for _, tc := range []struct {
+		name, endpoint, cause string
+		args                  []string
+	}{
+		{"dead", dead, "connection refused: " + dead, nil},
+		{"dead/expect", dead, "connection refused: " + dead, []string{"--expect", expect}},
+		{"dead/procs=2", dead, "connection refused: " + dead, []string{"--procs", "2"}},
+		{"dead/procs=2/expect", dead, "connection refused: " + dead, []string{"--procs", "2", "--expect", expect}},
+		// Which operation is named depends on which cells the endpoint
+		// target can set up without backing; the answer does not.
+		{"404", notFound.URL, " is not implemented (HTTP 404, not a KMS error)", nil},
+		{"404/expect", notFound.URL + "/wrong/path", " is not implemented (HTTP 404, not a KMS error)", []string{"--expect", expect}},
+		{"dead/planned", dead, "", []string{"--planned"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := append([]string{"run", "--target", "endpoint", "--endpoint", tc.endpoint, "--report-dir", dir}, tc.args...)
+			code, out, errOut := runCLI(t, args...)
+			var ours []string
+			for _, l := range strings.Split(strings.TrimSpace(errOut), "\n") {
+				switch {
+				case strings.HasPrefix(l, "kmsconform: ") && strings.Contains(l, " specs to run"),
+					strings.HasPrefix(l, "kmsconform run: ") && strings.Contains(l, " walk: "),
+					strings.HasPrefix(l, "kmsconform run: the planned run stopped: "):
+					// Progress, and the planned walk's account of itself.
+				case strings.HasPrefix(l, "kmsconform run: "):
+					ours = append(ours, l)
+				default:
+					t.Errorf("unexpected line on stderr: %q", l)
+				}
+			}
+			if code != 1 || len(ours) != 1 || !line.MatchString(ours[0]) {
+				t.Fatalf("exit %d, lines %q; want 1 and one line\nstdout:\n%s\nstderr:\n%s", code, ours, out, errOut)
+			}
+			if cause := line.FindStringSubmatch(ours[0])[3]; !strings.HasSuffix(cause, tc.cause) {
+				t.Errorf("cause %q, want it to end %q", cause, tc.cause)
+			}
+			// The reports are still written, and the summary names the cause.
+			c, err := reports.ReadFile(filepath.Join(dir, "compat.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if nothing, why := c.NothingChecked(); !nothing || !strings.HasSuffix(ours[0], why) {
+				t.Errorf("compat.json: nothing checked %v, %q", nothing, why)
+			}
+			if causes := reports.RootCauses(c); !strings.Contains(out, fmt.Sprintf("  %s: %s\n", causes[0].What(), causes[0].Reason)) {
+				t.Errorf("the terminal summary lacks the largest root cause:\n%s", out)
+			}
+			if strings.Contains(strings.Join(tc.args, " "), "--expect") && !strings.Contains(out, "gate FAILED") {
+				t.Errorf("the gate passed:\n%s", out)
+			}
+		})
+	}
+}
+
+// A label filter that selects nothing checks nothing either.
+func TestRunNothingSelected(t *testing.T) {
+	code, _, errOut := runCLI(t, "run", "--report-dir", t.TempDir(), "--label-filter", "op:NoSuchOperation")
+	want := "kmsconform run: nothing was checked: 488 cells skipped (not selected (label filter))"
+	if code != 1 || !strings.Contains(errOut, want+"\n") {
+		t.Errorf("exit %d, stderr %q; want 1 and %q", code, errOut, want)
 	}
 }
