@@ -35,7 +35,29 @@ var _ targets.Target = (*Target)(nil)
 // comes from the argument, the configuration, the SDK's (AWS_REGION, the
 // profile) or DefaultRegion. cfg nil means targets.DefaultConfig. New makes
 // no call to the endpoint.
-func New(ctx context.Context, cfg *targets.Config, endpointURL, region string) (*Target, error) {
+//
+// The result is a *Target, or, when the backing has an XksControlURL, a
+// *ProxyTarget, which also implements targets.ProxyControl. That needs the
+// backing's XksEndpoint and XKS credential too (the control API accepts
+// requests signed by the proxy's credentials); without them New fails.
+func New(ctx context.Context, cfg *targets.Config, endpointURL, region string) (targets.Target, error) {
+	t, awsCfg, err := newTarget(ctx, cfg, endpointURL, region)
+	if err != nil {
+		return nil, err
+	}
+	b := t.backing
+	if b.XksControlURL == "" {
+		return t, nil
+	}
+	if b.XksEndpoint == "" || b.XksCredential.AccessKeyID == "" || b.XksCredential.Secret == "" {
+		return nil, fmt.Errorf("endpoint target: %s is set, so %s, %s and %s must be too: the proxy's control API takes requests signed with its credential",
+			targets.EnvXKSControlURL, targets.EnvXKSURIEndpoint, targets.EnvXKSAccessKeyID, targets.EnvXKSSecretAccessKey)
+	}
+	ctl := newProxyControl(b.XksControlURL, httpClient(awsCfg, t.timeouts.Call), t.client.Options().Region, b)
+	return &ProxyTarget{Target: t, ctl: ctl}, nil
+}
+
+func newTarget(ctx context.Context, cfg *targets.Config, endpointURL, region string) (*Target, aws.Config, error) {
 	if cfg == nil {
 		cfg = targets.DefaultConfig()
 	}
@@ -48,10 +70,10 @@ func New(ctx context.Context, cfg *targets.Config, endpointURL, region string) (
 		u = os.Getenv("AWS_ENDPOINT_URL_KMS")
 	}
 	if u == "" {
-		return nil, fmt.Errorf("endpoint target: no endpoint: give one (--endpoint), set targets.endpoint.url in %s, or set AWS_ENDPOINT_URL_KMS", cfg.Source)
+		return nil, aws.Config{}, fmt.Errorf("endpoint target: no endpoint: give one (--endpoint), set targets.endpoint.url in %s, or set AWS_ENDPOINT_URL_KMS", cfg.Source)
 	}
 	if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-		return nil, fmt.Errorf("endpoint target: %q is not an http:// or https:// URL", u)
+		return nil, aws.Config{}, fmt.Errorf("endpoint target: %q is not an http:// or https:// URL", u)
 	}
 	if region == "" {
 		region = ec.Region
@@ -62,7 +84,7 @@ func New(ctx context.Context, cfg *targets.Config, endpointURL, region string) (
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("endpoint target: AWS configuration: %w", err)
+		return nil, aws.Config{}, fmt.Errorf("endpoint target: AWS configuration: %w", err)
 	}
 	if region == "" {
 		region = awsCfg.Region
@@ -75,7 +97,7 @@ func New(ctx context.Context, cfg *targets.Config, endpointURL, region string) (
 		// Resolve now, so a broken profile fails here in one line instead
 		// of in the first spec.
 		if _, err := awsCfg.Credentials.Retrieve(ctx); err != nil {
-			return nil, fmt.Errorf("endpoint target: credentials: %w", err)
+			return nil, aws.Config{}, fmt.Errorf("endpoint target: credentials: %w", err)
 		}
 		creds = awsCfg.Credentials
 	}
@@ -86,7 +108,7 @@ func New(ctx context.Context, cfg *targets.Config, endpointURL, region string) (
 		o.RetryMaxAttempts = 1
 		o.HTTPClient = httpClient(awsCfg, ec.Timeouts.Call)
 	})
-	return &Target{url: u, client: client, timeouts: ec.Timeouts, backing: ec.Backing}, nil
+	return &Target{url: u, client: client, timeouts: ec.Timeouts, backing: ec.Backing}, awsCfg, nil
 }
 
 // httpClient is the SDK configuration's HTTP client with a timeout per

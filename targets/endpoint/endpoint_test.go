@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -49,7 +50,7 @@ func startEmulator(t *testing.T, creds map[string]string) string {
 	return emu.URL()
 }
 
-func accessKeyID(t *testing.T, tgt *endpoint.Target) string {
+func accessKeyID(t *testing.T, tgt targets.Target) string {
 	t.Helper()
 	c, err := tgt.KMS().Options().Credentials.Retrieve(context.Background())
 	if err != nil {
@@ -70,7 +71,7 @@ func TestEndpointAgainstTheEmulator(t *testing.T) {
 	defer tgt.Close(context.Background())
 	var _ targets.Target = tgt
 	if tgt.Name() != "endpoint "+url || tgt.Kind() != targets.KindEndpoint || tgt.Endpoint() != url || tgt.Control() != nil ||
-		tgt.Capabilities() != (targets.Capabilities{}) || tgt.Timeouts() != cfg.Endpoint.Timeouts || tgt.Backing() != cfg.Endpoint.Backing {
+		tgt.Capabilities() != (targets.Capabilities{}) || tgt.Timeouts() != cfg.Endpoint.Timeouts || !reflect.DeepEqual(tgt.Backing(), cfg.Endpoint.Backing) {
 		t.Fatalf("identity: %s %s %s %+v", tgt.Name(), tgt.Kind(), tgt.Endpoint(), tgt.Timeouts())
 	}
 	o := tgt.KMS().Options()
