@@ -237,7 +237,7 @@ func BuildCompat(r Report) *reports.Compat {
 		c.Target = reports.Target{Name: string(o.Target), Kind: string(o.Target), Endpoint: o.Endpoint}
 	}
 	for _, cell := range expectedCells {
-		if !seen[cell.ID] && InShard(cell.ID) {
+		if !seen[cell.ID] && InShard(ShardKey(cell)) {
 			res := CellResultBase(cell)
 			res.Verdict = reports.Skipped
 			res.Evidence.Detail = "not selected (label filter)"
@@ -251,16 +251,40 @@ func BuildCompat(r Report) *reports.Compat {
 // CellSpec is the body of a cell's spec: run the cell on the current
 // target (when it is in this process's shard), record it, and conclude.
 func CellSpec(ctx SpecContext, c model.Cell) {
-	if !InShard(c.ID) {
+	if !InShard(ShardKey(c)) {
 		Skip("in another process's shard")
 	}
 	h := current
-	res := h.RunCell(ctx, c)
-	RecordCell(res)
-	if h.Progress != nil {
-		h.Progress.CellDone(res.ID, res.Verdict)
+	var res reports.Cell
+	if h.UsesLanes() && laneOf(c) != "" {
+		res = h.laneCell(ctx, c)
+	} else {
+		res = h.RunCell(ctx, c)
+		h.progress(res.ID, res.Verdict)
 	}
+	RecordCell(res)
 	Conclude(res.Verdict, res.Evidence.Detail)
+}
+
+// ScenarioSpec is the body of a scenario's spec.
+func ScenarioSpec(ctx SpecContext, s Scenario) {
+	h := current
+	key := "scenario/" + s.Name
+	if h.UsesLanes() && s.StoreType() != "" {
+		key = "lane/" + string(s.StoreType())
+	}
+	if !InShard(key) {
+		Skip("in another process's shard")
+	}
+	var res reports.Scenario
+	if h.UsesLanes() && s.StoreType() != "" {
+		res = h.laneScenario(ctx, s)
+	} else {
+		res = h.RunScenario(ctx, s)
+		h.progress("scenario "+res.Name, res.Verdict)
+	}
+	RecordScenario(res)
+	Conclude(res.Verdict, res.Detail)
 }
 
 // Conclude ends a spec by its verdict: a fail fails it; pass and

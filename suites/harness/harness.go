@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -34,9 +35,28 @@ type Harness struct {
 	runID    string
 	proc     int
 
-	mu    sync.Mutex
-	seq   int
-	calls int
+	mu       sync.Mutex
+	seq      int
+	calls    int
+	lanes    map[model.StoreType]*lane
+	findings []string
+}
+
+// addFinding records what a run learnt of the target that is a finding of
+// its own (once each).
+func (h *Harness) addFinding(f string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if f != "" && !slices.Contains(h.findings, f) {
+		h.findings = append(h.findings, f)
+	}
+}
+
+// Findings returns the findings so far.
+func (h *Harness) Findings() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.findings)
 }
 
 // New returns a harness for a target. proc is the parallel process number
@@ -171,12 +191,23 @@ func (r *cellRun) cleanup(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.h.Target.Timeouts().Disconnect+5*time.Second)
 	defer cancel()
-	Sweep(ctx, r.client, r.m.Prefix(), r.m.TargetKeys(), r.h.Target.Timeouts().Poll)
+	r.m.Sweep(ctx, r.client, r.h.Target.Timeouts().Poll)
+}
+
+// Sweep deletes what this mapper created: the stores it created, found by
+// id (a cell may have renamed one out of the run's prefix), and those whose
+// names carry its prefix; its keys are scheduled for deletion.
+func (m *Mapper) Sweep(ctx context.Context, client *kms.Client, poll time.Duration) {
+	sweep(ctx, client, m.Prefix(), m.TargetStores(), m.TargetKeys(), poll)
 }
 
 // Sweep deletes the stores whose names start with prefix (and schedules
 // the given keys for deletion). It never touches a store of another prefix.
 func Sweep(ctx context.Context, client *kms.Client, prefix string, keys []string, poll time.Duration) {
+	sweep(ctx, client, prefix, nil, keys, poll)
+}
+
+func sweep(ctx context.Context, client *kms.Client, prefix string, stores, keys []string, poll time.Duration) {
 	for _, k := range keys {
 		_, _ = client.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(k), PendingWindowInDays: aws.Int32(7)})
 	}
@@ -188,7 +219,7 @@ func Sweep(ctx context.Context, client *kms.Client, prefix string, keys []string
 			return
 		}
 		for _, s := range out.CustomKeyStores {
-			if strings.HasPrefix(aws.ToString(s.CustomKeyStoreName), prefix) {
+			if strings.HasPrefix(aws.ToString(s.CustomKeyStoreName), prefix) || slices.Contains(stores, aws.ToString(s.CustomKeyStoreId)) {
 				ids = append(ids, aws.ToString(s.CustomKeyStoreId))
 			}
 		}

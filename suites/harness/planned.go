@@ -25,6 +25,11 @@ type PlannedRun struct {
 	// Retries counts the re-plans after a transient cell whose brackets
 	// did not prove the state (the transition ended too soon).
 	Retries int
+	// Retained counts the stores the walk could not delete (they hold keys
+	// pending deletion); Connected says a store of the walk reached
+	// CONNECTED (on CloudHSM, KMS then rotated the kmsuser password).
+	Retained  int
+	Connected bool
 	// Finding is what the walk learnt of the target that is a finding of
 	// its own ("" for none): a target never seen in a transient state.
 	Finding string
@@ -112,7 +117,7 @@ func (h *Harness) RunPlannedCells(ctx context.Context, t model.StoreType, only m
 		// On real KMS the guard's cleanup, which works from its ledger,
 		// does this; a sweep lists stores by name.
 		if h.Target.Kind() != targets.KindAWS {
-			Sweep(clean, r.client, r.m.Prefix(), r.m.TargetKeys(), h.Target.Timeouts().Poll)
+			r.m.Sweep(clean, r.client, h.Target.Timeouts().Poll)
 		}
 	}()
 	w := model.NewWorld()
@@ -192,6 +197,11 @@ func (h *Harness) RunPlannedCells(ctx context.Context, t model.StoreType, only m
 				run.Cells = append(run.Cells, res)
 				done[id] = true
 			}
+		}
+	}
+	for _, st := range w.Stores {
+		if len(w.KeysIn(st.ID)) > 0 {
+			run.Retained++
 		}
 	}
 	for _, id := range plan.Covered {
@@ -387,6 +397,9 @@ func (r *cellRun) planSettle(ctx context.Context, w model.World, s model.PlanSte
 	}
 	cellIdx := r.lastCell
 	r.lastCell = -1
+	if state == model.Connected {
+		run.Connected = true
+	}
 	if state == ps.State && code == ps.ErrorCode {
 		return planned, false, r.checkKeysAfter(ctx, planned, s, run, cellIdx)
 	}

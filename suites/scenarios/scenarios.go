@@ -3,7 +3,6 @@ package scenarios
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -192,23 +191,10 @@ func count(ss []string, s string) int {
 	return n
 }
 
+func init() { harness.ExpectScenarios(Scenarios()) }
+
 var _ = Describe("scenarios", func() {
 	for _, s := range Scenarios() {
-		labels := Labels{"scenario"}
-		if slices.Contains(s.Needs(), m.NeedBackingControl) {
-			labels = append(labels, "needs:"+string(m.NeedBackingControl))
-		}
-		It(s.Name, labels, func(ctx SpecContext) {
-			if !harness.InShard("scenario/" + s.Name) {
-				Skip("in another process's shard")
-			}
-			h := harness.Current()
-			res := h.RunScenario(ctx, s)
-			harness.RecordScenario(res)
-			if h.Progress != nil {
-				h.Progress.CellDone("scenario "+res.Name, res.Verdict)
-			}
-			harness.Conclude(res.Verdict, res.Detail)
-		})
+		It(s.Name, harness.ScenarioLabels(s), func(ctx SpecContext) { harness.ScenarioSpec(ctx, s) })
 	}
 })

@@ -240,7 +240,7 @@ func init() { harness.ExpectCells(append(harness.ExpectedCells(), cells...)) }
 
 var _ = Describe("validation", func() {
 	for _, c := range cells {
-		It(c.ID, Label("validation", "op:"+string(c.Op), "store:"+string(c.StoreType), "provenance:"+string(c.Status)),
+		It(c.ID, harness.CellLabels(c, true),
 			func(ctx SpecContext) { harness.CellSpec(ctx, c) })
 	}
 })

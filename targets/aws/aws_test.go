@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -121,7 +122,7 @@ func TestRunsOnAnEnabledAccount(t *testing.T) {
 	var _ targets.Target = tgt
 	if tgt.Name() != "aws 123456789012 eu-central-1" || tgt.Kind() != targets.KindAWS || tgt.Account() != "123456789012" ||
 		tgt.Control() != nil || tgt.Capabilities() != (targets.Capabilities{}) || tgt.Timeouts() != cfg.AWS.Timeouts ||
-		tgt.Backing() != cfg.AWS.Backing {
+		!reflect.DeepEqual(tgt.Backing(), cfg.AWS.Backing) {
 		t.Fatalf("identity: %s %s %+v", tgt.Name(), tgt.Kind(), tgt.Timeouts())
 	}
 	o := tgt.KMS().Options()

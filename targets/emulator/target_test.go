@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -175,7 +176,7 @@ func TestTargetIdentity(t *testing.T) {
 	var tgt targets.Target = e.tgt
 	def := targets.DefaultConfig()
 	if tgt.Name() != "emulator" || tgt.Kind() != targets.KindEmulator || !strings.HasPrefix(tgt.Endpoint(), "http://127.0.0.1:") ||
-		tgt.Timeouts() != def.Emulator.Timeouts || tgt.Backing() != (targets.Backing{}) || tgt.Control() == nil {
+		tgt.Timeouts() != def.Emulator.Timeouts || !reflect.DeepEqual(tgt.Backing(), targets.Backing{}) || tgt.Control() == nil {
 		t.Fatalf("identity: %s %s %s %+v %v", tgt.Name(), tgt.Kind(), tgt.Endpoint(), tgt.Timeouts(), tgt.Backing())
 	}
 	if c := tgt.Capabilities(); !c.HoldTransition || !c.BreakCluster || !c.BreakProxy || !c.ControlTime {

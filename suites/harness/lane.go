@@ -1,0 +1,307 @@
+package harness
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/kmsconform/kmsconform/model"
+	"github.com/kmsconform/kmsconform/reports"
+)
+
+// A target that cannot reset itself and hold every transition (anything
+// but the embedded emulator: an endpoint, real KMS) shares the backing it
+// was given, one cluster and one proxy, between every cell and scenario of
+// a store type, and a store that holds a key keeps that backing for the 7
+// days of the key's deletion window. So on such a target the cells and
+// scenarios of a store type run in one lane, in one order, whatever order
+// Ginkgo runs their specs in: the first spec of the lane runs it all, every
+// spec records its own result.
+//
+//  1. validation cells whose route creates a store and leaves the backing as
+//     it found it (each creates and deletes its store);
+//  2. the planned walk of the matrix (one store through every state, the
+//     transient ones caught between two observations);
+//  3. the validation cells and scenarios that keep the backing (a key, a
+//     CloudHSM connect), while it is free; once it is not, they are
+//     unreachable with the reason and what would reach them.
+
+// lane is the run of one store type's lane.
+type lane struct {
+	once      sync.Once
+	cells     map[string]reports.Cell
+	scenarios map[string]reports.Scenario
+}
+
+// UsesLanes reports whether the harness runs cells and scenarios in lanes
+// (see above) rather than one route each from a reset target.
+func (h *Harness) UsesLanes() bool {
+	ctl, caps := h.Target.Control(), h.Target.Capabilities()
+	return !(ctl != nil && caps.HoldTransition && caps.BreakCluster && caps.BreakProxy)
+}
+
+var (
+	scenMu    sync.Mutex
+	scenarios []Scenario
+)
+
+// ExpectScenarios declares the scenarios the registered suites may run,
+// so that a lane can run them in its order.
+func ExpectScenarios(ss []Scenario) {
+	scenMu.Lock()
+	defer scenMu.Unlock()
+	scenarios = append(scenarios, ss...)
+}
+
+// StoreType is the type of the store a scenario creates first ("" when it
+// creates none).
+func (s Scenario) StoreType() model.StoreType {
+	for _, c := range s.Steps {
+		if c.Op == model.OpCreateCustomKeyStore && c.Create != nil {
+			if c.Create.Type != nil {
+				return model.StoreType(*c.Create.Type)
+			}
+			return model.CloudHSM
+		}
+	}
+	return ""
+}
+
+// laneOf returns the lane type of a cell ("" when it runs on its own): the
+// matrix cells of a type, and the validation cells whose route creates a
+// store.
+func laneOf(c model.Cell) model.StoreType {
+	if strings.HasPrefix(c.ID, "validation/") && len(c.Route) == 0 {
+		return ""
+	}
+	return c.StoreType
+}
+
+// ShardKey is what decides the process a cell runs in under --procs: its
+// lane when it has one, else its id.
+func ShardKey(c model.Cell) string {
+	if h := current; h != nil && h.UsesLanes() {
+		if t := laneOf(c); t != "" {
+			return "lane/" + string(t)
+		}
+	}
+	return c.ID
+}
+
+// selected reports whether a spec with these labels is in the label filter.
+func selected(ls Labels) bool {
+	q := GinkgoLabelFilter()
+	return q == "" || ls.MatchesLabelFilter(q)
+}
+
+func (h *Harness) laneFor(t model.StoreType) *lane {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.lanes == nil {
+		h.lanes = map[model.StoreType]*lane{}
+	}
+	l := h.lanes[t]
+	if l == nil {
+		l = &lane{cells: map[string]reports.Cell{}, scenarios: map[string]reports.Scenario{}}
+		h.lanes[t] = l
+	}
+	return l
+}
+
+// laneCell returns a cell's result from its lane, running the lane first
+// if no spec of it has.
+func (h *Harness) laneCell(ctx context.Context, c model.Cell) reports.Cell {
+	l := h.laneFor(c.StoreType)
+	l.once.Do(func() { h.runLane(ctx, c.StoreType, l) })
+	if res, ok := l.cells[c.ID]; ok {
+		return res
+	}
+	res := CellResultBase(c)
+	res.Verdict, res.Evidence.Detail = reports.Unreachable, "the lane of its store type did not reach it"
+	return res
+}
+
+// laneScenario returns a scenario's result from its lane.
+func (h *Harness) laneScenario(ctx context.Context, s Scenario) reports.Scenario {
+	l := h.laneFor(s.StoreType())
+	l.once.Do(func() { h.runLane(ctx, s.StoreType(), l) })
+	if res, ok := l.scenarios[s.Name]; ok {
+		return res
+	}
+	return reports.Scenario{Name: s.Name, Verdict: reports.Unreachable, Detail: "the lane of its store type did not reach it"}
+}
+
+// runLane runs the lane of store type t, for the specs the label filter
+// selects.
+func (h *Harness) runLane(ctx context.Context, t model.StoreType, l *lane) {
+	var valid []model.Cell
+	matrix := map[string]bool{}
+	all := true
+	for _, c := range ExpectedCells() {
+		if laneOf(c) != t {
+			continue
+		}
+		validation := strings.HasPrefix(c.ID, "validation/")
+		sel := selected(CellLabels(c, validation))
+		switch {
+		case validation && sel:
+			valid = append(valid, c)
+		case !validation && sel:
+			matrix[c.ID] = true
+		case !validation:
+			all = false
+		}
+	}
+	// 1. Validation cells that leave the backing as they found it, each on
+	// a store of its own.
+	var later []model.Cell
+	for _, c := range valid {
+		if binds(t, append(slices.Clone(c.Route), c.Call)) {
+			later = append(later, c)
+			continue
+		}
+		res := h.RunCell(ctx, c)
+		l.cells[c.ID] = res
+		h.progress(res.ID, res.Verdict)
+	}
+	// 2. The walk.
+	var bound string
+	if len(matrix) > 0 {
+		only := matrix
+		if all {
+			only = nil
+		}
+		run := h.RunPlannedCells(ctx, t, only)
+		for _, res := range run.Cells {
+			if matrix[res.ID] {
+				l.cells[res.ID] = res
+				h.progress(res.ID, res.Verdict)
+			}
+		}
+		h.addFinding(run.Finding)
+		bound = h.boundAfterWalk(ctx, t)
+	}
+	// 3. What would keep the backing (a key, a CloudHSM connect), while it
+	// is free: validation cells, then scenarios.
+	for _, c := range later {
+		var res reports.Cell
+		if bound != "" {
+			res = CellResultBase(c)
+			res.Verdict, res.Evidence.Detail = reports.Unreachable, bound
+		} else {
+			res = h.RunCell(ctx, c)
+			if res.Verdict != reports.Unreachable && res.Verdict != reports.Unsupported {
+				bound = "needs the backing free, but validation cell " + c.ID + " used it (a key pending deletion, or a CloudHSM connect)"
+			}
+		}
+		l.cells[c.ID] = res
+		h.progress(res.ID, res.Verdict)
+	}
+	scenMu.Lock()
+	ss := slices.Clone(scenarios)
+	scenMu.Unlock()
+	for _, s := range ss {
+		if s.StoreType() != t || !selected(ScenarioLabels(s)) {
+			continue
+		}
+		var res reports.Scenario
+		if bound != "" && !slices.Contains(s.Needs(), model.NeedBackingControl) {
+			res = reports.Scenario{Name: s.Name, Verdict: reports.Unreachable, Detail: bound}
+		} else {
+			res = h.RunScenario(ctx, s)
+		}
+		l.scenarios[s.Name] = res
+		h.progress("scenario "+res.Name, res.Verdict)
+		if bound == "" {
+			bound = boundAfterScenario(t, s, res)
+		}
+	}
+}
+
+// binds reports whether calls on a store of type t keep the backing from
+// the next store: a key (its deletion takes 7 days, and the store stays
+// until then) or, on CloudHSM, a connect (KMS rotates the kmsuser password
+// and counts failed logins).
+func binds(t model.StoreType, calls []model.Call) bool {
+	for _, c := range calls {
+		if c.Op == model.OpCreateKey || t == model.CloudHSM && c.Op == model.OpConnectCustomKeyStore {
+			return true
+		}
+	}
+	return false
+}
+
+func (h *Harness) progress(id string, v reports.Verdict) {
+	if h.Progress != nil {
+		h.Progress.CellDone(id, v)
+	}
+}
+
+// boundAfterWalk says why the backing of store type t is no longer free
+// for a new store after the walk ("" when it is): on CloudHSM the walk
+// connected a store (KMS rotated the kmsuser password the run was given)
+// or failed logins on purpose; on XKS a store of the run is still there (it
+// holds keys pending deletion, and keeps the proxy URI).
+func (h *Harness) boundAfterWalk(ctx context.Context, t model.StoreType) string {
+	o := OfferOf(h.Target)
+	if o.Clusters && t == model.CloudHSM || o.Proxies && t == model.External {
+		return ""
+	}
+	if t == model.CloudHSM {
+		return "needs a CloudHSM cluster whose kmsuser password KMS has not rotated, but the walk connected a store on the only one " +
+			"(and made failed logins on purpose); a second cluster, or control of the cluster, would reach it"
+	}
+	if left := h.leftover(ctx, t); left != "" {
+		return "needs the XKS proxy URI free, but the walk's store " + left + " keeps it: it holds keys pending deletion (7 days); " +
+			"a second proxy, or control of proxies, would reach it"
+	}
+	return ""
+}
+
+// leftover returns the id of a store of type t this run made that is still
+// there ("" for none).
+func (h *Harness) leftover(ctx context.Context, t model.StoreType) string {
+	client := h.Target.KMS()
+	var marker *string
+	for range 100 {
+		out, err := client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{Marker: marker})
+		if err != nil {
+			return ""
+		}
+		for _, s := range out.CustomKeyStores {
+			typ := string(s.CustomKeyStoreType)
+			if typ == "" {
+				typ = string(model.CloudHSM)
+			}
+			if strings.HasPrefix(aws.ToString(s.CustomKeyStoreName), h.RunPrefix()) && typ == string(t) {
+				return aws.ToString(s.CustomKeyStoreId)
+			}
+		}
+		if !out.Truncated || out.NextMarker == nil {
+			return ""
+		}
+		marker = out.NextMarker
+	}
+	return ""
+}
+
+// boundAfterScenario is boundAfterWalk for a scenario that ran.
+func boundAfterScenario(t model.StoreType, s Scenario, res reports.Scenario) string {
+	if res.Verdict == reports.Unreachable || res.Verdict == reports.Unsupported {
+		return ""
+	}
+	for _, c := range s.Steps {
+		if c.Op == model.OpCreateKey {
+			return "needs the backing free, but scenario " + s.Name + " left a store holding a key pending deletion (7 days) on it"
+		}
+		if t == model.CloudHSM && c.Op == model.OpConnectCustomKeyStore {
+			return "needs a kmsuser password KMS has not rotated, but scenario " + s.Name + " connected a store on the cluster"
+		}
+	}
+	return ""
+}
