@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -126,6 +127,31 @@ func (r *cellRun) applyEnv(ctx context.Context, c model.Call) error {
 		model.OpSetVpcService: r.caps.BreakProxy, model.OpDeleteVpcService: r.caps.BreakProxy,
 		model.OpExpireKeyDeletion: r.caps.ControlTime,
 	}
+	if pc := r.proxyControl(); pc != nil && (c.Op == model.OpSetProxy || c.Op == model.OpDeleteProxy) {
+		// The proxy is changed through the ProxyControl role, which takes
+		// the target's own values: map the model's fixtures onto them.
+		var err error
+		if c.Op == model.OpSetProxy {
+			p := ToTargetProxy(*c.Proxy)
+			p.Endpoint, p.Path = r.m.v(p.Endpoint), r.m.v(p.Path)
+			for i := range p.Accepted {
+				p.Accepted[i] = targets.Credential{AccessKeyID: r.m.v(p.Accepted[i].AccessKeyID), Secret: r.m.v(p.Accepted[i].Secret)}
+			}
+			for i := range p.Keys {
+				p.Keys[i].ID = r.m.v(p.Keys[i].ID)
+			}
+			err = pc.PutProxy(ctx, p)
+		} else {
+			err = pc.DeleteProxy(ctx, r.m.v(c.Endpoint))
+		}
+		if errors.Is(err, targets.ErrUnsupported) {
+			return endWith(reports.Unreachable, "%s: %v", c.Op, err)
+		}
+		if err != nil {
+			return endWith(reports.Indeterminate, "changing the proxy (%s): %v", c.Op, err)
+		}
+		return nil
+	}
 	if r.ctl == nil || !need[c.Op] {
 		return endWith(reports.Unreachable, "%s needs a control plane this target lacks", c.Op)
 	}
@@ -152,6 +178,21 @@ func (r *cellRun) applyEnv(ctx context.Context, c model.Call) error {
 		return endWith(reports.Indeterminate, "control plane %s: %v", c.Op, err)
 	}
 	return nil
+}
+
+// proxyControl returns what changes the XKS proxy behind the target: its
+// control plane when it runs proxies, else the ProxyControl role of the
+// target itself (an endpoint whose proxy is a kmsconform xks-proxy), else
+// nil.
+func (r *cellRun) proxyControl() targets.ProxyControl {
+	if r.ctl != nil && r.caps.BreakProxy {
+		return nil // the control plane path below, which also resets
+	}
+	if r.h == nil {
+		return nil
+	}
+	pc, _ := r.h.Target.(targets.ProxyControl)
+	return pc
 }
 
 // rotatedPrefix marks, in the model, a kmsuser password KMS chose at connect.
