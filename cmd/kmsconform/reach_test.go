@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kmsconform/kmsconform/reports"
+)
+
+// TestReachWithoutAControlPlane runs `kmsconform run --target endpoint`
+// against `kmsconform serve` started as a separate process, the way a user
+// would: transitions of 1.5 s, one healthy simulated cluster and one
+// `kmsconform xks-proxy` registered once at start-up, then the control
+// plane left alone. No cell may fail or be indeterminate (the emulator
+// follows the documentation: a failure would be a false one), and the
+// reach must hold. The second case adds the proxy's control API.
+func TestReachWithoutAControlPlane(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two servers and runs the whole suite")
+	}
+	for _, tc := range []struct {
+		name    string
+		control bool
+		// minPass is the floor of cells reached and passed (of 488); the
+		// figures README quotes come from the same run.
+		minPass     int
+		xksFailedOK int
+	}{
+		{"api-only", false, 350, 0},
+		{"with-proxy-control", true, 390, 30},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := startServeAndProxy(t)
+			if !tc.control {
+				delete(env, "KMSCONFORM_XKS_CONTROL_URL")
+			}
+			dir := t.TempDir()
+			cmd := exec.Command(os.Args[0], "run", "--target", "endpoint", "--endpoint", env["url"], "--region", "us-east-1", "--report-dir", dir)
+			cmd.Env = append(os.Environ(), "KMSCONFORM_TEST_AS_CLI=1", "KMSCONFORM_SKIP_BROWSER=1")
+			for k, v := range env {
+				if k != "url" {
+					cmd.Env = append(cmd.Env, k+"="+v)
+				}
+			}
+			var out, errOut bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &errOut
+			start := time.Now()
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("%v\n%s\n%s", err, out.String(), errOut.String())
+			}
+			c, err := reports.ReadFile(filepath.Join(dir, "compat.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var xksFailed int
+			for _, cell := range c.Cells {
+				if cell.Verdict == reports.Fail || cell.Verdict == reports.Indeterminate {
+					t.Errorf("%s: %s: %s", cell.ID, cell.Verdict, cell.Evidence.Detail)
+				}
+				if cell.StoreType == "EXTERNAL_KEY_STORE" && cell.State == "FAILED" && cell.Verdict == reports.Pass {
+					xksFailed++
+				}
+			}
+			for _, s := range c.Scenarios {
+				if s.Verdict == reports.Fail || s.Verdict == reports.Indeterminate {
+					t.Errorf("scenario %s: %s: %s", s.Name, s.Verdict, s.Detail)
+				}
+			}
+			pass := c.Summary.Count(reports.Pass)
+			t.Logf("%s: %d of %d cells reached and passed (%.1f%%) in %s; %d XKS FAILED cells", tc.name, pass, len(c.Cells),
+				100*float64(pass)/float64(len(c.Cells)), time.Since(start).Round(time.Second), xksFailed)
+			for _, rc := range reports.RootCauses(c) {
+				t.Logf("  %s: %s", rc.What(), rc.Reason)
+			}
+			if pass < tc.minPass || xksFailed < tc.xksFailedOK {
+				t.Errorf("reach fell: %d passed (want ≥ %d), %d XKS FAILED cells (want ≥ %d)", pass, tc.minPass, xksFailed, tc.xksFailedOK)
+			}
+		})
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startCLI starts the test binary as the CLI in the background; the test's
+// cleanup stops it by PID.
+func startCLI(t *testing.T, args ...string) *bytes.Buffer {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "KMSCONFORM_TEST_AS_CLI=1")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+	return &out
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	for range 150 {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer", url)
+}
+
+// startServeAndProxy starts an XKS proxy and the emulator, registers one
+// cluster and the proxy's route, and returns the run's environment.
+func startServeAndProxy(t *testing.T) map[string]string {
+	dir := t.TempDir()
+	proxyAddr, controlAddr, serveAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	credFile := filepath.Join(dir, "cred.json")
+	startCLI(t, "xks-proxy", "--addr", proxyAddr, "--control-addr", controlAddr, "--tls-dir", filepath.Join(dir, "tls"),
+		"--credential-file", credFile, "--key", "k1", "--key", "k2")
+	startCLI(t, "serve", "-addr", serveAddr, "-connect-duration", "1500ms", "-disconnect-duration", "1500ms", "-quiet")
+	url := "http://" + serveAddr
+	waitHTTP(t, url)
+	waitHTTP(t, "http://"+controlAddr)
+	for range 50 {
+		if _, err := os.Stat(credFile); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var cred struct {
+		XksProxyAuthenticationCredential struct{ AccessKeyId, RawSecretAccessKey string }
+	}
+	b, err := os.ReadFile(credFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &cred); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := os.ReadFile(filepath.Join(dir, "tls", "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchor := selfSigned(t)
+	const cluster, password = "cluster-reachreachre", "kmsuserReach1"
+	put := func(path string, body any) {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest(http.MethodPut, url+"/_kmsconform/"+path, bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("PUT %s: %s", path, resp.Status)
+		}
+	}
+	put("clusters/"+cluster, map[string]any{"id": cluster, "trustAnchorCertificate": anchor, "state": "ACTIVE",
+		"hsms": []map[string]any{{"id": "hsm-aaaaaaaaaaa", "availabilityZone": "us-east-1a", "state": "ACTIVE"},
+			{"id": "hsm-bbbbbbbbbbb", "availabilityZone": "us-east-1b", "state": "ACTIVE"}},
+		"subnets": []map[string]any{{"id": "subnet-aaaaaaaaaaaaaaaaa", "availabilityZone": "us-east-1a", "private": true, "freeAddresses": 10},
+			{"id": "subnet-bbbbbbbbbbbbbbbbb", "availabilityZone": "us-east-1b", "private": true, "freeAddresses": 10}},
+		"securityGroupOk": true, "kmsUser": map[string]any{"password": password}})
+	put("xks-routes/xks.reach.example", map[string]any{"addr": proxyAddr, "caPem": string(ca), "serverName": "localhost"})
+	return map[string]string{
+		"url":               url,
+		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_ENDPOINT_URL_KMS": "",
+		"KMSCONFORM_CLOUDHSM_CLUSTER_ID":       cluster,
+		"KMSCONFORM_CLOUDHSM_TRUST_ANCHOR":     anchor,
+		"KMSCONFORM_CLOUDHSM_KMSUSER_PASSWORD": password,
+		"KMSCONFORM_XKS_URI_ENDPOINT":          "https://xks.reach.example",
+		"KMSCONFORM_XKS_URI_PATH":              "/kms/xks/v1",
+		"KMSCONFORM_XKS_ACCESS_KEY_ID":         cred.XksProxyAuthenticationCredential.AccessKeyId,
+		"KMSCONFORM_XKS_SECRET_ACCESS_KEY":     cred.XksProxyAuthenticationCredential.RawSecretAccessKey,
+		"KMSCONFORM_XKS_KEY_ID":                "k1,k2",
+		"KMSCONFORM_XKS_CONTROL_URL":           "http://" + controlAddr,
+	}
+}
+
+func selfSigned(t *testing.T) string {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "reach anchor"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))) + "\n"
+}
