@@ -79,7 +79,7 @@ type cellRun struct {
 	misses           int
 	sawTransient     bool
 	lastCell         int
-	stopUnreachable  bool // the walk stopped for backing it was not given
+	stopVerdict      reports.Verdict // the verdict of the cells a stopped walk leaves ("": indeterminate)
 }
 
 // RunCell checks one cell on the target: it replays the cell's route, makes

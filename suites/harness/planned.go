@@ -208,8 +208,11 @@ func (h *Harness) RunPlannedCells(ctx context.Context, t model.StoreType, only m
 		if !done[id] {
 			res := CellResultBase(cells[id])
 			res.Verdict, res.Evidence.Detail, res.Evidence.Route = reports.Indeterminate, "the planned run stopped before it: "+run.Stopped, "planned"
-			if r.stopUnreachable {
+			switch r.stopVerdict {
+			case reports.Unreachable:
 				res.Verdict, res.Evidence.Detail = reports.Unreachable, "the walk cannot go on: "+run.Stopped
+			case reports.Unsupported:
+				res.Verdict, res.Evidence.Detail = reports.Unsupported, run.Stopped
 			}
 			run.Cells = append(run.Cells, res)
 		}
@@ -261,11 +264,18 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 	if why := stopReason(err); why != "" && (errors.Is(err, context.Canceled) || isGuardLimit(err)) {
 		return w, false, why
 	}
-	if obs.Unknown != "" && s.Cell == "" {
+	switch {
+	case obs.Unknown != "" && s.Cell == "":
 		// A move of the walk needs backing the run was not given: the
 		// cells after it cannot be reached (not a divergence of the target).
-		r.stopUnreachable = true
+		r.stopVerdict = reports.Unreachable
 		return w, false, obs.Unknown
+	case obs.NotImplemented && s.Cell == "":
+		r.stopVerdict = reports.Unsupported
+		return w, false, fmt.Sprintf("%s is not implemented (%s)", s.Call.Op, obs.describe())
+	case obs.Transport:
+		// No answer: the outcome is unknown, and so is every later one.
+		defer func() { r.stopVerdict = reports.Indeterminate }()
 	}
 	var matched []model.Outcome
 	for _, o := range outs {
@@ -316,7 +326,7 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 		case obs.Transport:
 			res.Verdict, res.Evidence.Detail = reports.Indeterminate, "no answer: "+r.m.redact(obs.Message)
 		case obs.NotImplemented:
-			res.Verdict, res.Evidence.Detail = reports.Unsupported, "not implemented: "+obs.describe()
+			res.Verdict, res.Evidence.Detail = reports.Unsupported, fmt.Sprintf("%s is not implemented (%s)", c.Op, obs.describe())
 		case len(matched) > 0:
 			res.Verdict = reports.Pass
 			if detail := r.checkReached(ctx, c, s, matched, ans); detail != "" {
@@ -335,6 +345,11 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 		}
 	}
 	switch {
+	case obs.Transport:
+		return w, false, "no answer: " + r.m.redact(obs.Message)
+	case obs.NotImplemented:
+		// An operation the target lacks changes nothing: walk on.
+		return w, false, ""
 	case len(matched) == 0:
 		return w, true, ""
 	case matched[0].Error != outs[0].Error:
