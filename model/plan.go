@@ -22,11 +22,14 @@ type PlanOptions struct {
 	// account's, from targets.aws.backing), so the cells whose calls name
 	// another cluster or proxy of the fixtures are out of reach.
 	OneBacking bool
+	// SecondBacking: with OneBacking, the target also offers a second
+	// cluster and proxy, which stand for ClusterB and EndpointB.
+	SecondBacking bool
 }
 
 // otherBacking reports whether a call names a cluster, proxy or VPC
 // endpoint service of the fixtures other than the subject's.
-func otherBacking(c Call) bool {
+func otherBacking(c Call, second bool) bool {
 	other := func(p *string) bool {
 		if p == nil {
 			return false
@@ -34,6 +37,8 @@ func otherBacking(c Call) bool {
 		switch *p {
 		case ClusterA, EndpointA, VpcServiceA:
 			return false
+		case ClusterB, EndpointB:
+			return !second
 		}
 		return true
 	}
@@ -618,7 +623,7 @@ func exclusion(c Cell, opt PlanOptions) string {
 	if c.Column != NoSuchStore && ConnectionState(c.Column).Transient() && !opt.Transient {
 		return "needs a store held in " + string(c.Column)
 	}
-	if opt.OneBacking && otherBacking(c.Call) {
+	if opt.OneBacking && otherBacking(c.Call, opt.SecondBacking) {
 		return "needs a second cluster or proxy (the target offers one)"
 	}
 	if c.Variant == "CreateCustomKeyStore/over-quota" {

@@ -190,3 +190,8 @@ func validate(c Call) violations {
 	}
 	return v
 }
+
+// Invalid reports whether a call breaks an input constraint, so that the
+// only answer the model allows is ValidationException, whatever the world
+// holds. A runner may then send values that name nothing real.
+func Invalid(c Call) bool { return len(validate(c)) > 0 }

@@ -395,7 +395,12 @@ func backingFrom(key, dir string, fb fileBacking) (Backing, error) {
 			return Backing{}, fmt.Errorf("%s: %w", controlFrom, err)
 		}
 	}
+	second, err := secondBacking()
+	if err != nil {
+		return Backing{}, err
+	}
 	return Backing{
+		Second:          second,
 		ClusterID:       fb.ClusterID,
 		TrustAnchor:     fb.TrustAnchor,
 		KmsuserPassword: fb.KmsuserPassword,
@@ -406,6 +411,46 @@ func backingFrom(key, dir string, fb fileBacking) (Backing, error) {
 		XksControlURL:   fb.XksControlURL,
 		XksKeyIDs:       keyIDs,
 	}, nil
+}
+
+// SecondSuffix ends the environment variables of a second cluster and a
+// second proxy (KMSCONFORM_CLOUDHSM_CLUSTER_ID_2, …): cells that need a
+// store on other backing than the subject's (a fresh create while the
+// subject store stands in some state) use them.
+const SecondSuffix = "_2"
+
+// secondBacking reads the second backing from the environment (nil when
+// none of its variables is set).
+func secondBacking() (*Backing, error) {
+	get := func(name string) string { return os.Getenv(name + SecondSuffix) }
+	b := Backing{
+		ClusterID:       get(EnvCloudHSMClusterID),
+		TrustAnchor:     get(EnvCloudHSMTrustAnchor),
+		KmsuserPassword: get(EnvCloudHSMKmsuserPassword),
+		XksEndpoint:     get(EnvXKSURIEndpoint),
+		XksPath:         get(EnvXKSURIPath),
+		XksCredential:   Credential{AccessKeyID: get(EnvXKSAccessKeyID), Secret: get(EnvXKSSecretAccessKey)},
+	}
+	if f := get(EnvCloudHSMTrustAnchorFile); f != "" {
+		if b.TrustAnchor != "" {
+			return nil, fmt.Errorf("%s and %s are both set; set one", EnvCloudHSMTrustAnchor+SecondSuffix, EnvCloudHSMTrustAnchorFile+SecondSuffix)
+		}
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", EnvCloudHSMTrustAnchorFile+SecondSuffix, err)
+		}
+		b.TrustAnchor = string(raw)
+	}
+	if b.TrustAnchor != "" {
+		if blk, _ := pem.Decode([]byte(b.TrustAnchor)); blk == nil || blk.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("%s: not a PEM certificate", EnvCloudHSMTrustAnchor+SecondSuffix)
+		}
+	}
+	if b.ClusterID == "" && b.TrustAnchor == "" && b.KmsuserPassword == "" && b.XksEndpoint == "" && b.XksPath == "" &&
+		b.XksCredential == (Credential{}) {
+		return nil, nil
+	}
+	return &b, nil
 }
 
 // decodeTop decodes the targets section of a document over f, which holds
@@ -608,8 +653,12 @@ func (b Backing) String() string {
 	if b.TrustAnchor != "" {
 		anchor = "set"
 	}
-	return fmt.Sprintf("Backing{cluster %q, trust anchor %s, kmsuser password %s, xks %q path %q, %s, vpc service %q, xks control %q}",
-		b.ClusterID, anchor, setOrUnset(b.KmsuserPassword), b.XksEndpoint, b.XksPath, b.XksCredential.String(), b.XksVpcService, b.XksControlURL)
+	second := ""
+	if b.Second != nil {
+		second = ", second " + b.Second.String()
+	}
+	return fmt.Sprintf("Backing{cluster %q, trust anchor %s, kmsuser password %s, xks %q path %q, %s, vpc service %q, xks control %q%s}",
+		b.ClusterID, anchor, setOrUnset(b.KmsuserPassword), b.XksEndpoint, b.XksPath, b.XksCredential.String(), b.XksVpcService, b.XksControlURL, second)
 }
 
 // GoString is String, so %#v hides the secrets too.
@@ -620,7 +669,7 @@ func (b Backing) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(b.String())
 
 // LogValue implements slog.LogValuer without the secrets.
 func (b Backing) LogValue() slog.Value {
-	return slog.GroupValue(
+	attrs := []slog.Attr{
 		slog.String("clusterId", b.ClusterID),
 		slog.String("trustAnchor", setOrUnset(b.TrustAnchor)),
 		slog.String("kmsuserPassword", setOrUnset(b.KmsuserPassword)),
@@ -628,7 +677,12 @@ func (b Backing) LogValue() slog.Value {
 		slog.String("xksPath", b.XksPath),
 		slog.Any("xksCredential", b.XksCredential),
 		slog.String("xksVpcService", b.XksVpcService),
-		slog.String("xksControlUrl", b.XksControlURL))
+		slog.String("xksControlUrl", b.XksControlURL),
+	}
+	if b.Second != nil {
+		attrs = append(attrs, slog.Any("second", *b.Second))
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // String shows the cluster without its kmsuser password.

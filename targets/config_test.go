@@ -341,3 +341,33 @@ func TestSecretsAreRedacted(t *testing.T) {
 		t.Fatalf("redacted output lost the useful parts:\n%s", out.String())
 	}
 }
+
+// TestSecondBacking reads the *_2 variables, and keeps their secrets out
+// of every rendering.
+func TestSecondBacking(t *testing.T) {
+	anchor := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("a second trust anchor")}))
+	t.Setenv("KMSCONFORM_CLOUDHSM_CLUSTER_ID_2", "cluster-secondsecond")
+	t.Setenv("KMSCONFORM_CLOUDHSM_TRUST_ANCHOR_2", anchor)
+	t.Setenv("KMSCONFORM_CLOUDHSM_KMSUSER_PASSWORD_2", "secondPasswordXyz")
+	t.Setenv("KMSCONFORM_XKS_SECRET_ACCESS_KEY_2", "secondSecretSecondSecretSecondSecret0123456")
+	cfg, err := LoadConfig(filepath.Join(t.TempDir(), "none.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := cfg.Endpoint.Backing.Second
+	if s == nil || s.ClusterID != "cluster-secondsecond" || s.TrustAnchor != anchor || s.KmsuserPassword != "secondPasswordXyz" {
+		t.Fatalf("second backing %v", s)
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "backing", cfg.Endpoint.Backing)
+	js, _ := json.Marshal(cfg.Endpoint.Backing)
+	for _, out := range []string{fmt.Sprint(cfg.Endpoint.Backing), fmt.Sprintf("%#v", cfg.Endpoint.Backing), buf.String(), string(js)} {
+		if strings.Contains(out, "secondPasswordXyz") || strings.Contains(out, "secondSecret") || !strings.Contains(out, "cluster-secondsecond") {
+			t.Errorf("rendering %s", out)
+		}
+	}
+	t.Setenv("KMSCONFORM_CLOUDHSM_TRUST_ANCHOR_2", "not a pem")
+	if _, err := LoadConfig(filepath.Join(t.TempDir(), "none.yml")); err == nil || !strings.Contains(err.Error(), "KMSCONFORM_CLOUDHSM_TRUST_ANCHOR_2") {
+		t.Fatalf("bad anchor: %v", err)
+	}
+}

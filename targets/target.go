@@ -150,6 +150,9 @@ type Backing struct {
 	// XksControlURL is the control API of the proxy at XksEndpoint when it
 	// is a `kmsconform xks-proxy` (its --control-addr); "" when it is not.
 	XksControlURL string
+	// Second is a second cluster and a second proxy (the *_2 variables),
+	// nil when none is given.
+	Second *Backing
 	// XksKeyIDs are external keys the proxy holds, usable for CreateKey
 	// (AES-256, encrypt and decrypt): the model's first and second keys.
 	XksKeyIDs []string

@@ -76,7 +76,7 @@ func (s Scenario) StoreType() model.StoreType {
 // matrix cells of a type, and the validation cells whose route creates a
 // store.
 func laneOf(c model.Cell) model.StoreType {
-	if strings.HasPrefix(c.ID, "validation/") && len(c.Route) == 0 {
+	if strings.HasPrefix(c.ID, "validation/") && len(c.Route) == 0 && c.Op != model.OpCreateCustomKeyStore {
 		return ""
 	}
 	return c.StoreType
@@ -161,7 +161,7 @@ func (h *Harness) runLane(ctx context.Context, t model.StoreType, l *lane) {
 	// a store of its own.
 	var later []model.Cell
 	for _, c := range valid {
-		if binds(t, append(slices.Clone(c.Route), c.Call)) {
+		if cellBinds(c) {
 			later = append(later, c)
 			continue
 		}
@@ -227,6 +227,22 @@ func (h *Harness) runLane(ctx context.Context, t model.StoreType, l *lane) {
 // the next store: a key (its deletion takes 7 days, and the store stays
 // until then) or, on CloudHSM, a connect (KMS rotates the kmsuser password
 // and counts failed logins).
+func cellBinds(c model.Cell) bool {
+	if binds(c.StoreType, c.Route) {
+		return true
+	}
+	if c.Call.Op == model.OpCreateKey {
+		// Only a key that is made keeps the backing.
+		for _, o := range c.Expected {
+			if o.Error == model.Success {
+				return true
+			}
+		}
+		return false
+	}
+	return binds(c.StoreType, []model.Call{c.Call})
+}
+
 func binds(t model.StoreType, calls []model.Call) bool {
 	for _, c := range calls {
 		if c.Op == model.OpCreateKey || t == model.CloudHSM && c.Op == model.OpConnectCustomKeyStore {

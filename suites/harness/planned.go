@@ -60,6 +60,9 @@ const maxBracketTries = 3
 func PlanOptionsFor(t targets.Target, st model.StoreType) model.PlanOptions {
 	offer := OfferOf(t)
 	o := model.PlanOptions{Transient: true}
+	if s := t.Backing().Second; s != nil {
+		o.SecondBacking = st == model.CloudHSM && s.ClusterID != "" || st == model.External && s.XksEndpoint != ""
+	}
 	if st == model.CloudHSM {
 		o.BackingControl, o.OneBacking = offer.Clusters, !offer.Clusters
 	} else {

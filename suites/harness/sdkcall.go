@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,6 +23,9 @@ type Mapper struct {
 	stores map[string]string
 	keys   map[string]string
 	subst  map[string]string
+	// subst2 holds the second backing's password, path and credential,
+	// for calls that name ClusterB or EndpointB.
+	subst2 map[string]string
 	// blobs holds, per model key id, a ciphertext made while the key was
 	// usable, for Decrypt and ReEncrypt.
 	blobs map[string][]byte
@@ -53,6 +57,23 @@ func NewMapper(prefix string, b targets.Backing) *Mapper {
 	} {
 		if to != "" {
 			m.subst[from] = to
+		}
+	}
+	if s := b.Second; s != nil {
+		// ClusterB and EndpointB stand for the second backing; a call that
+		// names one takes the password, path and credential of that
+		// backing too (see vFor).
+		for from, to := range map[string]string{model.ClusterB: s.ClusterID, model.TrustAnchorB: s.TrustAnchor, model.EndpointB: s.XksEndpoint} {
+			if to != "" {
+				m.subst[from] = to
+			}
+		}
+		m.subst2 = map[string]string{}
+		for from, to := range map[string]string{model.KmsuserPassword: s.KmsuserPassword, model.PathV1: s.XksPath,
+			model.CredentialA.AccessKeyID: s.XksCredential.AccessKeyID, model.CredentialA.Secret: s.XksCredential.Secret} {
+			if to != "" {
+				m.subst2[from] = to
+			}
 		}
 	}
 	for i, k := range b.XksKeyIDs {
@@ -116,6 +137,18 @@ func (m *Mapper) TargetKeys() []string {
 	return ids
 }
 
+// forCall returns the mapper a create or update call's values go through:
+// one that maps onto the second backing when the call names it.
+func (m *Mapper) forCall(cluster, endpoint *string) *Mapper {
+	if m.subst2 == nil || (cluster == nil || *cluster != model.ClusterB) && (endpoint == nil || *endpoint != model.EndpointB) {
+		return m
+	}
+	n := *m
+	n.subst = maps.Clone(m.subst)
+	maps.Copy(n.subst, m.subst2)
+	return &n
+}
+
 // v substitutes a fixture value.
 func (m *Mapper) v(s string) string {
 	if t, ok := m.subst[s]; ok {
@@ -168,6 +201,7 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 	switch c.Op {
 	case model.OpCreateCustomKeyStore:
 		in := c.Create
+		m := m.forCall(in.ClusterID, in.Endpoint)
 		req := &kms.CreateCustomKeyStoreInput{
 			CustomKeyStoreName: aws.String(m.Name(in.Name)), CloudHsmClusterId: m.vp(in.ClusterID),
 			TrustAnchorCertificate: m.vp(in.TrustAnchor), KeyStorePassword: m.vp(in.Password),
@@ -185,7 +219,7 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 		if out, err = client.CreateCustomKeyStore(ctx, req); err == nil {
 			a.StoreID = aws.ToString(out.CustomKeyStoreId)
 			if modelStore != "" && a.StoreID != "" {
-				m.stores[modelStore] = a.StoreID
+				m.stores[modelStore] = a.StoreID // the maps are shared with the caller's mapper
 			}
 		}
 	case model.OpConnectCustomKeyStore:
@@ -199,6 +233,7 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 		if u == nil {
 			u = &model.UpdateStoreInput{}
 		}
+		m := m.forCall(u.ClusterID, u.Endpoint)
 		req := &kms.UpdateCustomKeyStoreInput{
 			CustomKeyStoreId: m.storeIDp(c.StoreID), KeyStorePassword: m.vp(u.Password), CloudHsmClusterId: m.vp(u.ClusterID),
 			XksProxyAuthenticationCredential: m.cred(u.Credential), XksProxyUriPath: m.vp(u.Path), XksProxyUriEndpoint: m.vp(u.Endpoint),
@@ -333,7 +368,8 @@ func otherRegion(r string) string {
 // redact removes the secrets of the mapper's backing from a text that may
 // end up in a report.
 func (m *Mapper) redact(s string) string {
-	for _, secret := range []string{m.v(model.KmsuserPassword), m.v(model.CredentialA.Secret), model.CredentialB.Secret, model.WrongKmsuserPassword} {
+	for _, secret := range []string{m.v(model.KmsuserPassword), m.v(model.CredentialA.Secret), model.CredentialB.Secret, model.WrongKmsuserPassword,
+		m.subst2[model.KmsuserPassword], m.subst2[model.CredentialA.Secret]} {
 		if secret != "" {
 			s = strings.ReplaceAll(s, secret, "[redacted]")
 		}

@@ -100,6 +100,9 @@ func (m *Mapper) unknown(c model.Call) error {
 	if k := c.CreateKey; k != nil {
 		vals = append(vals, k.XksKeyID)
 	}
+	if err := m.madeUp(c); err != nil {
+		return err
+	}
 	for _, v := range vals {
 		if v == nil {
 			continue
@@ -112,6 +115,47 @@ func (m *Mapper) unknown(c model.Call) error {
 			continue
 		}
 		return &UnknownBackingError{What: n.what, Need: n.need}
+	}
+	return nil
+}
+
+// madeUp refuses a valid call that names a cluster, proxy endpoint, VPC
+// endpoint service or external key that is no fixture at all (a boundary
+// value of the validation suite, say) on a target that cannot make it
+// real: whether it exists, or answers, is not known to the run. A call
+// that breaks an input constraint is answered ValidationException whatever
+// it names, so it may be sent.
+func (m *Mapper) madeUp(c model.Call) error {
+	if model.Invalid(c) {
+		return nil
+	}
+	type value struct {
+		p       *string
+		what    string
+		offered bool
+	}
+	var vals []value
+	if in := c.Create; in != nil {
+		vals = append(vals, value{in.ClusterID, "a made-up CloudHSM cluster id", m.offer.Clusters},
+			value{in.Endpoint, "a made-up XKS proxy endpoint", m.offer.Proxies},
+			value{in.VpcService, "a made-up VPC endpoint service", m.offer.Proxies})
+	}
+	if u := c.Update; u != nil {
+		vals = append(vals, value{u.ClusterID, "a made-up CloudHSM cluster id", m.offer.Clusters},
+			value{u.Endpoint, "a made-up XKS proxy endpoint", m.offer.Proxies},
+			value{u.VpcService, "a made-up VPC endpoint service", m.offer.Proxies})
+	}
+	if k := c.CreateKey; k != nil {
+		vals = append(vals, value{k.XksKeyID, "a made-up external key id", m.offer.OneProxy})
+	}
+	for _, v := range vals {
+		if v.p == nil || v.offered {
+			continue
+		}
+		if _, fixture := needs[*v.p]; fixture {
+			continue
+		}
+		return &UnknownBackingError{What: v.what, Need: "whether it exists or answers is not known to the run; a target that controls its backing reaches it"}
 	}
 	return nil
 }

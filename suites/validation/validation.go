@@ -40,7 +40,9 @@ var sid = m.Ptr(m.SubjectStoreID)
 
 func createHSM(mod func(*m.CreateStoreInput)) func(string) m.Call {
 	return func(v string) m.Call {
-		in := m.CreateCloudHSMInput("kmsconform-fresh", m.ClusterB, m.TrustAnchorB, m.KmsuserPassword)
+		// The account holds no store: the subject's backing is free, and
+		// the only one a target without a control plane offers.
+		in := m.CreateCloudHSMInput("kmsconform-fresh", m.ClusterA, m.TrustAnchorA, m.KmsuserPassword)
 		mod(in)
 		return m.Call{Op: m.OpCreateCustomKeyStore, Create: in}
 	}
@@ -48,7 +50,7 @@ func createHSM(mod func(*m.CreateStoreInput)) func(string) m.Call {
 
 func createXKS(mod func(*m.CreateStoreInput, string)) func(string) m.Call {
 	return func(v string) m.Call {
-		in := m.CreateXksInput("kmsconform-fresh", m.EndpointB, m.PathV1, m.CredentialA)
+		in := m.CreateXksInput("kmsconform-fresh", m.EndpointA, m.PathV1, m.CredentialA)
 		mod(in, v)
 		return m.Call{Op: m.OpCreateCustomKeyStore, Create: in}
 	}
@@ -57,7 +59,7 @@ func createXKS(mod func(*m.CreateStoreInput, string)) func(string) m.Call {
 func createVPC(mod func(*m.CreateStoreInput, string)) func(string) m.Call {
 	return createXKS(func(in *m.CreateStoreInput, v string) {
 		in.Connectivity = m.Ptr(string(m.VpcEndpointService))
-		in.VpcService = m.Ptr(m.VpcServiceB)
+		in.VpcService = m.Ptr(m.VpcServiceA)
 		mod(in, v)
 	})
 }
@@ -208,8 +210,8 @@ func Cells() []m.Cell {
 		call m.Call
 	}{
 		{"CreateCustomKeyStore/CloudHSM-with-XKS-parameters", m.CloudHSM, func() m.Call {
-			in := m.CreateCloudHSMInput("kmsconform-fresh", m.ClusterB, m.TrustAnchorB, m.KmsuserPassword)
-			in.Endpoint = m.Ptr(m.EndpointB)
+			in := m.CreateCloudHSMInput("kmsconform-fresh", m.ClusterA, m.TrustAnchorA, m.KmsuserPassword)
+			in.Endpoint = m.Ptr(m.EndpointA)
 			return m.Call{Op: m.OpCreateCustomKeyStore, Create: in}
 		}()},
 		{"UpdateCustomKeyStore/XKS-credential-on-CloudHSM", m.CloudHSM,
