@@ -149,11 +149,17 @@ type planMove struct {
 // the nearest world where another cell is reachable. Because the check is
 // made on the model's worlds, a cell the plan claims is one the walk
 // really exercises.
-func PlanFor(t StoreType, opt PlanOptions) Plan {
+func PlanFor(t StoreType, opt PlanOptions) Plan { return PlanCells(t, opt, Cells()) }
+
+// PlanCells is PlanFor over the given cells (those of type t among them)
+// instead of the matrix: a runner adds cells of its own, such as the
+// validation cells that need a store with a key, so that the walk covers
+// them on its store instead of each needing a store of its own.
+func PlanCells(t StoreType, opt PlanOptions, cells []Cell) Plan {
 	p := Plan{StoreType: t, Excluded: map[string]string{}}
 	var todo []Cell
 	sigs := map[string]string{}
-	for _, c := range Cells() {
+	for _, c := range cells {
 		if c.StoreType != t {
 			continue
 		}
@@ -197,6 +203,11 @@ func PlanFor(t StoreType, opt PlanOptions) Plan {
 // cells named (those of t that the options reach), then tears down. The
 // bound and the naive count are left zero.
 func PlanFrom(t StoreType, opt PlanOptions, w World, sid, kid string, cellIDs []string) Plan {
+	return PlanFromCells(t, opt, w, sid, kid, cellIDs, Cells())
+}
+
+// PlanFromCells is PlanFrom over the given cells instead of the matrix.
+func PlanFromCells(t StoreType, opt PlanOptions, w World, sid, kid string, cellIDs []string, cells []Cell) Plan {
 	p := Plan{StoreType: t, Excluded: map[string]string{}}
 	want := map[string]bool{}
 	for _, id := range cellIDs {
@@ -204,7 +215,7 @@ func PlanFrom(t StoreType, opt PlanOptions, w World, sid, kid string, cellIDs []
 	}
 	var todo []Cell
 	sigs := map[string]string{}
-	for _, c := range Cells() {
+	for _, c := range cells {
 		if c.StoreType != t || !want[c.ID] {
 			continue
 		}

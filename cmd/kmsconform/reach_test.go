@@ -41,8 +41,8 @@ func TestReachWithoutAControlPlane(t *testing.T) {
 		minPass     int
 		xksFailedOK int
 	}{
-		{"api-only", false, 350, 0},
-		{"with-proxy-control", true, 390, 30},
+		{"api-only", false, 390, 0},
+		{"with-proxy-control", true, 435, 30},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := startServeAndProxy(t)

@@ -2,7 +2,7 @@ package harness
 
 import (
 	"context"
-	"slices"
+	"maps"
 	"strings"
 	"sync"
 
@@ -23,13 +23,16 @@ import (
 // Ginkgo runs their specs in: the first spec of the lane runs it all, every
 // spec records its own result.
 //
-//  1. validation cells whose route creates a store and leaves the backing as
-//     it found it (each creates and deletes its store);
-//  2. the planned walk of the matrix (one store through every state, the
-//     transient ones caught between two observations);
-//  3. the validation cells and scenarios that keep the backing (a key, a
-//     CloudHSM connect), while it is free; once it is not, they are
-//     unreachable with the reason and what would reach them.
+//  1. the validation cells and scenarios that leave the backing as they
+//     found it, each on a store of its own that it deletes;
+//  2. the planned walk: one store through every state (the transient ones
+//     caught between two observations) for the matrix and for the
+//     validation cells that need a store with a key or a connected
+//     CloudHSM store;
+//  3. the scenarios that keep the backing (a key, whose deletion takes 7
+//     days; a CloudHSM connect, after which KMS has rotated the kmsuser
+//     password), while it is free; once it is not, they are unreachable
+//     with the reason and what would reach them.
 
 // lane is the run of one store type's lane.
 type lane struct {
@@ -157,28 +160,50 @@ func (h *Harness) runLane(ctx context.Context, t model.StoreType, l *lane) {
 			all = false
 		}
 	}
-	// 1. Validation cells that leave the backing as they found it, each on
-	// a store of its own.
-	var later []model.Cell
+	scenMu.Lock()
+	var ss []Scenario
+	for _, s := range scenarios {
+		if s.StoreType() == t && selected(ScenarioLabels(s)) {
+			ss = append(ss, s)
+		}
+	}
+	scenMu.Unlock()
+	// 1. Validation cells and scenarios that leave the backing as they found
+	// it, each on a store of its own.
+	var walkValid []model.Cell
 	for _, c := range valid {
 		if cellBinds(c) {
-			later = append(later, c)
+			walkValid = append(walkValid, c)
 			continue
 		}
 		res := h.RunCell(ctx, c)
 		l.cells[c.ID] = res
 		h.progress(res.ID, res.Verdict)
 	}
-	// 2. The walk.
+	var later []Scenario
+	for _, s := range ss {
+		if binds(t, s.Steps) {
+			later = append(later, s)
+			continue
+		}
+		res := h.RunScenario(ctx, s)
+		l.scenarios[s.Name] = res
+		h.progress("scenario "+res.Name, res.Verdict)
+	}
+	// 2. The walk: the matrix and the validation cells that need a store
+	// with a key (or, on CloudHSM, a connected one), all on its store.
 	var bound string
-	if len(matrix) > 0 {
-		only := matrix
+	if len(matrix)+len(walkValid) > 0 {
+		only := maps.Clone(matrix)
+		for _, c := range walkValid {
+			only[c.ID] = true
+		}
 		if all {
 			only = nil
 		}
-		run := h.RunPlannedCells(ctx, t, only)
+		run := h.RunWalk(ctx, t, only, walkValid)
 		for _, res := range run.Cells {
-			if matrix[res.ID] {
+			if _, mine := l.cells[res.ID]; !mine && (matrix[res.ID] || strings.HasPrefix(res.ID, "validation/")) {
 				l.cells[res.ID] = res
 				h.progress(res.ID, res.Verdict)
 			}
@@ -186,40 +211,20 @@ func (h *Harness) runLane(ctx context.Context, t model.StoreType, l *lane) {
 		h.addFinding(run.Finding)
 		bound = h.boundAfterWalk(ctx, t)
 	}
-	// 3. What would keep the backing (a key, a CloudHSM connect), while it
-	// is free: validation cells, then scenarios.
-	for _, c := range later {
-		var res reports.Cell
-		if bound != "" {
-			res = CellResultBase(c)
-			res.Verdict, res.Evidence.Detail = reports.Unreachable, bound
-		} else {
-			res = h.RunCell(ctx, c)
-			if res.Verdict != reports.Unreachable && res.Verdict != reports.Unsupported {
-				bound = "needs the backing free, but validation cell " + c.ID + " used it (a key pending deletion, or a CloudHSM connect)"
-			}
-		}
-		l.cells[c.ID] = res
-		h.progress(res.ID, res.Verdict)
-	}
-	scenMu.Lock()
-	ss := slices.Clone(scenarios)
-	scenMu.Unlock()
-	for _, s := range ss {
-		if s.StoreType() != t || !selected(ScenarioLabels(s)) {
-			continue
-		}
+	// 3. The scenarios that keep the backing (a key, a CloudHSM connect),
+	// while it is free.
+	for _, s := range later {
 		var res reports.Scenario
-		if bound != "" && !slices.Contains(s.Needs(), model.NeedBackingControl) {
+		if bound != "" {
 			res = reports.Scenario{Name: s.Name, Verdict: reports.Unreachable, Detail: bound}
 		} else {
 			res = h.RunScenario(ctx, s)
+			if res.Verdict != reports.Unreachable && res.Verdict != reports.Unsupported {
+				bound = boundAfterScenario(t, s, res)
+			}
 		}
 		l.scenarios[s.Name] = res
 		h.progress("scenario "+res.Name, res.Verdict)
-		if bound == "" {
-			bound = boundAfterScenario(t, s, res)
-		}
 	}
 }
 

@@ -92,20 +92,27 @@ func (h *Harness) RunPlanned(ctx context.Context, t model.StoreType) PlannedRun 
 // RunPlannedCells is RunPlanned for the cells whose ids are in only (all
 // of the type when only is nil).
 func (h *Harness) RunPlannedCells(ctx context.Context, t model.StoreType, only map[string]bool) PlannedRun {
+	return h.RunWalk(ctx, t, only, nil)
+}
+
+// RunWalk is RunPlannedCells with extra cells (validation cells, say) that
+// the walk covers besides the matrix's; only, when set, must name them too.
+func (h *Harness) RunWalk(ctx context.Context, t model.StoreType, only map[string]bool, extra []model.Cell) PlannedRun {
 	opt := PlanOptionsFor(h.Target, t)
-	plan := model.PlanFor(t, opt)
+	all := slices.Concat(model.Cells(), extra)
+	plan := model.PlanCells(t, opt, all)
 	if only != nil {
 		var ids []string
-		for _, c := range model.Cells() {
+		for _, c := range all {
 			if c.StoreType == t && only[c.ID] {
 				ids = append(ids, c.ID)
 			}
 		}
-		plan = model.PlanFrom(t, opt, model.NewWorld(), "", "", ids)
+		plan = model.PlanFromCells(t, opt, model.NewWorld(), "", "", ids, all)
 	}
 	var run PlannedRun
 	cells := map[string]model.Cell{}
-	for _, c := range model.Cells() {
+	for _, c := range all {
 		cells[c.ID] = c
 	}
 	r := &cellRun{h: h, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "planned",
@@ -188,7 +195,7 @@ func (h *Harness) RunPlannedCells(ctx context.Context, t model.StoreType, only m
 				left = append(left, id)
 			}
 		}
-		re := model.PlanFrom(t, opt, w, s.Subject, s.SubjectKey, left)
+		re := model.PlanFromCells(t, opt, w, s.Subject, s.SubjectKey, left, all)
 		steps, i = re.Steps, -1
 		for id, why := range re.Excluded {
 			if !done[id] {

@@ -65,10 +65,10 @@ func (h *Harness) RunScenario(ctx context.Context, s Scenario) (res reports.Scen
 }
 
 func (r *cellRun) scenario(ctx context.Context, s Scenario) error {
-	if slices.Contains(s.Needs(), model.NeedBackingControl) && (r.ctl == nil || !r.caps.BreakProxy || !r.caps.BreakCluster) {
-		return endWith(reports.Unreachable, "the scenario changes the backing, which needs a target with a control plane")
+	if why := r.lacks(s); why != "" {
+		return endWith(reports.Unreachable, "the scenario %s", why)
 	}
-	if r.ctl != nil {
+	if r.ctl != nil && r.caps.HoldTransition && r.caps.BreakCluster && r.caps.BreakProxy {
 		if err := r.ctl.Reset(ctx); err != nil {
 			return endWith(reports.Indeterminate, "resetting the target: %v", err)
 		}
@@ -177,6 +177,32 @@ func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Ca
 		return r.observeKeys(ctx, next)
 	}
 	return next, nil
+}
+
+// lacks says what the scenario needs that the target cannot do ("" when
+// nothing): each environment call needs its own capability.
+func (r *cellRun) lacks(s Scenario) string {
+	for _, c := range s.Steps {
+		switch c.Op {
+		case model.OpSetProxy, model.OpDeleteProxy:
+			if r.proxyControl() == nil && (r.ctl == nil || !r.caps.BreakProxy) {
+				return "changes the XKS proxy, which needs control of it (KMSCONFORM_XKS_CONTROL_URL or a control plane)"
+			}
+		case model.OpSetCluster, model.OpDeleteCluster, model.OpDeleteKeyMaterial:
+			if r.ctl == nil || !r.caps.BreakCluster {
+				return "changes the CloudHSM cluster, which needs a control plane that controls clusters"
+			}
+		case model.OpSetVpcService, model.OpDeleteVpcService:
+			if r.ctl == nil || !r.caps.BreakProxy {
+				return "changes a VPC endpoint service, which needs a control plane that controls them"
+			}
+		case model.OpExpireKeyDeletion:
+			if r.ctl == nil || !r.caps.ControlTime {
+				return "ends a key's deletion window, which needs a control plane that controls time"
+			}
+		}
+	}
+	return ""
 }
 
 // waitStable polls a store until it is neither CONNECTING nor DISCONNECTING.
