@@ -26,9 +26,8 @@
 // Go program of SDK calls (secrets as environment variables), and rapid's
 // fail file under testdata/rapid replays it on the next run.
 //
-// The machine translates model calls with suites/harness (Mapper, Classify,
-// ApplyEnv): a deliberate exception to the import arrows, so that there is
-// one model→SDK translation in the project.
+// The machine translates model calls with package drive (Mapper, Classify,
+// ApplyEnv), the one model→SDK translation the suites use too.
 //
 // Load runs concurrent clients against one target and checks the history
 // with porcupine (linearizability, per store) and for lost keys and

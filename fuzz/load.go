@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
+	"github.com/kmsconform/kmsconform/drive"
 	"github.com/kmsconform/kmsconform/model"
-	"github.com/kmsconform/kmsconform/suites/harness"
 	"github.com/kmsconform/kmsconform/targets"
 )
 
@@ -111,9 +111,9 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 	if err := ctl.Reset(ctx); err != nil {
 		return LoadResult{}, err
 	}
-	m := harness.NewMapper("load-", tgt.Backing())
+	m := drive.NewMapper("load-", tgt.Backing())
 	start := model.NewWorld()
-	if err := harness.PutBacking(ctx, tgt, m, start); err != nil {
+	if err := drive.PutBacking(ctx, tgt, m, start); err != nil {
 		return LoadResult{}, err
 	}
 	// Two shared stores, one of each type, made through the model so that
@@ -159,7 +159,7 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 			if len(outs) != 1 || len(outs[0].Worlds) != 1 || outs[0].Error != model.Success {
 				return LoadResult{}, fmt.Errorf("setup: %s is not deterministic in the model", c.Op)
 			}
-			var ans harness.Answer
+			var ans drive.Answer
 			var err error
 			if c.Op == model.OpSettle {
 				err = ctl.Settle(ctx, s.id)
@@ -193,7 +193,7 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 		go func(ci int) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(ci)))
-			cm := harness.NewMapper("load-", tgt.Backing())
+			cm := drive.NewMapper("load-", tgt.Backing())
 			client := tgt.KMS()
 			for issued.Add(1) <= int64(cfg.Ops) && time.Now().Before(deadline) {
 				s := stores[rng.IntN(len(stores))]
@@ -267,7 +267,7 @@ var loadPlaintext = []byte("kmsconform load plaintext")
 // loadCall makes one operation. Custom key store operations go through the
 // harness's mapper (target ids pass through it unchanged); Encrypt is made
 // here, because the history needs the ciphertext for the loss check.
-func loadCall(ctx context.Context, m *harness.Mapper, client *kms.Client, in loadIn) (loadOut, []byte, error) {
+func loadCall(ctx context.Context, m *drive.Mapper, client *kms.Client, in loadIn) (loadOut, []byte, error) {
 	var out loadOut
 	var blob []byte
 	var err error
@@ -279,17 +279,17 @@ func loadCall(ctx context.Context, m *harness.Mapper, client *kms.Client, in loa
 			blob = eo.CiphertextBlob
 		}
 	case model.OpCreateKey:
-		var a harness.Answer
+		var a drive.Answer
 		a, err = m.Invoke(ctx, client, model.Call{Op: in.Op, StoreID: aws.String(in.Store), CreateKey: model.CreateKeyFor(in.Type, in.Xks)}, "", "")
 		out.Key = a.KeyID
 	case model.OpDescribeCustomKeyStores:
-		var a harness.Answer
+		var a drive.Answer
 		a, err = m.Invoke(ctx, client, model.Call{Op: in.Op, StoreID: aws.String(in.Store)}, "", "")
 		if err == nil && len(a.Stores) == 1 {
 			out.State = strings.TrimSpace(string(a.Stores[0].ConnectionState) + " " + string(a.Stores[0].ConnectionErrorCode))
 		}
 	case model.OpDescribeKey:
-		var a harness.Answer
+		var a drive.Answer
 		a, err = m.Invoke(ctx, client, model.Call{Op: in.Op, KeyID: in.Key}, "", "")
 		if err == nil && a.Key != nil {
 			out.State = string(a.Key.KeyState)
@@ -297,7 +297,7 @@ func loadCall(ctx context.Context, m *harness.Mapper, client *kms.Client, in loa
 	default:
 		_, err = m.Invoke(ctx, client, model.Call{Op: in.Op, StoreID: aws.String(in.Store), KeyID: in.Key}, "", "")
 	}
-	obs := harness.Classify(err)
+	obs := drive.Classify(err)
 	out.Code = obs.Code
 	if obs.Transport {
 		return out, nil, fmt.Errorf("%s: no answer: %s", in.Op, obs.Message)
@@ -345,7 +345,7 @@ func loadModel(init loadState) porcupine.Model {
 				for _, o := range model.Step(w, c) {
 					name := string(o.Error)
 					if o.Error == model.Success {
-						name = harness.SuccessCode
+						name = drive.SuccessCode
 					}
 					if name != out.Code {
 						continue
@@ -402,13 +402,13 @@ func loadModel(init loadState) porcupine.Model {
 func shows(w model.World, c model.Call, in loadIn, out loadOut) bool {
 	switch in.Op {
 	case model.OpDescribeCustomKeyStores:
-		if out.Code != harness.SuccessCode {
+		if out.Code != drive.SuccessCode {
 			return true
 		}
 		s, ok := w.Store(in.Store)
 		return ok && strings.TrimSpace(string(s.State)+" "+string(s.ErrorCode)) == out.State
 	case model.OpDescribeKey:
-		if out.Code != harness.SuccessCode {
+		if out.Code != drive.SuccessCode {
 			return true
 		}
 		k, ok := w.Key(c.KeyID)
@@ -453,11 +453,11 @@ func checkNothingLost(ctx context.Context, tgt targets.Target, hsm, xks string, 
 	for _, ks := range keys {
 		for _, k := range ks {
 			if _, err := client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(k)}); err != nil {
-				lost = append(lost, "key "+k+" is no longer described: "+harness.Classify(err).Code)
+				lost = append(lost, "key "+k+" is no longer described: "+drive.Classify(err).Code)
 				continue
 			}
 			if _, err := client.EnableKey(ctx, &kms.EnableKeyInput{KeyId: aws.String(k)}); err != nil {
-				lost = append(lost, "key "+k+" cannot be enabled: "+harness.Classify(err).Code)
+				lost = append(lost, "key "+k+" cannot be enabled: "+drive.Classify(err).Code)
 			}
 		}
 	}
@@ -465,7 +465,7 @@ func checkNothingLost(ctx context.Context, tgt targets.Target, hsm, xks string, 
 		for _, b := range bs {
 			out, err := client.Decrypt(ctx, &kms.DecryptInput{KeyId: aws.String(k), CiphertextBlob: b})
 			if err != nil {
-				lost = append(lost, "a ciphertext of key "+k+" no longer decrypts: "+harness.Classify(err).Code)
+				lost = append(lost, "a ciphertext of key "+k+" no longer decrypts: "+drive.Classify(err).Code)
 			} else if !bytes.Equal(out.Plaintext, loadPlaintext) {
 				lost = append(lost, "a ciphertext of key "+k+" decrypts to something else")
 			}

@@ -13,8 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"pgregory.net/rapid"
 
+	"github.com/kmsconform/kmsconform/drive"
 	"github.com/kmsconform/kmsconform/model"
-	"github.com/kmsconform/kmsconform/suites/harness"
 	"github.com/kmsconform/kmsconform/targets"
 )
 
@@ -89,7 +89,7 @@ type machine struct {
 	ctl    targets.Control
 	caps   targets.Capabilities
 	hold   bool
-	m      *harness.Mapper
+	m      *drive.Mapper
 	ws     []model.World
 	trace  []Step
 	action int
@@ -107,14 +107,14 @@ func (r *Runner) Run(t *rapid.T) {
 	mc := &machine{r: r, ctx: ctx, client: r.Target.KMS(), ctl: r.Target.Control(), caps: r.Target.Capabilities()}
 	mc.hold = mc.ctl != nil && mc.caps.HoldTransition
 	mc.rec = newRecorder(mc.client)
-	mc.m = harness.NewMapper(fmt.Sprintf("fz%06x-", time.Now().UnixNano()&0xffffff), r.Target.Backing())
+	mc.m = drive.NewMapper(fmt.Sprintf("fz%06x-", time.Now().UnixNano()&0xffffff), r.Target.Backing())
 	mc.ws = []model.World{model.NewWorld()}
 	defer func() { r.last = mc.trace }()
 	if mc.ctl != nil {
 		if err := mc.ctl.Reset(ctx); err != nil {
 			t.Fatalf("resetting the target: %v", err)
 		}
-		if err := harness.PutBacking(ctx, r.Target, mc.m, model.NewWorld()); err != nil {
+		if err := drive.PutBacking(ctx, r.Target, mc.m, model.NewWorld()); err != nil {
 			t.Fatalf("putting the backing on the target: %v", err)
 		}
 	} else {
@@ -508,7 +508,7 @@ func (mc *machine) step(st *Step) error {
 			}
 		}
 	case c.Op.IsEnv():
-		if err := harness.ApplyEnv(ctx, mc.r.Target, mc.m, c); err != nil {
+		if err := drive.ApplyEnv(ctx, mc.r.Target, mc.m, c); err != nil {
 			return fmt.Errorf("control plane: %w", err)
 		}
 		st.Observed, st.Allowed = "done", []string{"done"}
@@ -527,13 +527,13 @@ func (mc *machine) step(st *Step) error {
 		mc.rec.start()
 		ans, err := mc.m.Invoke(ctx, mc.rec.client, c, store, key)
 		st.SDK = mc.rec.stop()
-		obs := harness.Classify(err)
+		obs := drive.Classify(err)
 		st.Observed = obs.Code
 		for _, w := range mc.ws {
 			for _, o := range model.Step(w, c) {
 				name := string(o.Error)
 				if o.Error == model.Success {
-					name = harness.SuccessCode
+					name = drive.SuccessCode
 				}
 				st.Allowed = append(st.Allowed, name)
 				if name == obs.Code {
@@ -697,7 +697,7 @@ func (mc *machine) observeStores(ctx context.Context, ws []model.World) ([]model
 	for {
 		out, err := mc.client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{Marker: marker})
 		if err != nil {
-			o := harness.Classify(err)
+			o := drive.Classify(err)
 			return nil, fmt.Errorf("observing: DescribeCustomKeyStores answered %s (%s)", orNone(o.Code), o.Message)
 		}
 		for _, s := range out.CustomKeyStores {
@@ -769,7 +769,7 @@ func (mc *machine) observeKeys(ctx context.Context, ws []model.World) ([]model.W
 	for id := range ids {
 		out, err := mc.client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(mc.m.KeyID(id))})
 		if err != nil {
-			o := harness.Classify(err)
+			o := drive.Classify(err)
 			if o.Code == string(model.ErrNotFound) {
 				got[id] = "gone"
 				continue
@@ -818,7 +818,7 @@ func (mc *machine) waitStable(ctx context.Context, id string) error {
 	for {
 		out, err := mc.client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{CustomKeyStoreId: aws.String(id)})
 		if err != nil {
-			o := harness.Classify(err)
+			o := drive.Classify(err)
 			if o.Code == string(model.ErrCustomKeyStoreNotFound) {
 				return nil
 			}

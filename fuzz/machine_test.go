@@ -7,7 +7,7 @@ import (
 
 	"pgregory.net/rapid"
 
-	"github.com/kmsconform/kmsconform/suites/harness"
+	"github.com/kmsconform/kmsconform/drive"
 	"github.com/kmsconform/kmsconform/targets"
 )
 
@@ -16,10 +16,10 @@ import (
 // KMSCONFORM_CONFIG); the embedded emulator by default.
 func openTarget(t testing.TB) targets.Target {
 	t.Helper()
-	o := harness.CurrentOptions()
-	tgt, err := harness.Open(context.Background(), o)
+	spec := drive.SpecFromEnv()
+	tgt, err := drive.Open(context.Background(), spec)
 	if err != nil {
-		t.Fatalf("opening the %s target: %v", o.Target, err)
+		t.Fatalf("opening the %s target: %v", spec.Kind, err)
 	}
 	t.Cleanup(func() { _ = tgt.Close(context.Background()) })
 	return tgt

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go/middleware"
 
-	"github.com/kmsconform/kmsconform/suites/harness"
+	"github.com/kmsconform/kmsconform/drive"
 )
 
 // SDKCall is one SDK call as it was made: the operation, its input and
@@ -24,7 +24,7 @@ type SDKCall struct {
 
 // recorder captures the SDK calls of a client: the printer works from what
 // was really sent, so it never repeats the model→SDK translation, which
-// lives in harness.Mapper alone.
+// lives in drive.Mapper alone.
 type recorder struct {
 	client *kms.Client
 
@@ -49,7 +49,7 @@ func (r *recorder) handle(ctx context.Context, in middleware.InitializeInput, ne
 	defer r.mu.Unlock()
 	if r.on {
 		op := strings.TrimSuffix(reflect.TypeOf(in.Parameters).Elem().Name(), "Input")
-		r.calls = append(r.calls, SDKCall{Op: op, Input: in.Parameters, Output: out.Result, Code: harness.Classify(err).Code})
+		r.calls = append(r.calls, SDKCall{Op: op, Input: in.Parameters, Output: out.Result, Code: drive.Classify(err).Code})
 	}
 	return out, md, err
 }

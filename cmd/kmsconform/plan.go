@@ -25,7 +25,7 @@ func init() {
 // the backing; the embedded emulator holds transitions and breaks proxies;
 // another endpoint does neither as far as the suite knows. Without a
 // control plane a target offers one cluster and one proxy (its backing).
-// (suites/harness.PlanOptionsFor says the same of an opened target.)
+// (drive.PlanOptionsFor says the same of an opened target.)
 func planOptionsFor(k targets.Kind) model.PlanOptions {
 	switch k {
 	case targets.KindAWS:

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kmsconform/kmsconform/drive"
 	"github.com/kmsconform/kmsconform/model"
 	"github.com/kmsconform/kmsconform/reports"
 	"github.com/kmsconform/kmsconform/suites/harness"
@@ -41,7 +42,7 @@ func runPlanned(f runFlags, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer tgt.Close(ctx)
-	h := harness.New(tgt, 1)
+	h := drive.New(tgt, 1)
 	start := time.Now()
 	var cells []reports.Cell
 	walk := func(ctx context.Context) error {

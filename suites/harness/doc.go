@@ -1,7 +1,7 @@
-// Package harness is what every kmsconform suite shares: the target a run
-// checks, the translation of model calls into AWS SDK calls, the
-// classification of answers, the per-cell runner that turns a model.Cell into
-// a verdict, and the recording of results into compat.json.
+// Package harness is the Ginkgo glue of the kmsconform suites: the options
+// of a run (from the CLI or the environment), the spec bodies (CellSpec,
+// ScenarioSpec) that ask package drive for a verdict and record it, the
+// specs' labels, and the recording of results into compat.json.
 //
 // Importing the package registers, once per test binary, a BeforeSuite that
 // opens the target and a ReportAfterSuite that writes compat.json from every

@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 
+	"github.com/kmsconform/kmsconform/drive"
 	"github.com/kmsconform/kmsconform/model"
 	"github.com/kmsconform/kmsconform/reports"
 	"github.com/kmsconform/kmsconform/targets"
@@ -28,7 +30,7 @@ type Options struct {
 	Region     string
 	ConfigPath string
 	ReportDir  string
-	Progress   Progress
+	Progress   drive.Progress
 	// Opened, when set, is the target to use, opened (and closed) by the
 	// caller: the CLI opens it first so a setup error is one line and exit 2.
 	Opened targets.Target
@@ -43,7 +45,7 @@ type Options struct {
 var (
 	optMu   sync.Mutex
 	options = optionsFromEnv()
-	current *Harness
+	current *drive.Driver
 	// expectedCells is every cell a registered conformance suite may run, so
 	// the report lists the ones a label filter left out as skipped.
 	expectedCells []model.Cell
@@ -51,8 +53,9 @@ var (
 )
 
 func optionsFromEnv() Options {
-	o := Options{Target: targets.Kind(os.Getenv("KMSCONFORM_TARGET")), Endpoint: os.Getenv("KMSCONFORM_ENDPOINT"),
-		Region: os.Getenv("KMSCONFORM_REGION"), ConfigPath: os.Getenv("KMSCONFORM_CONFIG"), ReportDir: os.Getenv("KMSCONFORM_REPORT_DIR"), Shards: 1}
+	spec := drive.SpecFromEnv()
+	o := Options{Target: spec.Kind, Endpoint: spec.Endpoint, Region: spec.Region, ConfigPath: spec.ConfigPath,
+		ConfirmAccount: spec.ConfirmAccount, ReportDir: os.Getenv("KMSCONFORM_REPORT_DIR"), Shards: 1}
 	if o.Target == "" {
 		o.Target = targets.KindEmulator
 	}
@@ -87,7 +90,7 @@ func CurrentOptions() Options {
 }
 
 // Current returns the harness of the running suite.
-func Current() *Harness { return current }
+func Current() *drive.Driver { return current }
 
 // ExpectCells declares the cells the registered suites may run (a suite
 // adds its own to ExpectedCells()).
@@ -108,8 +111,10 @@ func InShard(id string) bool {
 	return int(h.Sum32()%uint32(o.Shards)) == o.Shard
 }
 
-// Open opens the target the options name. It is set by open.go.
-var Open func(ctx context.Context, o Options) (targets.Target, error)
+// Open opens the target the options name.
+func Open(ctx context.Context, o Options) (targets.Target, error) {
+	return drive.Open(ctx, drive.Spec{Kind: o.Target, Endpoint: o.Endpoint, Region: o.Region, ConfigPath: o.ConfigPath, ConfirmAccount: o.ConfirmAccount})
+}
 
 var _ = ReportBeforeSuite(func(r Report) {
 	if p := CurrentOptions().Progress; p != nil {
@@ -127,14 +132,17 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 			AbortSuite(fmt.Sprintf("kmsconform: cannot open the %s target: %v", o.Target, err))
 		}
 	}
-	current = New(t, GinkgoParallelProcess()+o.Shard)
+	current = drive.New(t, GinkgoParallelProcess()+o.Shard)
+	current.Cells, current.Scenarios = expectedCells, expectedScenarios
+	current.SelectCell = func(c model.Cell) bool { return selected(CellLabels(c, strings.HasPrefix(c.ID, "validation/"))) }
+	current.SelectScenario = func(s drive.Scenario) bool { return selected(ScenarioLabels(s)) }
 	current.Progress = o.Progress
 	DeferCleanup(func(ctx context.Context) {
 		// Every cell cleans up after itself; this catches what an
 		// interrupted cell left. The prefix is this run's and process's, so
 		// it never touches another run's stores.
 		if t.Control() == nil {
-			Sweep(ctx, t.KMS(), current.RunPrefix(), nil, t.Timeouts().Poll)
+			drive.Sweep(ctx, t.KMS(), current.RunPrefix(), nil, t.Timeouts().Poll)
 		}
 		if o.Opened == nil {
 			_ = t.Close(ctx)
@@ -163,23 +171,36 @@ func addEntry(name string, v any) {
 	// A JSON string survives the trip between parallel processes as it is.
 	AddReportEntry(name, string(b), ReportEntryVisibilityNever)
 	if h := current; h != nil {
-		AddReportEntry(entryCalls, strconv.Itoa(h.takeCalls()), ReportEntryVisibilityNever)
-		AddReportEntry(entryTarget, h.targetJSON(), ReportEntryVisibilityNever)
+		AddReportEntry(entryCalls, strconv.Itoa(h.TakeCalls()), ReportEntryVisibilityNever)
+		AddReportEntry(entryTarget, targetJSON(h), ReportEntryVisibilityNever)
 	}
 }
 
-func (h *Harness) takeCalls() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := h.calls
-	h.calls = 0
-	return n
-}
-
-func (h *Harness) targetJSON() string {
+func targetJSON(h *drive.Driver) string {
 	b, _ := json.Marshal(reports.Target{Name: h.Target.Name(), Kind: string(h.Target.Kind()), Endpoint: h.Target.Endpoint()})
 	return string(b)
 }
+
+// shardKey is the driver's shard key of a cell (its id before a driver
+// exists).
+func shardKey(c model.Cell) string {
+	if h := current; h != nil {
+		return h.ShardKey(c)
+	}
+	return c.ID
+}
+
+// selected reports whether a spec with these labels is in the label filter.
+func selected(ls Labels) bool {
+	q := GinkgoLabelFilter()
+	return q == "" || ls.MatchesLabelFilter(q)
+}
+
+var expectedScenarios []drive.Scenario
+
+// ExpectScenarios declares the scenarios the registered suites may run,
+// so that a lane can run them in its order.
+func ExpectScenarios(ss []drive.Scenario) { expectedScenarios = append(expectedScenarios, ss...) }
 
 var _ = ReportAfterSuite("compat.json", func(r Report) {
 	o := CurrentOptions()
@@ -237,8 +258,8 @@ func BuildCompat(r Report) *reports.Compat {
 		c.Target = reports.Target{Name: string(o.Target), Kind: string(o.Target), Endpoint: o.Endpoint}
 	}
 	for _, cell := range expectedCells {
-		if !seen[cell.ID] && InShard(ShardKey(cell)) {
-			res := CellResultBase(cell)
+		if !seen[cell.ID] && InShard(shardKey(cell)) {
+			res := drive.CellResultBase(cell)
 			res.Verdict = reports.Skipped
 			res.Evidence.Detail = "not selected (label filter)"
 			c.Cells = append(c.Cells, res)
@@ -251,23 +272,23 @@ func BuildCompat(r Report) *reports.Compat {
 // CellSpec is the body of a cell's spec: run the cell on the current
 // target (when it is in this process's shard), record it, and conclude.
 func CellSpec(ctx SpecContext, c model.Cell) {
-	if !InShard(ShardKey(c)) {
+	if !InShard(shardKey(c)) {
 		Skip("in another process's shard")
 	}
 	h := current
 	var res reports.Cell
-	if h.UsesLanes() && laneOf(c) != "" {
-		res = h.laneCell(ctx, c)
+	if h.UsesLanes() && drive.LaneOf(c) != "" {
+		res = h.LaneCell(ctx, c)
 	} else {
 		res = h.RunCell(ctx, c)
-		h.progress(res.ID, res.Verdict)
+		h.Done(res.ID, res.Verdict)
 	}
 	RecordCell(res)
 	Conclude(res.Verdict, res.Evidence.Detail)
 }
 
 // ScenarioSpec is the body of a scenario's spec.
-func ScenarioSpec(ctx SpecContext, s Scenario) {
+func ScenarioSpec(ctx SpecContext, s drive.Scenario) {
 	h := current
 	key := "scenario/" + s.Name
 	if h.UsesLanes() && s.StoreType() != "" {
@@ -278,10 +299,10 @@ func ScenarioSpec(ctx SpecContext, s Scenario) {
 	}
 	var res reports.Scenario
 	if h.UsesLanes() && s.StoreType() != "" {
-		res = h.laneScenario(ctx, s)
+		res = h.LaneScenario(ctx, s)
 	} else {
 		res = h.RunScenario(ctx, s)
-		h.progress("scenario "+res.Name, res.Verdict)
+		h.Done("scenario "+res.Name, res.Verdict)
 	}
 	RecordScenario(res)
 	Conclude(res.Verdict, res.Detail)

@@ -6,6 +6,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 
+	"github.com/kmsconform/kmsconform/drive"
 	"github.com/kmsconform/kmsconform/model"
 )
 
@@ -27,7 +28,7 @@ func CellLabels(c model.Cell, validation bool) Labels {
 }
 
 // ScenarioLabels returns the Ginkgo labels of a scenario's spec.
-func ScenarioLabels(s Scenario) Labels {
+func ScenarioLabels(s drive.Scenario) Labels {
 	ls := Labels{"scenario"}
 	if slices.Contains(s.Needs(), model.NeedBackingControl) {
 		ls = append(ls, "needs:"+string(model.NeedBackingControl))

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	. "github.com/onsi/ginkgo/v2"
 
+	"github.com/kmsconform/kmsconform/drive"
 	m "github.com/kmsconform/kmsconform/model"
 	"github.com/kmsconform/kmsconform/suites/harness"
 )
@@ -56,7 +57,7 @@ func proxy(fault m.ProxyFault, creds ...m.Credential) []m.Call {
 
 func cluster(change func(*m.Cluster)) []m.Call {
 	c := m.HealthyCluster(m.ClusterA, m.TrustAnchorA)
-	// The kmsuser password stays as KMS rotated it (see harness.ToTargetCluster).
+	// The kmsuser password stays as KMS rotated it (see drive.ToTargetCluster).
 	c.Password = "kms-rotated:" + m.SubjectStoreID
 	change(&c)
 	return one(m.Call{Op: m.OpSetCluster, Cluster: &c})
@@ -79,16 +80,16 @@ func fillers(n int) []m.Call {
 }
 
 // Scenarios returns every scenario, per store type where both apply.
-func Scenarios() []harness.Scenario {
-	var ss []harness.Scenario
+func Scenarios() []drive.Scenario {
+	var ss []drive.Scenario
 	for _, t := range m.StoreTypes {
 		ss = append(ss,
-			harness.Scenario{Name: "lifecycle/" + t.Short(), Steps: seq(
+			drive.Scenario{Name: "lifecycle/" + t.Short(), Steps: seq(
 				one(create(t, m.KmsuserPassword)), connect(), createKey(t), key(m.OpEncrypt),
 				disconnect(), key(m.OpEncrypt), key(m.OpDecrypt), key(m.OpDescribeKey),
 				connect(), key(m.OpDecrypt), key(m.OpEncrypt), key(m.OpReEncrypt), key(m.OpGenerateDataKey),
 			)},
-			harness.Scenario{Name: "delete-needs-keys-gone/" + t.Short(), Steps: seq(
+			drive.Scenario{Name: "delete-needs-keys-gone/" + t.Short(), Steps: seq(
 				one(create(t, m.KmsuserPassword)), connect(), createKey(t),
 				one(m.Call{Op: m.OpScheduleKeyDeletion, KeyID: m.SubjectKeyID, PendingWindowDays: m.Ptr(7)}),
 				disconnect(), one(m.Call{Op: m.OpDeleteCustomKeyStore, StoreID: sid}),
@@ -96,7 +97,7 @@ func Scenarios() []harness.Scenario {
 				one(m.Call{Op: m.OpDeleteCustomKeyStore, StoreID: sid}),
 				one(m.Call{Op: m.OpDescribeCustomKeyStores, StoreID: sid}),
 			)},
-			harness.Scenario{Name: "keys-follow-the-store/" + t.Short(), Steps: seq(
+			drive.Scenario{Name: "keys-follow-the-store/" + t.Short(), Steps: seq(
 				one(create(t, m.KmsuserPassword)), connect(), createKey(t), key(m.OpDisableKey),
 				disconnect(), key(m.OpEnableKey), key(m.OpEncrypt), connect(), key(m.OpEncrypt),
 				key(m.OpScheduleKeyDeletion), disconnect(), key(m.OpCancelKeyDeletion), connect(), key(m.OpEncrypt),
@@ -104,78 +105,78 @@ func Scenarios() []harness.Scenario {
 		)
 	}
 	ss = append(ss,
-		harness.Scenario{Name: "failed-recovery/CloudHSM-wrong-password", Steps: seq(
+		drive.Scenario{Name: "failed-recovery/CloudHSM-wrong-password", Steps: seq(
 			one(create(m.CloudHSM, m.WrongKmsuserPassword)), connect(),
 			one(m.Call{Op: m.OpConnectCustomKeyStore, StoreID: sid}),
 			disconnect(), update(m.UpdateStoreInput{Password: m.Ptr(m.KmsuserPassword)}), connect(),
 		)},
-		harness.Scenario{Name: "failed-recovery/CloudHSM-kmsuser-logged-in", Steps: seq(
+		drive.Scenario{Name: "failed-recovery/CloudHSM-kmsuser-logged-in", Steps: seq(
 			one(create(m.CloudHSM, m.KmsuserPassword)), connect(), disconnect(),
 			cluster(func(c *m.Cluster) { c.Kmsuser = m.KmsuserLoggedIn }), connect(),
 			disconnect(), cluster(func(c *m.Cluster) {}), connect(),
 		)},
-		harness.Scenario{Name: "failed-recovery/XKS-proxy-unreachable", Steps: seq(
+		drive.Scenario{Name: "failed-recovery/XKS-proxy-unreachable", Steps: seq(
 			one(create(m.External, "")), proxy(m.ProxyUnreachable), connect(),
 			disconnect(), proxy(m.ProxyHealthy), connect(), createKey(m.External), key(m.OpEncrypt),
 		)},
-		harness.Scenario{Name: "failed-recovery/XKS-proxy-timeout", Steps: seq(
+		drive.Scenario{Name: "failed-recovery/XKS-proxy-timeout", Steps: seq(
 			one(create(m.External, "")), proxy(m.ProxySlow), connect(),
 			disconnect(), proxy(m.ProxyHealthy), connect(),
 		)},
-		harness.Scenario{Name: "xks-credential-rotation", Steps: seq(
+		drive.Scenario{Name: "xks-credential-rotation", Steps: seq(
 			one(create(m.External, "")), connect(), createKey(m.External), key(m.OpEncrypt),
 			proxy(m.ProxyHealthy, m.CredentialA, m.CredentialB), key(m.OpEncrypt),
 			update(m.UpdateStoreInput{Credential: &m.CredentialB}), key(m.OpEncrypt),
 			proxy(m.ProxyHealthy, m.CredentialB), key(m.OpEncrypt), key(m.OpDecrypt),
 		)},
-		harness.Scenario{Name: "cloudhsm-kmsuser-password-rotated-on-connect", Steps: seq(
+		drive.Scenario{Name: "cloudhsm-kmsuser-password-rotated-on-connect", Steps: seq(
 			// After a connect KMS holds a new kmsuser password: the one the
 			// user gave no longer works.
 			one(create(m.CloudHSM, m.KmsuserPassword)), connect(), disconnect(),
 			update(m.UpdateStoreInput{Password: m.Ptr(m.KmsuserPassword)}), connect(),
 		)},
-		harness.Scenario{Name: "store-quota", Steps: seq(
+		drive.Scenario{Name: "store-quota", Steps: seq(
 			one(create(m.External, "")), fillers(m.StoreQuota-1),
 			one(m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateCloudHSMInput("eleventh", m.ClusterB, m.TrustAnchorB, m.KmsuserPassword)}),
 			one(m.Call{Op: m.OpDeleteCustomKeyStore, StoreID: sid}),
 			one(m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateCloudHSMInput("eleventh", m.ClusterB, m.TrustAnchorB, m.KmsuserPassword)}),
 		)},
-		harness.Scenario{Name: "describe-pagination", Steps: seq(one(create(m.External, "")), fillers(4)), Check: checkPagination},
+		drive.Scenario{Name: "describe-pagination", Steps: seq(one(create(m.External, "")), fillers(4)), Check: checkPagination},
 	)
 	return ss
 }
 
 // checkPagination pages through DescribeCustomKeyStores two at a time and
 // requires every store the scenario made, once each.
-func checkPagination(ctx context.Context, client *kms.Client, mp *harness.Mapper) error {
+func checkPagination(ctx context.Context, client *kms.Client, mp *drive.Mapper) error {
 	want := mp.TargetStores()
 	var got []string
 	var marker *string
 	for page := 0; page < 100; page++ {
 		out, err := client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{Limit: aws.Int32(2), Marker: marker})
 		if err != nil {
-			return harness.Failf("page %d: %v", page+1, harness.Classify(err).Code)
+			return drive.Failf("page %d: %v", page+1, drive.Classify(err).Code)
 		}
 		if len(out.CustomKeyStores) > 2 {
-			return harness.Failf("page %d holds %d stores with Limit 2", page+1, len(out.CustomKeyStores))
+			return drive.Failf("page %d holds %d stores with Limit 2", page+1, len(out.CustomKeyStores))
 		}
 		for _, s := range out.CustomKeyStores {
 			got = append(got, aws.ToString(s.CustomKeyStoreId))
 		}
 		if !out.Truncated {
 			if out.NextMarker != nil {
-				return harness.Failf("the last page has a NextMarker")
+				return drive.Failf("the last page has a NextMarker")
 			}
 			break
 		}
 		if out.NextMarker == nil {
-			return harness.Failf("page %d is Truncated without a NextMarker", page+1)
+			return drive.Failf("page %d is Truncated without a NextMarker", page+1)
 		}
 		marker = out.NextMarker
 	}
 	for _, id := range want {
 		if n := count(got, id); n != 1 {
-			return harness.Failf("store %s appears %d times across the pages", id, n)
+			return drive.Failf("store %s appears %d times across the pages", id, n)
 		}
 	}
 	return nil

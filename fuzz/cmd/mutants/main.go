@@ -27,9 +27,9 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/kmsconform/kmsconform/drive"
 	"github.com/kmsconform/kmsconform/fuzz"
 	"github.com/kmsconform/kmsconform/reports"
-	"github.com/kmsconform/kmsconform/suites/harness"
 	"github.com/kmsconform/kmsconform/targets"
 	"github.com/kmsconform/kmsconform/targets/emulator"
 )
@@ -64,7 +64,7 @@ func main() {
 	if *only != "" {
 		names = strings.Split(*only, ",")
 	}
-	cfg, err := targets.LoadConfig(harness.FindConfig())
+	cfg, err := targets.LoadConfig(drive.FindConfig())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mutants:", err)
 		os.Exit(2)

@@ -1,4 +1,4 @@
-package harness
+package drive
 
 import (
 	"context"
@@ -29,8 +29,8 @@ type Progress interface {
 	Waiting(what string, until time.Time)
 }
 
-// Harness runs cells and scenarios against one target.
-type Harness struct {
+// Driver runs cells and scenarios against one target.
+type Driver struct {
 	Target   targets.Target
 	Progress Progress // may be nil
 	runID    string
@@ -41,11 +41,19 @@ type Harness struct {
 	calls    int
 	lanes    map[model.StoreType]*lane
 	findings []string
+
+	// What a lane runs (see UsesLanes): the cells and scenarios the suites
+	// registered, and, when set, which of them the run selects (a label
+	// filter); nil selects all.
+	Cells          []model.Cell
+	Scenarios      []Scenario
+	SelectCell     func(model.Cell) bool
+	SelectScenario func(Scenario) bool
 }
 
 // addFinding records what a run learnt of the target that is a finding of
 // its own (once each).
-func (h *Harness) addFinding(f string) {
+func (h *Driver) addFinding(f string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if f != "" && !slices.Contains(h.findings, f) {
@@ -54,7 +62,7 @@ func (h *Harness) addFinding(f string) {
 }
 
 // Findings returns the findings so far.
-func (h *Harness) Findings() []string {
+func (h *Driver) Findings() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.findings)
@@ -62,37 +70,46 @@ func (h *Harness) Findings() []string {
 
 // New returns a harness for a target. proc is the parallel process number
 // (1 when not parallel): it keeps the names of concurrent processes apart.
-func New(t targets.Target, proc int) *Harness {
+func New(t targets.Target, proc int) *Driver {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
-	return &Harness{Target: t, runID: hex.EncodeToString(b), proc: proc}
+	return &Driver{Target: t, runID: hex.EncodeToString(b), proc: proc}
 }
 
 // RunPrefix starts the name of every store this harness creates, so a
 // sweeper finds this run's leftovers and nothing else.
-func (h *Harness) RunPrefix() string { return fmt.Sprintf("kmsconform-%s-p%d-", h.runID, h.proc) }
+func (h *Driver) RunPrefix() string { return fmt.Sprintf("kmsconform-%s-p%d-", h.runID, h.proc) }
 
-func (h *Harness) nextPrefix() string {
+func (h *Driver) nextPrefix() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.seq++
 	return fmt.Sprintf("%sc%d-", h.RunPrefix(), h.seq)
 }
 
-func (h *Harness) addCalls(n int) {
+func (h *Driver) addCalls(n int) {
 	h.mu.Lock()
 	h.calls += n
 	h.mu.Unlock()
 }
 
+// TakeCalls returns the API calls made since the last TakeCalls.
+func (h *Driver) TakeCalls() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := h.calls
+	h.calls = 0
+	return n
+}
+
 // Calls returns the API calls made so far.
-func (h *Harness) Calls() int {
+func (h *Driver) Calls() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.calls
 }
 
-func (h *Harness) waiting(what string, until time.Time) {
+func (h *Driver) waiting(what string, until time.Time) {
 	if h.Progress != nil {
 		h.Progress.Waiting(what, until)
 	}

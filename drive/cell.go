@@ -1,4 +1,4 @@
-package harness
+package drive
 
 import (
 	"context"
@@ -61,7 +61,7 @@ func CellResultBase(c model.Cell) reports.Cell {
 
 // cellRun is the state of one cell's run.
 type cellRun struct {
-	h      *Harness
+	h      *Driver
 	cell   model.Cell
 	m      *Mapper
 	client *kms.Client
@@ -86,7 +86,7 @@ type cellRun struct {
 // the call, classifies the answer against the model's outcomes, lets the
 // store settle and checks where it ends. It never panics on a target's
 // answer; every way a cell can end is a verdict.
-func (h *Harness) RunCell(ctx context.Context, c model.Cell) (res reports.Cell) {
+func (h *Driver) RunCell(ctx context.Context, c model.Cell) (res reports.Cell) {
 	start := time.Now()
 	res = CellResultBase(c)
 	r := &cellRun{h: h, cell: c, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "api"}

@@ -1,4 +1,4 @@
-package harness
+package drive
 
 import (
 	"context"
@@ -85,19 +85,19 @@ func canHold(t targets.Target) bool {
 // otherwise than the plan expects, the run records it, re-observes the
 // store's state and re-plans the remaining cells from there instead of
 // aborting. Cells the walk cannot reach are recorded as unreachable.
-func (h *Harness) RunPlanned(ctx context.Context, t model.StoreType) PlannedRun {
+func (h *Driver) RunPlanned(ctx context.Context, t model.StoreType) PlannedRun {
 	return h.RunPlannedCells(ctx, t, nil)
 }
 
 // RunPlannedCells is RunPlanned for the cells whose ids are in only (all
 // of the type when only is nil).
-func (h *Harness) RunPlannedCells(ctx context.Context, t model.StoreType, only map[string]bool) PlannedRun {
+func (h *Driver) RunPlannedCells(ctx context.Context, t model.StoreType, only map[string]bool) PlannedRun {
 	return h.RunWalk(ctx, t, only, nil)
 }
 
 // RunWalk is RunPlannedCells with extra cells (validation cells, say) that
 // the walk covers besides the matrix's; only, when set, must name them too.
-func (h *Harness) RunWalk(ctx context.Context, t model.StoreType, only map[string]bool, extra []model.Cell) PlannedRun {
+func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string]bool, extra []model.Cell) PlannedRun {
 	opt := PlanOptionsFor(h.Target, t)
 	all := slices.Concat(model.Cells(), extra)
 	plan := model.PlanCells(t, opt, all)

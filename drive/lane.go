@@ -1,4 +1,4 @@
-package harness
+package drive
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/kmsconform/kmsconform/model"
 	"github.com/kmsconform/kmsconform/reports"
@@ -43,22 +42,9 @@ type lane struct {
 
 // UsesLanes reports whether the harness runs cells and scenarios in lanes
 // (see above) rather than one route each from a reset target.
-func (h *Harness) UsesLanes() bool {
+func (h *Driver) UsesLanes() bool {
 	ctl, caps := h.Target.Control(), h.Target.Capabilities()
 	return !(ctl != nil && caps.HoldTransition && caps.BreakCluster && caps.BreakProxy)
-}
-
-var (
-	scenMu    sync.Mutex
-	scenarios []Scenario
-)
-
-// ExpectScenarios declares the scenarios the registered suites may run,
-// so that a lane can run them in its order.
-func ExpectScenarios(ss []Scenario) {
-	scenMu.Lock()
-	defer scenMu.Unlock()
-	scenarios = append(scenarios, ss...)
 }
 
 // StoreType is the type of the store a scenario creates first ("" when it
@@ -75,10 +61,10 @@ func (s Scenario) StoreType() model.StoreType {
 	return ""
 }
 
-// laneOf returns the lane type of a cell ("" when it runs on its own): the
+// LaneOf returns the lane type of a cell ("" when it runs on its own): the
 // matrix cells of a type, and the validation cells whose route creates a
 // store.
-func laneOf(c model.Cell) model.StoreType {
+func LaneOf(c model.Cell) model.StoreType {
 	if strings.HasPrefix(c.ID, "validation/") && len(c.Route) == 0 && c.Op != model.OpCreateCustomKeyStore {
 		return ""
 	}
@@ -87,22 +73,16 @@ func laneOf(c model.Cell) model.StoreType {
 
 // ShardKey is what decides the process a cell runs in under --procs: its
 // lane when it has one, else its id.
-func ShardKey(c model.Cell) string {
-	if h := current; h != nil && h.UsesLanes() {
-		if t := laneOf(c); t != "" {
+func (h *Driver) ShardKey(c model.Cell) string {
+	if h.UsesLanes() {
+		if t := LaneOf(c); t != "" {
 			return "lane/" + string(t)
 		}
 	}
 	return c.ID
 }
 
-// selected reports whether a spec with these labels is in the label filter.
-func selected(ls Labels) bool {
-	q := GinkgoLabelFilter()
-	return q == "" || ls.MatchesLabelFilter(q)
-}
-
-func (h *Harness) laneFor(t model.StoreType) *lane {
+func (h *Driver) laneFor(t model.StoreType) *lane {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.lanes == nil {
@@ -116,9 +96,9 @@ func (h *Harness) laneFor(t model.StoreType) *lane {
 	return l
 }
 
-// laneCell returns a cell's result from its lane, running the lane first
+// LaneCell returns a cell's result from its lane, running the lane first
 // if no spec of it has.
-func (h *Harness) laneCell(ctx context.Context, c model.Cell) reports.Cell {
+func (h *Driver) LaneCell(ctx context.Context, c model.Cell) reports.Cell {
 	l := h.laneFor(c.StoreType)
 	l.once.Do(func() { h.runLane(ctx, c.StoreType, l) })
 	if res, ok := l.cells[c.ID]; ok {
@@ -129,8 +109,8 @@ func (h *Harness) laneCell(ctx context.Context, c model.Cell) reports.Cell {
 	return res
 }
 
-// laneScenario returns a scenario's result from its lane.
-func (h *Harness) laneScenario(ctx context.Context, s Scenario) reports.Scenario {
+// LaneScenario returns a scenario's result from its lane.
+func (h *Driver) LaneScenario(ctx context.Context, s Scenario) reports.Scenario {
 	l := h.laneFor(s.StoreType())
 	l.once.Do(func() { h.runLane(ctx, s.StoreType(), l) })
 	if res, ok := l.scenarios[s.Name]; ok {
@@ -141,16 +121,16 @@ func (h *Harness) laneScenario(ctx context.Context, s Scenario) reports.Scenario
 
 // runLane runs the lane of store type t, for the specs the label filter
 // selects.
-func (h *Harness) runLane(ctx context.Context, t model.StoreType, l *lane) {
+func (h *Driver) runLane(ctx context.Context, t model.StoreType, l *lane) {
 	var valid []model.Cell
 	matrix := map[string]bool{}
 	all := true
-	for _, c := range ExpectedCells() {
-		if laneOf(c) != t {
+	for _, c := range h.Cells {
+		if LaneOf(c) != t {
 			continue
 		}
 		validation := strings.HasPrefix(c.ID, "validation/")
-		sel := selected(CellLabels(c, validation))
+		sel := h.SelectCell == nil || h.SelectCell(c)
 		switch {
 		case validation && sel:
 			valid = append(valid, c)
@@ -160,14 +140,12 @@ func (h *Harness) runLane(ctx context.Context, t model.StoreType, l *lane) {
 			all = false
 		}
 	}
-	scenMu.Lock()
 	var ss []Scenario
-	for _, s := range scenarios {
-		if s.StoreType() == t && selected(ScenarioLabels(s)) {
+	for _, s := range h.Scenarios {
+		if s.StoreType() == t && (h.SelectScenario == nil || h.SelectScenario(s)) {
 			ss = append(ss, s)
 		}
 	}
-	scenMu.Unlock()
 	// 1. Validation cells and scenarios that leave the backing as they found
 	// it, each on a store of its own.
 	var walkValid []model.Cell
@@ -178,7 +156,7 @@ func (h *Harness) runLane(ctx context.Context, t model.StoreType, l *lane) {
 		}
 		res := h.RunCell(ctx, c)
 		l.cells[c.ID] = res
-		h.progress(res.ID, res.Verdict)
+		h.Done(res.ID, res.Verdict)
 	}
 	var later []Scenario
 	for _, s := range ss {
@@ -188,7 +166,7 @@ func (h *Harness) runLane(ctx context.Context, t model.StoreType, l *lane) {
 		}
 		res := h.RunScenario(ctx, s)
 		l.scenarios[s.Name] = res
-		h.progress("scenario "+res.Name, res.Verdict)
+		h.Done("scenario "+res.Name, res.Verdict)
 	}
 	// 2. The walk: the matrix and the validation cells that need a store
 	// with a key (or, on CloudHSM, a connected one), all on its store.
@@ -205,7 +183,7 @@ func (h *Harness) runLane(ctx context.Context, t model.StoreType, l *lane) {
 		for _, res := range run.Cells {
 			if _, mine := l.cells[res.ID]; !mine && (matrix[res.ID] || strings.HasPrefix(res.ID, "validation/")) {
 				l.cells[res.ID] = res
-				h.progress(res.ID, res.Verdict)
+				h.Done(res.ID, res.Verdict)
 			}
 		}
 		h.addFinding(run.Finding)
@@ -224,7 +202,7 @@ func (h *Harness) runLane(ctx context.Context, t model.StoreType, l *lane) {
 			}
 		}
 		l.scenarios[s.Name] = res
-		h.progress("scenario "+res.Name, res.Verdict)
+		h.Done("scenario "+res.Name, res.Verdict)
 	}
 }
 
@@ -257,7 +235,7 @@ func binds(t model.StoreType, calls []model.Call) bool {
 	return false
 }
 
-func (h *Harness) progress(id string, v reports.Verdict) {
+func (h *Driver) Done(id string, v reports.Verdict) {
 	if h.Progress != nil {
 		h.Progress.CellDone(id, v)
 	}
@@ -268,7 +246,7 @@ func (h *Harness) progress(id string, v reports.Verdict) {
 // connected a store (KMS rotated the kmsuser password the run was given)
 // or failed logins on purpose; on XKS a store of the run is still there (it
 // holds keys pending deletion, and keeps the proxy URI).
-func (h *Harness) boundAfterWalk(ctx context.Context, t model.StoreType) string {
+func (h *Driver) boundAfterWalk(ctx context.Context, t model.StoreType) string {
 	o := OfferOf(h.Target)
 	if o.Clusters && t == model.CloudHSM || o.Proxies && t == model.External {
 		return ""
@@ -286,7 +264,7 @@ func (h *Harness) boundAfterWalk(ctx context.Context, t model.StoreType) string 
 
 // leftover returns the id of a store of type t this run made that is still
 // there ("" for none).
-func (h *Harness) leftover(ctx context.Context, t model.StoreType) string {
+func (h *Driver) leftover(ctx context.Context, t model.StoreType) string {
 	client := h.Target.KMS()
 	var marker *string
 	for range 100 {

@@ -1,4 +1,4 @@
-package harness
+package drive
 
 import (
 	"context"
@@ -39,7 +39,7 @@ func (s Scenario) Needs() []model.Need {
 // with every answer so far: each API answer must be one the model allows in
 // one of them, each settled state one the model reaches, each key state one
 // it shows; the scenario fails the moment the set is empty.
-func (h *Harness) RunScenario(ctx context.Context, s Scenario) (res reports.Scenario) {
+func (h *Driver) RunScenario(ctx context.Context, s Scenario) (res reports.Scenario) {
 	start := time.Now()
 	res.Name = s.Name
 	r := &cellRun{h: h, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "api"}

@@ -1,0 +1,25 @@
+// Package drive drives a target for the reference model: it is what the
+// Ginkgo suites (suites/) and the fuzzer (fuzz/) share, and it knows
+// nothing of Ginkgo.
+//
+//   - Mapper translates a model.Call into an AWS SDK call on the target
+//     (names with the run's prefix, the model's fixtures mapped onto the
+//     backing the run was given); a call that names backing the run was not
+//     given and cannot create is never sent (UnknownBackingError).
+//   - Classify turns an SDK error into an Observation by
+//     smithy.APIError.ErrorCode().
+//   - ApplyEnv and PutBacking carry out the model's environment calls on the
+//     target's capabilities: its control plane, or a role such as
+//     targets.ProxyControl.
+//   - Driver runs one cell (RunCell: the cell's route of calls, from a reset
+//     target), a scenario (RunScenario, followed step by step by the model)
+//     or the planner's walk (RunWalk: one store through every state, a
+//     transient state held where the target can, else caught between two
+//     DescribeCustomKeyStores), and on a target that shares its backing
+//     runs each store type as a lane (UsesLanes, LaneCell).
+//   - Sweep removes what a run created, by ownership (the run's name prefix
+//     and the ids it created), never anything else.
+//   - Open builds the target a Spec names.
+//
+// Waiting for a store to settle goes through package wait.
+package drive
