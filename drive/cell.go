@@ -260,27 +260,18 @@ func (r *cellRun) settleTo(ctx context.Context, id string, want model.Connection
 			return endWith(reports.Indeterminate, "settling store %s: %v", id, err)
 		}
 	}
-	to := r.h.Target.Timeouts()
-	deadline := time.Now().Add(max(to.Connect, to.Disconnect))
-	for {
-		got, gotCode, err := r.describeState(ctx, id)
-		if err != nil {
-			return err
-		}
-		if got == want && gotCode == code {
-			return nil
-		}
-		if !got.Transient() {
-			return endWith(reports.Unreachable, "setting up: the store settled to %s %s, the model expects %s %s", got, gotCode, want, code)
-		}
-		if time.Now().After(deadline) {
-			return endWith(reports.Indeterminate, "setting up: the store is still %s after %s", got, time.Since(deadline.Add(-max(to.Connect, to.Disconnect))).Round(time.Millisecond))
-		}
-		r.h.waiting(fmt.Sprintf("waiting for %s", want), deadline)
-		if err := sleep(ctx, to.Poll); err != nil {
-			return err
-		}
+	got, gotCode, err := r.waitStable(ctx, id)
+	var ve *verdictError
+	if errors.As(err, &ve) && ve.verdict == reports.Indeterminate {
+		return endWith(reports.Indeterminate, "setting up: %s", ve.detail)
 	}
+	if err != nil {
+		return err
+	}
+	if got != want || gotCode != code {
+		return endWith(reports.Unreachable, "setting up: the store settled to %s %s, the model expects %s %s", got, gotCode, want, code)
+	}
+	return nil
 }
 
 // describeState reads a store's state and error code.

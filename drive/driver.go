@@ -17,6 +17,7 @@ import (
 	"github.com/kmsconform/kmsconform/model"
 	"github.com/kmsconform/kmsconform/reports"
 	"github.com/kmsconform/kmsconform/targets"
+	"github.com/kmsconform/kmsconform/wait"
 )
 
 // Progress receives what a run is doing, for a terminal.
@@ -290,13 +291,7 @@ func sweep(ctx context.Context, client *kms.Client, prefix string, stores, keys 
 		_, _ = client.DisconnectCustomKeyStore(ctx, &kms.DisconnectCustomKeyStoreInput{CustomKeyStoreId: aws.String(id)})
 	}
 	for _, id := range ids {
-		for ctx.Err() == nil {
-			out, err := client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{CustomKeyStoreId: aws.String(id)})
-			if err != nil || len(out.CustomKeyStores) != 1 || !model.ConnectionState(out.CustomKeyStores[0].ConnectionState).Transient() {
-				break
-			}
-			_ = sleep(ctx, poll)
-		}
+		_, _ = wait.Settled(ctx, client, id, wait.Options{Poll: max(poll, time.Millisecond)})
 		_, _ = client.DeleteCustomKeyStore(ctx, &kms.DeleteCustomKeyStoreInput{CustomKeyStoreId: aws.String(id)})
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kmsconform/kmsconform/model"
 	"github.com/kmsconform/kmsconform/reports"
+	"github.com/kmsconform/kmsconform/wait"
 )
 
 // Scenario is an end-to-end workflow: a sequence of model calls (API calls,
@@ -205,30 +206,38 @@ func (r *cellRun) lacks(s Scenario) string {
 	return ""
 }
 
-// waitStable polls a store until it is neither CONNECTING nor DISCONNECTING.
+// waitStable waits (package wait) for a store to be neither CONNECTING nor
+// DISCONNECTING, and returns where it ended.
 func (r *cellRun) waitStable(ctx context.Context, id string) (model.ConnectionState, model.ConnectionErrorCode, error) {
 	to := r.h.Target.Timeouts()
-	deadline := time.Now().Add(max(to.Connect, to.Disconnect))
-	for {
-		state, code, err := r.describeState(ctx, id)
-		var de *describeError
-		if errors.As(err, &de) {
-			return "", "", endWith(reports.Fail, "%v", err)
-		}
-		if err != nil {
-			return "", "", err
-		}
-		if !state.Transient() {
-			return state, code, nil
-		}
-		if time.Now().After(deadline) {
-			return "", "", endWith(reports.Indeterminate, "the store is still %s", state)
-		}
-		r.h.waiting("waiting for the store to settle", deadline)
-		if err := sleep(ctx, to.Poll); err != nil {
-			return "", "", err
-		}
+	limit := max(to.Connect, to.Disconnect)
+	deadline := time.Now().Add(limit)
+	obs, err := wait.Settled(ctx, r.client, id, wait.Options{Timeout: limit, Poll: max(to.Poll, time.Millisecond),
+		Observe: func(o wait.Observation) {
+			r.m.Calls++
+			if model.ConnectionState(o.State).Transient() {
+				r.h.waiting("waiting for the store to settle", deadline)
+			}
+		}})
+	state, code := model.ConnectionState(obs.State), model.ConnectionErrorCode(obs.ErrorCode)
+	switch {
+	case err == nil:
+		return state, code, nil
+	case errors.Is(err, wait.ErrTimeout):
+		return "", "", endWith(reports.Indeterminate, "the store is still %s after %s", state, limit)
+	case ctx.Err() != nil:
+		return "", "", ctx.Err()
 	}
+	o := Classify(err)
+	switch {
+	case o.Transport:
+		return "", "", endWith(reports.Indeterminate, "DescribeCustomKeyStores: no answer: %s", o.Message)
+	case o.NotImplemented:
+		return "", "", endWith(reports.Unsupported, "DescribeCustomKeyStores is not implemented (%s)", o.describe())
+	case o.Code != "":
+		return "", "", endWith(reports.Fail, "DescribeCustomKeyStores answered %s: %s", o.Code, o.Message)
+	}
+	return "", "", endWith(reports.Fail, "%v", err)
 }
 
 // observeKeys reads the KeyState of every key the scenario made and keeps

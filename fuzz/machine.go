@@ -16,6 +16,7 @@ import (
 	"github.com/kmsconform/kmsconform/drive"
 	"github.com/kmsconform/kmsconform/model"
 	"github.com/kmsconform/kmsconform/targets"
+	"github.com/kmsconform/kmsconform/wait"
 )
 
 // MaxWorlds bounds the set of worlds a run follows. Forks come from
@@ -811,28 +812,24 @@ func (mc *machine) observeKeys(ctx context.Context, ws []model.World) ([]model.W
 	return keep, nil
 }
 
-// waitStable polls a store until it is neither CONNECTING nor
-// DISCONNECTING, for targets that cannot settle a transition on demand.
+// waitStable waits (package wait) for a store to be neither CONNECTING
+// nor DISCONNECTING, for targets that cannot settle a transition on demand.
+// A store that is gone is settled too.
 func (mc *machine) waitStable(ctx context.Context, id string) error {
 	to := mc.r.Target.Timeouts()
-	for {
-		out, err := mc.client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{CustomKeyStoreId: aws.String(id)})
-		if err != nil {
-			o := drive.Classify(err)
-			if o.Code == string(model.ErrCustomKeyStoreNotFound) {
-				return nil
-			}
-			return fmt.Errorf("settling: DescribeCustomKeyStores answered %s", orNone(o.Code))
-		}
-		if len(out.CustomKeyStores) != 1 || !model.ConnectionState(out.CustomKeyStores[0].ConnectionState).Transient() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return errors.New("settling: the store is still in transition")
-		case <-time.After(max(to.Poll, time.Millisecond)):
-		}
+	_, err := wait.Settled(ctx, mc.client, id, wait.Options{Poll: max(to.Poll, time.Millisecond)})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil || errors.Is(err, wait.ErrTimeout):
+		return errors.New("settling: the store is still in transition")
 	}
+	if o := drive.Classify(err); o.Code == string(model.ErrCustomKeyStoreNotFound) {
+		return nil
+	} else if o.Code != "" || o.Transport {
+		return fmt.Errorf("settling: DescribeCustomKeyStores answered %s", orNone(o.Code))
+	}
+	return fmt.Errorf("settling: %v", err)
 }
 
 // sweep removes what a case made on a target without a control plane.
