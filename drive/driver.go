@@ -42,6 +42,8 @@ type Driver struct {
 	calls    int
 	lanes    map[model.StoreType]*lane
 	findings []string
+	// cloudhsmConnected: a CloudHSM store of this run reached CONNECTED.
+	cloudhsmConnected bool
 
 	// What a lane runs (see UsesLanes): the cells and scenarios the suites
 	// registered, and, when set, which of them the run selects (a label
@@ -50,6 +52,32 @@ type Driver struct {
 	Scenarios      []Scenario
 	SelectCell     func(model.Cell) bool
 	SelectScenario func(Scenario) bool
+}
+
+// noteCloudHSMConnect records that a CloudHSM store of this run reached
+// CONNECTED: the kmsuser password the run was given was current then.
+func (h *Driver) noteCloudHSMConnect() {
+	h.mu.Lock()
+	h.cloudhsmConnected = true
+	h.mu.Unlock()
+}
+
+// stalePassword says why a CloudHSM store that the model expects CONNECTED
+// but settled FAILED with INVALID_CREDENTIALS is not the target's fault
+// ("" when it may be): on a target that does not control the cluster, the
+// run cannot know whether the kmsuser password it was given is still the
+// cluster's (KMS rotates it at every connect, so a previous run or store
+// may have changed it) until a store of this run has connected with it.
+func (h *Driver) stalePassword(want model.Store, state model.ConnectionState, code model.ConnectionErrorCode) string {
+	h.mu.Lock()
+	connected := h.cloudhsmConnected
+	h.mu.Unlock()
+	if want.Type != model.CloudHSM || want.State != model.Connected || state != model.Failed ||
+		code != model.ErrCodeInvalidCredentials || connected || OfferOf(h.Target).Clusters {
+		return ""
+	}
+	return "the kmsuser password given (" + targets.EnvCloudHSMKmsuserPassword + ") is not the cluster's current one: " +
+		"KMS rotates it at every connect, so set it anew (with the CloudHSM CLI) before each run"
 }
 
 // addFinding records what a run learnt of the target that is a finding of

@@ -2,6 +2,7 @@ package drive
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"strings"
 	"sync"
@@ -146,6 +147,30 @@ func (h *Driver) runLane(ctx context.Context, t model.StoreType, l *lane) {
 			ss = append(ss, s)
 		}
 	}
+	// 0. A store this run did not make that holds the backing keeps it from
+	// every item of the lane (KMS allows one store per cluster and per
+	// proxy URI): say so rather than fail each item on it.
+	if held := h.heldByOther(ctx, t); held != "" {
+		for _, c := range valid {
+			res := CellResultBase(c)
+			res.Verdict, res.Evidence.Detail = reports.Unreachable, held
+			l.cells[c.ID] = res
+			h.Done(res.ID, res.Verdict)
+		}
+		for _, c := range h.Cells {
+			if matrix[c.ID] {
+				res := CellResultBase(c)
+				res.Verdict, res.Evidence.Detail = reports.Unreachable, held
+				l.cells[c.ID] = res
+				h.Done(res.ID, res.Verdict)
+			}
+		}
+		for _, s := range ss {
+			l.scenarios[s.Name] = reports.Scenario{Name: s.Name, Verdict: reports.Unreachable, Detail: held}
+			h.Done("scenario "+s.Name, reports.Unreachable)
+		}
+		return
+	}
 	// 1. Validation cells and scenarios that leave the backing as they found
 	// it, each on a store of its own.
 	var walkValid []model.Cell
@@ -258,6 +283,44 @@ func (h *Driver) boundAfterWalk(ctx context.Context, t model.StoreType) string {
 	if left := h.leftover(ctx, t); left != "" {
 		return "needs the XKS proxy URI free, but the walk's store " + left + " keeps it: it holds keys pending deletion (7 days); " +
 			"a second proxy, or control of proxies, would reach it"
+	}
+	return ""
+}
+
+// heldByOther says which store, not of this run, holds the backing the run
+// was given for store type t ("" when none does, or when the target
+// controls that backing).
+func (h *Driver) heldByOther(ctx context.Context, t model.StoreType) string {
+	o, b := OfferOf(h.Target), h.Target.Backing()
+	if t == model.CloudHSM && (o.Clusters || b.ClusterID == "") || t == model.External && (o.Proxies || b.XksEndpoint == "") {
+		return ""
+	}
+	client := h.Target.KMS()
+	var marker *string
+	for range 100 {
+		out, err := client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{Marker: marker})
+		if err != nil {
+			return ""
+		}
+		for _, s := range out.CustomKeyStores {
+			name := aws.ToString(s.CustomKeyStoreName)
+			if strings.HasPrefix(name, h.RunPrefix()) {
+				continue
+			}
+			switch {
+			case t == model.CloudHSM && aws.ToString(s.CloudHsmClusterId) == b.ClusterID:
+				return fmt.Sprintf("the CloudHSM cluster %s is associated with store %s (%q), which this run did not create; "+
+					"KMS allows one store per cluster: delete that store once it holds no key (or give another cluster) to reach it", b.ClusterID, aws.ToString(s.CustomKeyStoreId), name)
+			case t == model.External && s.XksProxyConfiguration != nil && aws.ToString(s.XksProxyConfiguration.UriEndpoint) == b.XksEndpoint &&
+				(b.XksPath == "" || aws.ToString(s.XksProxyConfiguration.UriPath) == b.XksPath):
+				return fmt.Sprintf("the XKS proxy URI %s%s is used by store %s (%q), which this run did not create; "+
+					"KMS allows one store per proxy URI: delete that store once it holds no key (or give another proxy) to reach it", b.XksEndpoint, b.XksPath, aws.ToString(s.CustomKeyStoreId), name)
+			}
+		}
+		if !out.Truncated || out.NextMarker == nil {
+			return ""
+		}
+		marker = out.NextMarker
 	}
 	return ""
 }

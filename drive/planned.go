@@ -424,6 +424,18 @@ func (r *cellRun) planSettle(ctx context.Context, w model.World, s model.PlanSte
 	r.lastCell = -1
 	if state == model.Connected {
 		run.Connected = true
+		if ps.Type == model.CloudHSM {
+			r.h.noteCloudHSMConnect()
+		}
+	}
+	if why := r.h.stalePassword(ps, state, code); why != "" {
+		// Not the target's fault: the password the run was given is not
+		// the cluster's any more. Nothing on the cluster can connect.
+		if cellIdx >= 0 && cellIdx < len(run.Cells) {
+			run.Cells[cellIdx].Verdict, run.Cells[cellIdx].Evidence.Detail = reports.Unreachable, why
+		}
+		r.stopVerdict = reports.Unreachable
+		return w, false, why
 	}
 	if state == ps.State && code == ps.ErrorCode {
 		return planned, false, r.checkKeysAfter(ctx, planned, s, run, cellIdx)

@@ -122,8 +122,24 @@ func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Ca
 			}
 		}
 		if len(next) == 0 {
+			for _, w := range ws {
+				if st, ok := w.Store(c.Store()); ok {
+					for _, o := range model.Step(w, c) {
+						if ns, ok := o.Worlds[0].Store(st.ID); ok {
+							if why := r.h.stalePassword(ns, state, code); why != "" {
+								return nil, endWith(reports.Unreachable, "%s", why)
+							}
+						}
+					}
+				}
+			}
 			return nil, endWith(reports.Fail, "the store settled to %s; the model allows %s",
 				strings.TrimSpace(string(state)+" "+string(code)), strings.Join(slices.Compact(allowed), " or "))
+		}
+		if state == model.Connected {
+			if st, ok := next[0].Store(c.Store()); ok && st.Type == model.CloudHSM {
+				r.h.noteCloudHSMConnect()
+			}
 		}
 		return r.observeKeys(ctx, next)
 	case c.Op.IsEnv():
