@@ -211,7 +211,6 @@ func (h *Driver) runLane(ctx context.Context, t model.StoreType, l *lane) {
 				h.Done(res.ID, res.Verdict)
 			}
 		}
-		h.addFinding(run.Finding)
 		bound = h.boundAfterWalk(ctx, t)
 	}
 	// 3. The scenarios that keep the backing (a key, a CloudHSM connect),

@@ -214,6 +214,7 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 			run.Retained++
 		}
 	}
+	h.addFinding(run.Finding)
 	for _, id := range plan.Covered {
 		if !done[id] {
 			res := CellResultBase(cells[id])

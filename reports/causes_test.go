@@ -282,3 +282,25 @@ func TestMarkdownRootCauses(t *testing.T) {
 		t.Errorf("the page lacks the root causes")
 	}
 }
+
+// TestFindings: findings survive a merge once each and show in the
+// terminal summary and in compat.md.
+func TestFindings(t *testing.T) {
+	a := &Compat{Schema: Schema, ModelRevision: "r", Target: Target{Name: "t", Kind: "endpoint"}, Cells: []Cell{}, Scenarios: []Scenario{},
+		Findings: []string{"never observed CONNECTING"}}
+	b := *a
+	b.Findings = []string{"never observed CONNECTING", "another"}
+	m, err := Merge(a, &b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Findings) != 2 {
+		t.Fatalf("merged findings %q", m.Findings)
+	}
+	if s := TerminalSummary(m, ""); !strings.Contains(s, "FINDING never observed CONNECTING") {
+		t.Errorf("summary: %s", s)
+	}
+	if md := string(Markdown(m)); !strings.Contains(md, "### Findings") || !strings.Contains(md, "- another") {
+		t.Errorf("markdown: %s", md)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 )
@@ -47,6 +48,9 @@ type Compat struct {
 	Summary         Summary    `json:"summary"`
 	// APICalls counts the KMS API calls the run made.
 	APICalls int `json:"api_calls,omitempty"`
+	// Findings are what the run learnt of the target beyond single cells,
+	// each once (a target never observed CONNECTING or DISCONNECTING, say).
+	Findings []string `json:"findings,omitempty"`
 }
 
 // Target names what was checked.
@@ -251,6 +255,7 @@ func Merge(parts ...*Compat) (*Compat, error) {
 	m.Cells = nil
 	m.Scenarios = nil
 	m.APICalls = 0
+	m.Findings = nil
 	for _, p := range parts {
 		// Each process of an emulator run has its own emulator, on its own
 		// port: the endpoints may differ.
@@ -266,6 +271,11 @@ func Merge(parts ...*Compat) (*Compat, error) {
 		m.Cells = append(m.Cells, p.Cells...)
 		m.Scenarios = append(m.Scenarios, p.Scenarios...)
 		m.APICalls += p.APICalls
+		for _, f := range p.Findings {
+			if !slices.Contains(m.Findings, f) {
+				m.Findings = append(m.Findings, f)
+			}
+		}
 	}
 	m.Finish()
 	return &m, m.Validate()

@@ -95,6 +95,12 @@ func Markdown(c *Compat) []byte {
 // writeRootCauses lists every root cause of the cells and scenarios that
 // did not pass, the largest first, with a few of their ids.
 func writeRootCauses(b *bytes.Buffer, c *Compat) {
+	if len(c.Findings) > 0 {
+		b.WriteString("\n### Findings\n\n")
+		for _, f := range c.Findings {
+			fmt.Fprintf(b, "- %s\n", mdText(f))
+		}
+	}
 	causes := RootCauses(c)
 	if len(causes) == 0 {
 		return

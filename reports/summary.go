@@ -22,6 +22,9 @@ func TerminalSummary(c *Compat, path string) string {
 		}
 	}
 	fmt.Fprintf(&b, "  %s\n", strings.Join(parts, " · "))
+	for _, f := range c.Findings {
+		fmt.Fprintf(&b, "  FINDING %s\n", f)
+	}
 	causes := RootCauses(c)
 	for i, rc := range causes {
 		if i == maxSummaryCauses {

@@ -72,7 +72,7 @@ func runPlanned(f runFlags, stdout, stderr io.Writer) int {
 	}
 	c := &reports.Compat{Schema: reports.Schema, ModelRevision: model.Revision(), StartedAt: start.UTC(),
 		DurationSeconds: time.Since(start).Seconds(), Cells: cells, Scenarios: []reports.Scenario{}, APICalls: h.Calls(),
-		Target: reports.Target{Name: tgt.Name(), Kind: string(tgt.Kind()), Endpoint: tgt.Endpoint()}}
+		Target: reports.Target{Name: tgt.Name(), Kind: string(tgt.Kind()), Endpoint: tgt.Endpoint()}, Findings: h.Findings()}
 	c.Finish()
 	path := filepath.Join(f.reportDir, "compat.json")
 	if werr := writePlannedCompat(c, path, tgt); werr != nil {

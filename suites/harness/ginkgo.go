@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,6 +156,7 @@ const (
 	entryScenario = "kmsconform.scenario"
 	entryCalls    = "kmsconform.calls"
 	entryTarget   = "kmsconform.target"
+	entryFinding  = "kmsconform.finding"
 )
 
 // RecordCell attaches a cell's result to the running spec.
@@ -173,6 +175,9 @@ func addEntry(name string, v any) {
 	if h := current; h != nil {
 		AddReportEntry(entryCalls, strconv.Itoa(h.TakeCalls()), ReportEntryVisibilityNever)
 		AddReportEntry(entryTarget, targetJSON(h), ReportEntryVisibilityNever)
+		for _, f := range h.Findings() {
+			AddReportEntry(entryFinding, f, ReportEntryVisibilityNever)
+		}
 	}
 }
 
@@ -250,6 +255,10 @@ func BuildCompat(r Report) *reports.Compat {
 				c.APICalls += n
 			case entryTarget:
 				_ = json.Unmarshal([]byte(raw), &c.Target)
+			case entryFinding:
+				if !slices.Contains(c.Findings, raw) {
+					c.Findings = append(c.Findings, raw)
+				}
 			}
 		}
 	}
