@@ -79,6 +79,7 @@ type cellRun struct {
 	misses           int
 	sawTransient     bool
 	lastCell         int
+	storeType        model.StoreType // the walk's
 	stopVerdict      reports.Verdict // the verdict of the cells a stopped walk leaves ("": indeterminate)
 }
 

@@ -116,7 +116,7 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 		cells[c.ID] = c
 	}
 	r := &cellRun{h: h, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "planned",
-		tries: map[string]int{}, lastCell: -1}
+		tries: map[string]int{}, lastCell: -1, storeType: t}
 	r.m = NewMapper(h.nextPrefix(), h.Target.Backing()).Strict(OfferOf(h.Target))
 	defer func() {
 		h.addCalls(r.m.Calls)
@@ -313,6 +313,11 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 			}
 		}
 		if err != nil || !proven {
+			// The call was made, perhaps after the transition ended: follow
+			// it in the model from where the store may have been, so that
+			// what it did (a key made, a store renamed or deleted) is in
+			// the world the walk re-plans from.
+			w = r.followLate(w, s, obs, ans)
 			return r.bracketMiss(w, s, cells, run, done, fmt.Sprintf("%s before the call, %s %s after it", s.From, st, code))
 		}
 	}
@@ -376,6 +381,38 @@ func (r *cellRun) noteState(st model.ConnectionState) {
 	if st.Transient() {
 		r.sawTransient = true
 	}
+	if st == model.Connected && r.storeType == model.CloudHSM {
+		r.h.noteCloudHSMConnect()
+	}
+}
+
+// followLate returns the world after a call made around the end of the
+// subject's transition: the first world, among the call's outcomes from the
+// transient state or from any state it may have settled to, whose answer is
+// the one observed. The ids a success returned are mapped to that
+// outcome's. w is returned when no outcome matches.
+func (r *cellRun) followLate(w model.World, s model.PlanStep, obs Observation, ans Answer) model.World {
+	starts := []model.World{w}
+	if ws, ok := w.Store(s.Subject); ok {
+		for _, so := range model.Step(w, model.Call{Op: model.OpSettle, StoreID: &ws.ID}) {
+			starts = append(starts, so.Worlds...)
+		}
+	}
+	for _, start := range starts {
+		for _, o := range model.Step(start, s.Call) {
+			if o.Error == model.Success && obs.Code != SuccessCode || o.Error != model.Success && string(o.Error) != obs.Code {
+				continue
+			}
+			if o.KeyID != "" && ans.KeyID != "" {
+				r.m.keys[o.KeyID] = ans.KeyID
+			}
+			if o.StoreID != "" && ans.StoreID != "" {
+				r.m.stores[o.StoreID] = ans.StoreID
+			}
+			return o.Worlds[0]
+		}
+	}
+	return w
 }
 
 // bracketMiss handles a transient cell whose observations do not prove the
@@ -554,6 +591,17 @@ func (r *cellRun) checkReached(ctx context.Context, c model.Cell, s model.PlanSt
 	if _, had := fits[0].Key(kid); !had {
 		return ""
 	}
+	if state.Transient() {
+		// The key is read after the store: the transition may have ended
+		// in between.
+		for _, w := range slices.Clone(fits) {
+			if ms, ok := w.Store(s.Subject); ok {
+				for _, so := range model.Step(w, model.Call{Op: model.OpSettle, StoreID: &ms.ID}) {
+					fits = append(fits, so.Worlds...)
+				}
+			}
+		}
+	}
 	r.m.Calls++
 	out, err := r.client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(r.m.KeyID(kid))})
 	if err != nil || out.KeyMetadata == nil {
@@ -599,6 +647,19 @@ func (r *cellRun) observe(ctx context.Context, w model.World, sid string) model.
 		return w
 	}
 	st, code, err := r.describeState(ctx, r.m.StoreID(sid))
+	r.noteState(st)
+	if err == nil && s.State.Transient() && !st.Transient() {
+		// The transition ended: let the model end it, so that what it does
+		// besides the state (KMS rotating the kmsuser password, say) is in
+		// the world too.
+		for _, o := range model.Step(w, model.Call{Op: model.OpSettle, StoreID: &s.ID}) {
+			for _, n := range o.Worlds {
+				if ns, ok := n.Store(s.ID); ok && ns.State == st && ns.ErrorCode == code {
+					return n
+				}
+			}
+		}
+	}
 	var de *describeError
 	n := w.Clone()
 	for i := range n.Stores {

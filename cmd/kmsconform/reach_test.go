@@ -40,12 +40,16 @@ func TestReachWithoutAControlPlane(t *testing.T) {
 		// figures README quotes come from the same run.
 		minPass     int
 		xksFailedOK int
+		// transition is how long CONNECTING and DISCONNECTING last; a
+		// target where they end at once must yield the finding.
+		transition string
 	}{
-		{"api-only", false, 390, 0},
-		{"with-proxy-control", true, 435, 30},
+		{"api-only", false, 390, 0, "1500ms"},
+		{"with-proxy-control", true, 435, 30, "1500ms"},
+		{"instant-transitions", false, 150, 0, "0s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := startServeAndProxy(t)
+			env := startServeAndProxy(t, tc.transition)
 			if !tc.control {
 				delete(env, "KMSCONFORM_XKS_CONTROL_URL")
 			}
@@ -86,6 +90,10 @@ func TestReachWithoutAControlPlane(t *testing.T) {
 				100*float64(pass)/float64(len(c.Cells)), time.Since(start).Round(time.Second), xksFailed)
 			for _, rc := range reports.RootCauses(c) {
 				t.Logf("  %s: %s", rc.What(), rc.Reason)
+			}
+			instant := tc.transition == "0s"
+			if found := len(c.Findings) > 0 && strings.Contains(c.Findings[0], "never observed CONNECTING"); found != instant {
+				t.Errorf("findings %q", c.Findings)
 			}
 			if pass < tc.minPass || xksFailed < tc.xksFailedOK {
 				t.Errorf("reach fell: %d passed (want ≥ %d), %d XKS FAILED cells (want ≥ %d)", pass, tc.minPass, xksFailed, tc.xksFailedOK)
@@ -133,13 +141,13 @@ func waitHTTP(t *testing.T, url string) {
 
 // startServeAndProxy starts an XKS proxy and the emulator, registers one
 // cluster and the proxy's route, and returns the run's environment.
-func startServeAndProxy(t *testing.T) map[string]string {
+func startServeAndProxy(t *testing.T, transition string) map[string]string {
 	dir := t.TempDir()
 	proxyAddr, controlAddr, serveAddr := freeAddr(t), freeAddr(t), freeAddr(t)
 	credFile := filepath.Join(dir, "cred.json")
 	startCLI(t, "xks-proxy", "--addr", proxyAddr, "--control-addr", controlAddr, "--tls-dir", filepath.Join(dir, "tls"),
 		"--credential-file", credFile, "--key", "k1", "--key", "k2")
-	startCLI(t, "serve", "-addr", serveAddr, "-connect-duration", "1500ms", "-disconnect-duration", "1500ms", "-quiet")
+	startCLI(t, "serve", "-addr", serveAddr, "-connect-duration", transition, "-disconnect-duration", transition, "-quiet")
 	url := "http://" + serveAddr
 	waitHTTP(t, url)
 	waitHTTP(t, "http://"+controlAddr)
