@@ -43,9 +43,14 @@ type lane struct {
 
 // UsesLanes reports whether the harness runs cells and scenarios in lanes
 // (see above) rather than one route each from a reset target.
-func (h *Driver) UsesLanes() bool {
+func (h *Driver) UsesLanes() bool { return !h.FullControl() }
+
+// FullControl reports whether the target has every capability: it resets,
+// holds transitions, controls clusters, proxies and time. Every cell is
+// reachable on it, one route each.
+func (h *Driver) FullControl() bool {
 	ctl, caps := h.Target.Control(), h.Target.Capabilities()
-	return !(ctl != nil && caps.HoldTransition && caps.BreakCluster && caps.BreakProxy)
+	return ctl != nil && caps.HoldTransition && caps.BreakCluster && caps.BreakProxy && caps.ControlTime
 }
 
 // StoreType is the type of the store a scenario creates first ("" when it

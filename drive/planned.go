@@ -124,9 +124,9 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 		if r.ctl != nil {
 			r.releaseHolds(clean)
 		}
-		// On real KMS the guard's cleanup, which works from its ledger,
+		// A target that cleans up from its own ledger (real KMS's guard)
 		// does this; a sweep lists stores by name.
-		if h.Target.Kind() != targets.KindAWS {
+		if sc, ok := h.Target.(targets.SelfCleaning); !ok || !sc.CleansUpAfterRun() {
 			r.m.Sweep(clean, r.client, h.Target.Timeouts().Poll)
 		}
 	}()

@@ -184,3 +184,10 @@ type ProxyControl interface {
 	PutProxy(ctx context.Context, p Proxy) error
 	DeleteProxy(ctx context.Context, endpoint string) error
 }
+
+// SelfCleaning is a target that removes what a run created from its own
+// ledger, with its own handling of interruptions (the aws target's guard):
+// a runner leaves the cleanup to it instead of sweeping by name.
+type SelfCleaning interface {
+	CleansUpAfterRun() bool
+}

@@ -145,6 +145,12 @@ func (t *Target) Guard() *Guard { return t.guard }
 func (t *Target) Account() string { return t.account }
 
 // Close releases idle connections.
+// CleansUpAfterRun: the guard removes what the run created, from its
+// ledger (see Guard.Guarded).
+func (t *Target) CleansUpAfterRun() bool { return true }
+
+var _ targets.SelfCleaning = (*Target)(nil)
+
 func (t *Target) Close(ctx context.Context) error {
 	if c, ok := t.client.Options().HTTPClient.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
