@@ -241,14 +241,11 @@ func (r *cellRun) proxyControl() targets.ProxyControl {
 	return pc
 }
 
-// rotatedPrefix marks, in the model, a kmsuser password KMS chose at connect.
-const rotatedPrefix = "kms-rotated:"
-
 // ToTargetCluster converts a model cluster for a control plane. A password
 // KMS rotated is left as the target rotated it.
 func ToTargetCluster(c model.Cluster) targets.Cluster {
 	pw := c.Password
-	if strings.HasPrefix(pw, rotatedPrefix) {
+	if model.IsRotated(pw) {
 		pw = ""
 	}
 	return targets.Cluster{ID: c.ID, TrustAnchor: c.TrustAnchor, Initialized: c.Initialized, ActiveHSMs: c.ActiveHSMs,

@@ -1,6 +1,9 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Fixture values: valid inputs (they satisfy every constraint of spec §1.1)
 // that cells, walks and suites share, so a cell's world can be rebuilt on a
@@ -83,17 +86,17 @@ func (w World) AddStore(s Store) World {
 	return n
 }
 
-// AddKey appends a key record in a store and returns the world and its id.
-func (w World) AddKey(store string, st KeyState) (World, string) {
-	n := w.Clone()
-	k := Key{ID: KeyIDFor(n.NextKey), Store: store, State: st}
-	if s, _ := n.Store(store); s.Type == External {
-		k.XksKeyID = XksKey1
-	}
-	n.Keys = append(n.Keys, k)
-	n.NextKey++
-	return n, k.ID
-}
+// rotatedPrefix starts the kmsuser password KMS sets at a connect of
+// store (RotatedPassword).
+const rotatedPrefix = "kms-rotated:"
+
+// RotatedPassword is, in the model, the kmsuser password KMS chose at a
+// connect of the store: a value no caller knows (spec §2.2).
+func RotatedPassword(storeID string) string { return rotatedPrefix + storeID }
+
+// IsRotated reports whether a kmsuser password is one KMS chose
+// (RotatedPassword), which a control plane leaves as the target rotated it.
+func IsRotated(password string) bool { return strings.HasPrefix(password, rotatedPrefix) }
 
 // CreateCloudHSMInput is a valid CloudHSM create for a cluster.
 func CreateCloudHSMInput(name, cluster, anchor, password string) *CreateStoreInput {

@@ -31,7 +31,7 @@ package model
 // The one-way facts kept are the ones the model enforces with no escape
 // the planner has: the key kid, once created, never goes away (deletion is
 // only scheduled); a successful CloudHSM connect sets the cluster's
-// password to "kms-rotated:<store>", a value no call of the plan or of a
+// password to RotatedPassword(store), a value no call of the plan or of a
 // cell can name, so afterwards no store of the plan can be mended and a new
 // subject is born broken; a CloudHSM connect settles FAILED only with a
 // wrong password (the cluster faults need env calls the planner never

@@ -524,7 +524,7 @@ func settleConnecting(w World, s Store) Outcome {
 			if s.Type == CloudHSM {
 				// KMS rotates the kmsuser password and keeps the new one (spec §2.2).
 				i := n.clusterIndex(s.ClusterID)
-				n.Clusters[i].Password = "kms-rotated:" + s.ID
+				n.Clusters[i].Password = RotatedPassword(s.ID)
 				n.Clusters[i].FailedLogins = 0
 				st.Password = n.Clusters[i].Password
 			}

@@ -58,7 +58,7 @@ func proxy(fault m.ProxyFault, creds ...m.Credential) []m.Call {
 func cluster(change func(*m.Cluster)) []m.Call {
 	c := m.HealthyCluster(m.ClusterA, m.TrustAnchorA)
 	// The kmsuser password stays as KMS rotated it (see drive.ToTargetCluster).
-	c.Password = "kms-rotated:" + m.SubjectStoreID
+	c.Password = m.RotatedPassword(m.SubjectStoreID)
 	change(&c)
 	return one(m.Call{Op: m.OpSetCluster, Cluster: &c})
 }

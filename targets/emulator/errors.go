@@ -28,10 +28,6 @@ func internalErr(format string, args ...any) *apiError {
 	return &apiError{Code: "KMSInternalException", Message: fmt.Sprintf(format, args...), Status: http.StatusInternalServerError}
 }
 
-func dependencyTimeout(format string, args ...any) *apiError {
-	return &apiError{Code: "DependencyTimeoutException", Message: fmt.Sprintf(format, args...), Status: http.StatusServiceUnavailable}
-}
-
 // Exception names used in more than one place.
 const (
 	errValidation          = "ValidationException"
