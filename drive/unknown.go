@@ -97,7 +97,7 @@ func (m *Mapper) unknown(c model.Call) error {
 			vals = append(vals, &u.Credential.AccessKeyID)
 		}
 	}
-	if k := c.CreateKey; k != nil {
+	if k := c.CreateKey; k != nil && m.ownStore(c.StoreID) {
 		vals = append(vals, k.XksKeyID)
 	}
 	if err := m.madeUp(c); err != nil {
@@ -145,7 +145,7 @@ func (m *Mapper) madeUp(c model.Call) error {
 			value{u.Endpoint, "a made-up XKS proxy endpoint", m.offer.Proxies},
 			value{u.VpcService, "a made-up VPC endpoint service", m.offer.Proxies})
 	}
-	if k := c.CreateKey; k != nil {
+	if k := c.CreateKey; k != nil && m.ownStore(c.StoreID) {
 		vals = append(vals, value{k.XksKeyID, "a made-up external key id", m.offer.OneProxy})
 	}
 	for _, v := range vals {
@@ -158,4 +158,15 @@ func (m *Mapper) madeUp(c model.Call) error {
 		return &UnknownBackingError{What: v.what, Need: "whether it exists or answers is not known to the run; a target that controls its backing reaches it"}
 	}
 	return nil
+}
+
+// ownStore reports whether a CustomKeyStoreId names a store this mapper
+// created. A CreateKey in a store that does not exist is answered
+// CustomKeyStoreNotFoundException whatever external key it names.
+func (m *Mapper) ownStore(id *string) bool {
+	if id == nil {
+		return false
+	}
+	_, ok := m.stores[*id]
+	return ok
 }
