@@ -25,6 +25,9 @@ type PlannedRun struct {
 	// Retries counts the re-plans after a transient cell whose brackets
 	// did not prove the state (the transition ended too soon).
 	Retries int
+	// LowerBound is the planner's bound on the transitions of a walk that
+	// covers the same cells (Plan.LowerBound).
+	LowerBound int
 	// Retained counts the stores the walk could not delete (they hold keys
 	// pending deletion); Connected says a store of the walk reached
 	// CONNECTED (on CloudHSM, KMS then rotated the kmsuser password).
@@ -110,7 +113,7 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 		}
 		plan = model.PlanFromCells(t, opt, model.NewWorld(), "", "", ids, all)
 	}
-	var run PlannedRun
+	run := PlannedRun{LowerBound: plan.LowerBound}
 	cells := map[string]model.Cell{}
 	for _, c := range all {
 		cells[c.ID] = c

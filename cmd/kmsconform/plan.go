@@ -23,17 +23,16 @@ func init() {
 // real KMS leaves a store in CONNECTING and DISCONNECTING for minutes (so
 // the cells there are reachable by calling at once) but has no control of
 // the backing; the embedded emulator holds transitions and breaks proxies;
-// another endpoint does neither as far as the suite knows. Without a
-// control plane a target offers one cluster and one proxy (its backing).
-// (drive.PlanOptionsFor says the same of an opened target.)
+// another endpoint does neither as far as the suite knows, and its
+// transient states are caught between two observations like real KMS's.
+// Without a control plane a target offers one cluster and one proxy (its
+// backing). (drive.PlanOptionsFor says the same of an opened target, with
+// what its backing variables add: a proxy's control API, a second cluster.)
 func planOptionsFor(k targets.Kind) model.PlanOptions {
-	switch k {
-	case targets.KindAWS:
-		return model.PlanOptions{Transient: true, OneBacking: true}
-	case targets.KindEmulator:
+	if k == targets.KindEmulator {
 		return model.PlanOptions{Transient: true, BackingControl: true}
 	}
-	return model.PlanOptions{OneBacking: true}
+	return model.PlanOptions{Transient: true, OneBacking: true}
 }
 
 func runPlan(args []string, stdout, stderr io.Writer) int {

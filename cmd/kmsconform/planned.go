@@ -49,7 +49,8 @@ func runPlanned(f runFlags, stdout, stderr io.Writer) int {
 		for _, st := range model.StoreTypes {
 			run := h.RunPlanned(ctx, st)
 			cells = append(cells, run.Cells...)
-			fmt.Fprintf(stderr, "kmsconform run: %s walk: %d cells, %d transitions, %d re-plans\n", st, len(run.Cells), run.Transitions, run.Replans)
+			fmt.Fprintf(stderr, "kmsconform run: %s walk: %d cells, %d transitions (lower bound %d), %d re-plans, %d retries at transient cells\n",
+				st, len(run.Cells), run.Transitions, run.LowerBound, run.Replans, run.Retries)
 			if run.Stopped != "" {
 				return errors.New(run.Stopped)
 			}
