@@ -126,6 +126,8 @@ func (r *cellRun) run(ctx context.Context, res *reports.Cell) error {
 			return err
 		}
 		r.route = "api+control"
+	} else if err := r.mendProxy(ctx); err != nil {
+		return err
 	}
 	w, err := r.replay(ctx, model.NewWorld(), c.Route)
 	if err != nil {

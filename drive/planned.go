@@ -102,7 +102,20 @@ func (h *Driver) RunPlannedCells(ctx context.Context, t model.StoreType, only ma
 // the walk covers besides the matrix's; only, when set, must name them too.
 func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string]bool, extra []model.Cell) PlannedRun {
 	opt := PlanOptionsFor(h.Target, t)
-	all := slices.Concat(model.Cells(), extra)
+	r := &cellRun{h: h, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "planned",
+		tries: map[string]int{}, lastCell: -1, storeType: t}
+	r.m = NewMapper(h.nextPrefix(), h.Target.Backing()).Strict(OfferOf(h.Target))
+	// A cell whose call names backing the run was not given is never sent:
+	// it stays out of the plan, unreachable with what would reach it.
+	refused := map[string]string{}
+	var all []model.Cell
+	for _, c := range slices.Concat(model.Cells(), extra) {
+		if err := r.m.unknown(c.Call); err != nil && c.StoreType == t {
+			refused[c.ID] = err.Error()
+			continue
+		}
+		all = append(all, c)
+	}
 	plan := model.PlanCells(t, opt, all)
 	if only != nil {
 		var ids []string
@@ -115,12 +128,16 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 	}
 	run := PlannedRun{LowerBound: plan.LowerBound}
 	cells := map[string]model.Cell{}
-	for _, c := range all {
+	for _, c := range slices.Concat(model.Cells(), extra) {
 		cells[c.ID] = c
 	}
-	r := &cellRun{h: h, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "planned",
-		tries: map[string]int{}, lastCell: -1, storeType: t}
-	r.m = NewMapper(h.nextPrefix(), h.Target.Backing()).Strict(OfferOf(h.Target))
+	for id, why := range refused {
+		if only == nil || only[id] {
+			res := CellResultBase(cells[id])
+			res.Verdict, res.Evidence.Detail, res.Evidence.Route = reports.Unreachable, why, "planned"
+			run.Cells = append(run.Cells, res)
+		}
+	}
 	defer func() {
 		h.addCalls(r.m.Calls)
 		clean := context.WithoutCancel(ctx)
@@ -132,6 +149,7 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 		if sc, ok := h.Target.(targets.SelfCleaning); !ok || !sc.CleansUpAfterRun() {
 			r.m.Sweep(clean, r.client, h.Target.Timeouts().Poll)
 		}
+		_ = r.mendProxy(clean) // what follows the walk finds the proxy healthy
 	}()
 	w := model.NewWorld()
 	if r.ctl != nil {
@@ -364,6 +382,11 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 		}
 	}
 	switch {
+	case obs.Unknown != "":
+		// Nothing was sent: re-plan without it, not counted as the
+		// target's divergence.
+		r.lastMiss = true
+		return w, true, ""
 	case obs.Transport:
 		return w, false, "no answer: " + r.m.redact(obs.Message)
 	case obs.NotImplemented:

@@ -76,6 +76,8 @@ func (r *cellRun) scenario(ctx context.Context, s Scenario) error {
 		if err := r.putBacking(ctx, model.NewWorld()); err != nil {
 			return err
 		}
+	} else if err := r.mendProxy(ctx); err != nil {
+		return err
 	}
 	ws := []model.World{model.NewWorld()}
 	for i, c := range s.Steps {
@@ -194,6 +196,17 @@ func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Ca
 		return r.observeKeys(ctx, next)
 	}
 	return next, nil
+}
+
+// mendProxy puts the proxy the run controls through a role (not a control
+// plane, which resets) back as a new world has it: healthy, accepting the
+// run's credential. A walk or scenario before may have left it broken.
+func (r *cellRun) mendProxy(ctx context.Context) error {
+	if r.proxyControl() == nil {
+		return nil
+	}
+	p := model.HealthyProxy(model.EndpointA)
+	return r.applyEnv(ctx, model.Call{Op: model.OpSetProxy, Proxy: &p})
 }
 
 // lacks says what the scenario needs that the target cannot do ("" when

@@ -100,6 +100,13 @@ func (m *Mapper) unknown(c model.Call) error {
 	if k := c.CreateKey; k != nil && m.ownStore(c.StoreID) {
 		vals = append(vals, k.XksKeyID)
 	}
+	if u := c.Update; u != nil && u.Endpoint != nil && *u.Endpoint == model.EndpointB && u.Credential == nil && m.subst2 != nil &&
+		m.subst2[model.CredentialA.AccessKeyID] != m.v(model.CredentialA.AccessKeyID) {
+		// KMS checks the new proxy with the store's credential, the first
+		// proxy's: whether the second proxy accepts it is not known.
+		return &UnknownBackingError{What: "the second XKS proxy with the first proxy's credential",
+			Need: "the model's second proxy accepts it; give both proxies the same credential to reach it"}
+	}
 	if err := m.madeUp(c); err != nil {
 		return err
 	}

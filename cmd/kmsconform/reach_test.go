@@ -43,17 +43,24 @@ func TestReachWithoutAControlPlane(t *testing.T) {
 		// transition is how long CONNECTING and DISCONNECTING last; a
 		// target where they end at once must yield the finding.
 		transition string
+		// second adds a second cluster and proxy (the *_2 variables).
+		second bool
 	}{
-		{"api-only", false, 390, 0, "1500ms"},
-		{"with-proxy-control", true, 435, 30, "1500ms"},
-		{"instant-transitions", false, 150, 0, "0s"},
+		{"api-only", false, 390, 0, "1500ms", false},
+		{"with-proxy-control", true, 435, 30, "1500ms", false},
+		{"instant-transitions", false, 150, 0, "0s", false},
+		{"with-second-backing-and-proxy-control", true, 455, 30, "1500ms", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env := startServeAndProxy(t, tc.transition)
+			t.Parallel() // each case has its own servers; most of a case is waiting for transitions
+			env := startServeAndProxy(t, tc.transition, tc.second)
 			if !tc.control {
 				delete(env, "KMSCONFORM_XKS_CONTROL_URL")
 			}
 			dir := t.TempDir()
+			if d := os.Getenv("KMSCONFORM_REACH_KEEP"); d != "" {
+				dir = filepath.Join(d, tc.name) // to read the reports after a failure
+			}
 			cmd := exec.Command(os.Args[0], "run", "--target", "endpoint", "--endpoint", env["url"], "--region", "us-east-1", "--report-dir", dir)
 			cmd.Env = append(os.Environ(), "KMSCONFORM_TEST_AS_CLI=1", "KMSCONFORM_SKIP_BROWSER=1")
 			for k, v := range env {
@@ -140,16 +147,29 @@ func waitHTTP(t *testing.T, url string) {
 }
 
 // startServeAndProxy starts an XKS proxy and the emulator, registers one
-// cluster and the proxy's route, and returns the run's environment.
-func startServeAndProxy(t *testing.T, transition string) map[string]string {
-	dir := t.TempDir()
-	proxyAddr, controlAddr, serveAddr := freeAddr(t), freeAddr(t), freeAddr(t)
-	credFile := filepath.Join(dir, "cred.json")
-	startCLI(t, "xks-proxy", "--addr", proxyAddr, "--control-addr", controlAddr, "--tls-dir", filepath.Join(dir, "tls"),
-		"--credential-file", credFile, "--key", "k1", "--key", "k2")
+// cluster and the proxy's route (with second, a second cluster and a second
+// proxy too), and returns the run's environment.
+func startServeAndProxy(t *testing.T, transition string, second bool) map[string]string {
+	serveAddr := freeAddr(t)
 	startCLI(t, "serve", "-addr", serveAddr, "-connect-duration", transition, "-disconnect-duration", transition, "-quiet")
 	url := "http://" + serveAddr
 	waitHTTP(t, url)
+	env := map[string]string{"url": url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_ENDPOINT_URL_KMS": ""}
+	backing(t, url, "", "cluster-reachreachre", "xks.reach.example", env)
+	if second {
+		backing(t, url, "_2", "cluster-reachsecond2", "xks2.reach.example", env)
+	}
+	return env
+}
+
+// backing starts an XKS proxy, registers it and a healthy cluster with the
+// emulator at url, and sets the run's variables (with suffix) in env.
+func backing(t *testing.T, url, suffix, cluster, host string, env map[string]string) {
+	dir := t.TempDir()
+	proxyAddr, controlAddr := freeAddr(t), freeAddr(t)
+	credFile := filepath.Join(dir, "cred.json")
+	startCLI(t, "xks-proxy", "--addr", proxyAddr, "--control-addr", controlAddr, "--tls-dir", filepath.Join(dir, "tls"),
+		"--credential-file", credFile, "--key", "k1", "--key", "k2")
 	waitHTTP(t, "http://"+controlAddr)
 	for range 50 {
 		if _, err := os.Stat(credFile); err == nil {
@@ -172,7 +192,7 @@ func startServeAndProxy(t *testing.T, transition string) map[string]string {
 		t.Fatal(err)
 	}
 	anchor := selfSigned(t)
-	const cluster, password = "cluster-reachreachre", "kmsuserReach1"
+	password := "kmsuserReach" + strings.TrimPrefix(suffix, "_") + "1"
 	put := func(path string, body any) {
 		b, _ := json.Marshal(body)
 		req, _ := http.NewRequest(http.MethodPut, url+"/_kmsconform/"+path, bytes.NewReader(b))
@@ -192,19 +212,21 @@ func startServeAndProxy(t *testing.T, transition string) map[string]string {
 		"subnets": []map[string]any{{"id": "subnet-aaaaaaaaaaaaaaaaa", "availabilityZone": "us-east-1a", "private": true, "freeAddresses": 10},
 			{"id": "subnet-bbbbbbbbbbbbbbbbb", "availabilityZone": "us-east-1b", "private": true, "freeAddresses": 10}},
 		"securityGroupOk": true, "kmsUser": map[string]any{"password": password}})
-	put("xks-routes/xks.reach.example", map[string]any{"addr": proxyAddr, "caPem": string(ca), "serverName": "localhost"})
-	return map[string]string{
-		"url":               url,
-		"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_ENDPOINT_URL_KMS": "",
+	put("xks-routes/"+host, map[string]any{"addr": proxyAddr, "caPem": string(ca), "serverName": "localhost"})
+	for k, v := range map[string]string{
 		"KMSCONFORM_CLOUDHSM_CLUSTER_ID":       cluster,
 		"KMSCONFORM_CLOUDHSM_TRUST_ANCHOR":     anchor,
 		"KMSCONFORM_CLOUDHSM_KMSUSER_PASSWORD": password,
-		"KMSCONFORM_XKS_URI_ENDPOINT":          "https://xks.reach.example",
+		"KMSCONFORM_XKS_URI_ENDPOINT":          "https://" + host,
 		"KMSCONFORM_XKS_URI_PATH":              "/kms/xks/v1",
 		"KMSCONFORM_XKS_ACCESS_KEY_ID":         cred.XksProxyAuthenticationCredential.AccessKeyId,
 		"KMSCONFORM_XKS_SECRET_ACCESS_KEY":     cred.XksProxyAuthenticationCredential.RawSecretAccessKey,
-		"KMSCONFORM_XKS_KEY_ID":                "k1,k2",
-		"KMSCONFORM_XKS_CONTROL_URL":           "http://" + controlAddr,
+	} {
+		env[k+suffix] = v
+	}
+	if suffix == "" {
+		env["KMSCONFORM_XKS_KEY_ID"] = "k1,k2"
+		env["KMSCONFORM_XKS_CONTROL_URL"] = "http://" + controlAddr
 	}
 }
 
