@@ -80,6 +80,7 @@ type cellRun struct {
 	sawTransient     bool
 	lastCell         int
 	storeType        model.StoreType // the walk's
+	finalWorlds      []model.World   // where a scenario's steps ended
 	stopVerdict      reports.Verdict // the verdict of the cells a stopped walk leaves ("": indeterminate)
 }
 

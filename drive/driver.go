@@ -44,6 +44,8 @@ type Driver struct {
 	findings []string
 	// cloudhsmConnected: a CloudHSM store of this run reached CONNECTED.
 	cloudhsmConnected bool
+	// spares counts the external keys handed to adopting scenarios.
+	spares int
 
 	// What a lane runs (see UsesLanes): the cells and scenarios the suites
 	// registered, and, when set, which of them the run selects (a label

@@ -201,6 +201,7 @@ func (h *Driver) runLane(ctx context.Context, t model.StoreType, l *lane) {
 	// 2. The walk: the matrix and the validation cells that need a store
 	// with a key (or, on CloudHSM, a connected one), all on its store.
 	var bound string
+	var keep *kept
 	if len(matrix)+len(walkValid) > 0 {
 		only := maps.Clone(matrix)
 		for _, c := range walkValid {
@@ -217,17 +218,39 @@ func (h *Driver) runLane(ctx context.Context, t model.StoreType, l *lane) {
 			}
 		}
 		bound = h.boundAfterWalk(ctx, t)
+		if bound != "" {
+			keep = keptAfter(run.final, run.m, t, h.leftover(ctx, t))
+		}
 	}
-	// 3. The scenarios that keep the backing (a key, a CloudHSM connect),
-	// while it is free.
+	// 3. The scenarios that keep the backing (a key, a CloudHSM connect):
+	// while it is free, on a store of their own; then each adopts the store
+	// the walk or the scenario before left, where it can.
 	for _, s := range later {
 		var res reports.Scenario
-		if bound != "" {
-			res = reports.Scenario{Name: s.Name, Verdict: reports.Unreachable, Detail: bound}
-		} else {
-			res = h.RunScenario(ctx, s)
+		var final *model.World
+		var m *Mapper
+		switch {
+		case bound == "":
+			res, final, m = h.runScenario(ctx, s, nil)
 			if res.Verdict != reports.Unreachable && res.Verdict != reports.Unsupported {
 				bound = boundAfterScenario(t, s, res)
+			}
+		default:
+			probe := &cellRun{h: h, ctl: h.Target.Control(), caps: h.Target.Capabilities()}
+			if why := probe.lacks(s); why != "" {
+				res = reports.Scenario{Name: s.Name, Verdict: reports.Unreachable, Detail: "the scenario " + why}
+				break
+			}
+			a, why := h.adopt(ctx, t, s, keep)
+			if a == nil {
+				res = reports.Scenario{Name: s.Name, Verdict: reports.Unreachable, Detail: bound + "; it cannot adopt that store: " + why}
+				break
+			}
+			res, final, m = h.runScenario(ctx, s, a)
+		}
+		if final != nil && bound != "" {
+			if k := keptAfter(final, m, t, h.leftover(ctx, t)); k != nil {
+				keep = k
 			}
 		}
 		l.scenarios[s.Name] = res

@@ -36,6 +36,10 @@ type PlannedRun struct {
 	// Finding is what the walk learnt of the target that is a finding of
 	// its own ("" for none): a target never seen in a transient state.
 	Finding string
+	// final is the model's world where the walk ended, m its mapper (for
+	// a scenario that adopts the store the walk left).
+	final *model.World
+	m     *Mapper
 	// Transitions counts the state changes the run made, as planned.
 	Transitions int
 	// Stopped is why the run ended early ("" when it did not): a limit of
@@ -236,6 +240,8 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 		}
 	}
 	h.addFinding(run.Finding)
+	final := w
+	run.final, run.m = &final, r.m
 	for _, id := range plan.Covered {
 		if !done[id] {
 			res := CellResultBase(cells[id])

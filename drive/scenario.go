@@ -41,6 +41,14 @@ func (s Scenario) Needs() []model.Need {
 // one of them, each settled state one the model reaches, each key state one
 // it shows; the scenario fails the moment the set is empty.
 func (h *Driver) RunScenario(ctx context.Context, s Scenario) (res reports.Scenario) {
+	res, _, _ = h.runScenario(ctx, s, nil)
+	return res
+}
+
+// runScenario runs a scenario; with an adoption, on a store it adopts
+// instead of the one its first step creates. It also returns the model's
+// world where the scenario ended (nil unless it passed) and its mapper.
+func (h *Driver) runScenario(ctx context.Context, s Scenario, a *adoption) (res reports.Scenario, final *model.World, m *Mapper) {
 	start := time.Now()
 	res.Name = s.Name
 	r := &cellRun{h: h, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "api"}
@@ -51,7 +59,16 @@ func (h *Driver) RunScenario(ctx context.Context, s Scenario) (res reports.Scena
 		h.addCalls(r.m.Calls)
 		r.cleanup(context.WithoutCancel(ctx))
 	}()
-	err := r.scenario(ctx, s)
+	m = r.m
+	var err error
+	if a != nil {
+		err = r.adoptedScenario(ctx, s, a)
+	} else {
+		err = r.scenario(ctx, s)
+	}
+	if err == nil && len(r.finalWorlds) == 1 {
+		final = &r.finalWorlds[0]
+	}
 	var ve *verdictError
 	switch {
 	case err == nil:
@@ -62,7 +79,7 @@ func (h *Driver) RunScenario(ctx context.Context, s Scenario) (res reports.Scena
 	default:
 		res.Verdict, res.Detail = reports.Indeterminate, err.Error()
 	}
-	return res
+	return res, final, m
 }
 
 func (r *cellRun) scenario(ctx context.Context, s Scenario) error {
@@ -79,8 +96,16 @@ func (r *cellRun) scenario(ctx context.Context, s Scenario) error {
 	} else if err := r.mendProxy(ctx); err != nil {
 		return err
 	}
-	ws := []model.World{model.NewWorld()}
+	return r.scenarioSteps(ctx, s, []model.World{model.NewWorld()}, 0)
+}
+
+// scenarioSteps runs the scenario's steps from the first-th on, from the
+// worlds ws.
+func (r *cellRun) scenarioSteps(ctx context.Context, s Scenario, ws []model.World, first int) error {
 	for i, c := range s.Steps {
+		if i < first {
+			continue
+		}
 		next, err := r.scenarioStep(ctx, ws, c)
 		if err != nil {
 			var ve *verdictError
@@ -91,6 +116,7 @@ func (r *cellRun) scenario(ctx context.Context, s Scenario) error {
 		}
 		ws = model.Distinct(next)
 	}
+	r.finalWorlds = ws
 	if s.Check != nil {
 		return s.Check(ctx, r.client, r.m)
 	}

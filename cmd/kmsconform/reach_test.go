@@ -169,7 +169,7 @@ func backing(t *testing.T, url, suffix, cluster, host string, env map[string]str
 	proxyAddr, controlAddr := freeAddr(t), freeAddr(t)
 	credFile := filepath.Join(dir, "cred.json")
 	startCLI(t, "xks-proxy", "--addr", proxyAddr, "--control-addr", controlAddr, "--tls-dir", filepath.Join(dir, "tls"),
-		"--credential-file", credFile, "--key", "k1", "--key", "k2")
+		"--credential-file", credFile, "--key", "k1", "--key", "k2", "--key", "k3", "--key", "k4")
 	waitHTTP(t, "http://"+controlAddr)
 	for range 50 {
 		if _, err := os.Stat(credFile); err == nil {
@@ -225,7 +225,7 @@ func backing(t *testing.T, url, suffix, cluster, host string, env map[string]str
 		env[k+suffix] = v
 	}
 	if suffix == "" {
-		env["KMSCONFORM_XKS_KEY_ID"] = "k1,k2"
+		env["KMSCONFORM_XKS_KEY_ID"] = "k1,k2,k3,k4" // two for the model's keys, two for scenarios that adopt a store
 		env["KMSCONFORM_XKS_CONTROL_URL"] = "http://" + controlAddr
 	}
 }

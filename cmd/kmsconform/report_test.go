@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -200,6 +201,17 @@ func TestSecretsNeverReachAReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = emu.Close(context.Background()) })
+	// A cluster to create stores on (the run sends no cluster it was not
+	// given); the XKS endpoint has no proxy behind it, but the creates on
+	// it carry the credential all the same.
+	anchor := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("the secrets test's trust anchor")}))
+	if err := emu.PutCluster(emulator.NewHealthyCluster("cluster-secretstest1", anchor, kmsuserPwd)); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KMSCONFORM_CLOUDHSM_CLUSTER_ID", "cluster-secretstest1")
+	t.Setenv("KMSCONFORM_CLOUDHSM_TRUST_ANCHOR", anchor)
+	t.Setenv("KMSCONFORM_XKS_URI_ENDPOINT", "https://xks.secrets-test.example")
+	t.Setenv("KMSCONFORM_XKS_URI_PATH", "/kms/xks/v1")
 	t.Setenv("KMSCONFORM_CLOUDHSM_KMSUSER_PASSWORD", kmsuserPwd)
 	t.Setenv("KMSCONFORM_XKS_ACCESS_KEY_ID", xksAKID)
 	t.Setenv("KMSCONFORM_XKS_SECRET_ACCESS_KEY", xksSecret)
