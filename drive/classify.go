@@ -19,7 +19,9 @@ type Observation struct {
 	HTTPStatus int
 	Message    string
 	RequestID  string
-	// Transport is set when no answer arrived (connection refused, timeout).
+	// Transport is set when no answer arrived (connection refused, timeout)
+	// or none that can be read (not an AWS error, and not an emulator's
+	// "not implemented"): the outcome is unknown.
 	Transport bool
 	// NotImplemented is set when the answer has the shape of an emulator's
 	// "operation not implemented" (spec/emulators.md), not of a KMS error.
@@ -75,11 +77,11 @@ func Classify(err error) Observation {
 	var de *smithy.DeserializationError
 	if errors.As(err, &de) {
 		// local-kms answers 501 with plain text; moto 500 with HTML.
-		o.Message = "the answer is not an awsJson1_1 error: " + firstLine(de.Error())
+		o.Message = fmt.Sprintf("the answer (HTTP %d) is not an awsJson1_1 error: %s", o.HTTPStatus, firstLine(de.Error()))
 		o.NotImplemented = o.HTTPStatus == 404 || o.HTTPStatus == 500 || o.HTTPStatus == 501
-		if o.HTTPStatus == 0 {
-			o.Transport = true
-		}
+		// An answer that cannot be read says nothing of the outcome: the
+		// verdict is indeterminate, as with no answer at all.
+		o.Transport = !o.NotImplemented
 		return o
 	}
 	var ne net.Error
@@ -90,6 +92,7 @@ func Classify(err error) Observation {
 	}
 	o.Message = firstLine(err.Error())
 	o.NotImplemented = o.HTTPStatus == 404 || o.HTTPStatus == 500 || o.HTTPStatus == 501
+	o.Transport = !o.NotImplemented // no error code to judge by
 	return o
 }
 

@@ -39,6 +39,7 @@ func TestClassify(t *testing.T) {
 		{"KMSInternal is a KMS answer", respErr(500, &types.KMSInternalException{}), "KMSInternalException", false, false},
 		{"local-kms plain text", respErr(501, &smithy.DeserializationError{Err: errors.New("bad json")}), "", true, false},
 		{"connection refused", &smithy.OperationError{Err: errors.New("dial tcp 127.0.0.1:1: connect: connection refused")}, "", false, true},
+		{"an unreadable 400", respErr(400, &smithy.DeserializationError{Err: errors.New("bad json")}), "", false, true},
 	} {
 		o := Classify(tc.err)
 		if o.Code != tc.code || o.NotImplemented != tc.notImpl || o.Transport != tc.transp {

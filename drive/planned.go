@@ -393,8 +393,12 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 		// target's divergence.
 		r.lastMiss = true
 		return w, true, ""
-	case obs.Transport:
+	case obs.Transport && obs.HTTPStatus == 0:
 		return w, false, "no answer: " + r.m.redact(obs.Message)
+	case obs.Transport:
+		// An answer that cannot be read: what the call did is unknown, so
+		// re-observe and re-plan.
+		return w, true, ""
 	case obs.NotImplemented:
 		// An operation the target lacks changes nothing: walk on.
 		return w, false, ""
