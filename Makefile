@@ -41,7 +41,7 @@ FORCE:
 
 ## test: vet, then every test; the model's tests print the cell count and the exhaustive-walk figures
 test: vet
-	$(GO) test -race -count=1 $(RACE_PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
 	$(GO) test -count=1 -v ./model/ | grep -vE '^(=== (RUN|PAUSE|CONT)|[[:space:]]*--- PASS)'
 	$(GO) tool ginkgo version
 
