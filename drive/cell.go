@@ -151,7 +151,7 @@ func (r *cellRun) run(ctx context.Context, res *reports.Cell) error {
 			createdStore, createdKey = o.StoreID, o.KeyID
 		}
 	}
-	ans, callErr := r.m.Invoke(ctx, r.client, c.Call, createdStore, createdKey)
+	ans, callErr := r.invoke(ctx, c.Call, createdStore, createdKey)
 	obs := Classify(callErr)
 	if obs.Unknown != "" {
 		return endWith(reports.Unreachable, "%s", obs.Unknown)
@@ -217,7 +217,7 @@ func (r *cellRun) replay(ctx context.Context, w model.World, route []model.Call)
 					return w, err
 				}
 			}
-			_, err := r.m.Invoke(ctx, r.client, rc, outs[0].StoreID, outs[0].KeyID)
+			_, err := r.invoke(ctx, rc, outs[0].StoreID, outs[0].KeyID)
 			if obs := Classify(err); obs.Code != SuccessCode {
 				switch {
 				case obs.Unknown != "":
@@ -276,6 +276,19 @@ func (r *cellRun) settleTo(ctx context.Context, id string, want model.Connection
 		return endWith(reports.Unreachable, "setting up: the store settled to %s %s, the model expects %s %s", got, gotCode, want, code)
 	}
 	return nil
+}
+
+// invoke makes a call through the mapper. A call that breaks an input
+// constraint changes nothing whatever happens, so when its answer is lost
+// on the way (a connection closed under it) it is sent once more.
+func (r *cellRun) invoke(ctx context.Context, c model.Call, store, key string) (Answer, error) {
+	ans, err := r.m.Invoke(ctx, r.client, c, store, key)
+	if err != nil && model.Invalid(c) && ctx.Err() == nil {
+		if o := Classify(err); o.Transport && o.Unknown == "" {
+			ans, err = r.m.Invoke(ctx, r.client, c, store, key)
+		}
+	}
+	return ans, err
 }
 
 // describeState reads a store's state and error code.

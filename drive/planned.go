@@ -297,7 +297,7 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 		}
 	}
 	start := time.Now()
-	ans, err := r.m.Invoke(ctx, r.client, s.Call, outs[0].StoreID, outs[0].KeyID)
+	ans, err := r.invoke(ctx, s.Call, outs[0].StoreID, outs[0].KeyID)
 	obs := Classify(err)
 	if why := stopReason(err); why != "" && (errors.Is(err, context.Canceled) || isGuardLimit(err)) {
 		return w, false, why

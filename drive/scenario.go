@@ -188,7 +188,7 @@ func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Ca
 			store, key = o.StoreID, o.KeyID
 		}
 	}
-	_, err := r.m.Invoke(ctx, r.client, c, store, key)
+	_, err := r.invoke(ctx, c, store, key)
 	obs := Classify(err)
 	if obs.Unknown != "" {
 		return nil, endWith(reports.Unreachable, "%s", obs.Unknown)
