@@ -216,7 +216,7 @@ func (r *cellRun) applyEnv(ctx context.Context, c model.Call) error {
 	case model.OpDeleteProxy:
 		err = r.ctl.DeleteProxy(ctx, c.Endpoint)
 	case model.OpSetVpcService:
-		err = r.ctl.PutVpcService(ctx, targets.VpcService{Name: c.VpcServiceSpec.Name, Status: string(c.VpcServiceSpec.Status)})
+		err = r.ctl.PutVpcService(ctx, targets.VpcService{Name: c.VpcServiceSpec.Name, Status: targets.VpcServiceStatus(c.VpcServiceSpec.Status)})
 	case model.OpDeleteVpcService:
 		err = r.ctl.DeleteVpcService(ctx, c.VpcServiceName)
 	case model.OpExpireKeyDeletion:
@@ -251,17 +251,17 @@ func ToTargetCluster(c model.Cluster) targets.Cluster {
 		pw = ""
 	}
 	return targets.Cluster{ID: c.ID, TrustAnchor: c.TrustAnchor, Initialized: c.Initialized, ActiveHSMs: c.ActiveHSMs,
-		NetworkOK: c.NetworkOK, Kmsuser: string(c.Kmsuser), Password: pw, FailedLogins: c.FailedLogins, Fault: string(c.Fault)}
+		NetworkOK: c.NetworkOK, Kmsuser: targets.KmsuserState(c.Kmsuser), Password: pw, FailedLogins: c.FailedLogins, Fault: targets.ClusterFault(c.Fault)}
 }
 
 // ToTargetProxy converts a model proxy for a control plane.
 func ToTargetProxy(p model.Proxy) targets.Proxy {
-	t := targets.Proxy{Endpoint: p.Endpoint, Path: p.Path, Fault: string(p.Fault)}
+	t := targets.Proxy{Endpoint: p.Endpoint, Path: p.Path, Fault: targets.ProxyFault(p.Fault)}
 	for _, a := range p.Accepted {
 		t.Accepted = append(t.Accepted, targets.Credential{AccessKeyID: a.AccessKeyID, Secret: a.Secret})
 	}
 	for _, k := range p.Keys {
-		t.Keys = append(t.Keys, targets.ExternalKey{ID: k.ID, Status: string(k.Status)})
+		t.Keys = append(t.Keys, targets.ExternalKey{ID: k.ID, Status: targets.ExternalKeyStatus(k.Status)})
 	}
 	return t
 }

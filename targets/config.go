@@ -700,6 +700,6 @@ func (c Cluster) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())
 // LogValue implements slog.LogValuer without the password.
 func (c Cluster) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("id", c.ID), slog.Bool("initialized", c.Initialized), slog.Int("activeHsms", c.ActiveHSMs),
-		slog.Bool("networkOk", c.NetworkOK), slog.String("kmsuser", c.Kmsuser), slog.String("password", setOrUnset(c.Password)),
-		slog.Int("failedLogins", c.FailedLogins), slog.String("fault", c.Fault))
+		slog.Bool("networkOk", c.NetworkOK), slog.String("kmsuser", string(c.Kmsuser)), slog.String("password", setOrUnset(c.Password)),
+		slog.Int("failedLogins", c.FailedLogins), slog.String("fault", string(c.Fault)))
 }

@@ -95,15 +95,12 @@ type Cluster struct {
 	Initialized bool   // initialized and active
 	ActiveHSMs  int    // active HSMs, each in its own availability zone
 	NetworkOK   bool   // subnets in ≥2 AZs and the 2223-2225 security-group rules
-	// Kmsuser is "ready", "logged-in", "locked-out" or "missing".
-	Kmsuser string
+	Kmsuser     KmsuserState
 	// Password is the kmsuser password; "" leaves the target's current one
 	// (which KMS rotated at its last connect) unchanged.
 	Password     string
 	FailedLogins int
-	// Fault is "", "no-free-addresses", "subnet-deleted", "network-error" or
-	// "internal-error".
-	Fault string
+	Fault        ClusterFault
 }
 
 // Credential is an XKS proxy authentication credential.
@@ -117,25 +114,81 @@ type Proxy struct {
 	Endpoint string // "https://host", as in XksProxyUriEndpoint
 	Path     string // the XksProxyUriPath it serves
 	Accepted []Credential
-	// Fault is "", "unreachable", "slow", "tls-invalid", "deny-all",
-	// "throttling", "internal", "dependency-timeout", "malformed",
-	// "ekm-unavailable" or "ekm-degraded".
-	Fault string
-	Keys  []ExternalKey
+	Fault    ProxyFault
+	Keys     []ExternalKey
 }
 
-// ExternalKey is a key behind a proxy; Status is "ok", "disabled",
-// "wrong-spec" or "wrong-usage".
+// ExternalKey is a key behind a proxy.
 type ExternalKey struct {
 	ID     string
-	Status string
+	Status ExternalKeyStatus
 }
 
-// VpcService is a VPC endpoint service; Status is "ok" or "invalid-config".
+// VpcService is a VPC endpoint service.
 type VpcService struct {
 	Name   string
-	Status string
+	Status VpcServiceStatus
 }
+
+// The values of the backing's states and faults across the target
+// boundary. Their strings are the reference model's, so a runner converts
+// a model value with a plain conversion; a target maps each onto its own.
+
+// KmsuserState is the state of a cluster's kmsuser crypto user.
+type KmsuserState string
+
+const (
+	KmsuserReady     KmsuserState = "ready" // also ""
+	KmsuserLoggedIn  KmsuserState = "logged-in"
+	KmsuserLockedOut KmsuserState = "locked-out"
+	KmsuserMissing   KmsuserState = "missing"
+)
+
+// ClusterFault is trouble of a cluster that no other attribute explains.
+type ClusterFault string
+
+const (
+	ClusterHealthy         ClusterFault = ""
+	ClusterNoFreeAddresses ClusterFault = "no-free-addresses"
+	ClusterSubnetDeleted   ClusterFault = "subnet-deleted"
+	ClusterNetworkError    ClusterFault = "network-error"
+	ClusterInternalError   ClusterFault = "internal-error"
+)
+
+// ProxyFault is a condition an XKS proxy (or the path to it) is in.
+type ProxyFault string
+
+const (
+	ProxyHealthy           ProxyFault = ""
+	ProxyUnreachable       ProxyFault = "unreachable"
+	ProxySlow              ProxyFault = "slow"
+	ProxyTLSInvalid        ProxyFault = "tls-invalid"
+	ProxyDenyAll           ProxyFault = "deny-all"
+	ProxyThrottling        ProxyFault = "throttling"
+	ProxyInternal          ProxyFault = "internal"
+	ProxyDependencyTimeout ProxyFault = "dependency-timeout"
+	ProxyMalformed         ProxyFault = "malformed"
+	ProxyEKMUnavailable    ProxyFault = "ekm-unavailable"
+	ProxyEKMDegraded       ProxyFault = "ekm-degraded"
+)
+
+// ExternalKeyStatus is what is wrong with an external key, if anything.
+type ExternalKeyStatus string
+
+const (
+	ExternalKeyOK         ExternalKeyStatus = "ok" // also ""
+	ExternalKeyDisabled   ExternalKeyStatus = "disabled"
+	ExternalKeyWrongSpec  ExternalKeyStatus = "wrong-spec"
+	ExternalKeyWrongUsage ExternalKeyStatus = "wrong-usage"
+)
+
+// VpcServiceStatus is the state of a VPC endpoint service.
+type VpcServiceStatus string
+
+const (
+	VpcServiceOK            VpcServiceStatus = "ok" // also ""
+	VpcServiceInvalidConfig VpcServiceStatus = "invalid-config"
+)
 
 // Backing is what a target without a control plane offers for routes made
 // of API calls alone: an existing cluster and an existing proxy.

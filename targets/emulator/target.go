@@ -320,27 +320,27 @@ func (c *control) cluster(tc targets.Cluster) (*Cluster, error) {
 		ec.SecurityGroupOK = true
 	}
 	switch tc.Kmsuser {
-	case "", "ready":
+	case "", targets.KmsuserReady:
 		ec.KmsUser = &KmsUser{Password: tc.Password, FailedLogins: tc.FailedLogins}
-	case "logged-in":
+	case targets.KmsuserLoggedIn:
 		ec.KmsUser = &KmsUser{Password: tc.Password, FailedLogins: tc.FailedLogins, LoggedIn: true}
-	case "locked-out":
+	case targets.KmsuserLockedOut:
 		ec.KmsUser = &KmsUser{Password: tc.Password, FailedLogins: max(tc.FailedLogins, maxFailedLogins)}
-	case "missing":
+	case targets.KmsuserMissing:
 	default:
 		return nil, fmt.Errorf("emulator target: unknown kmsuser state %q", tc.Kmsuser)
 	}
 	switch tc.Fault {
-	case "":
-	case "no-free-addresses":
+	case targets.ClusterHealthy:
+	case targets.ClusterNoFreeAddresses:
 		ec.Subnets[0].FreeAddresses = 0
-	case "subnet-deleted":
+	case targets.ClusterSubnetDeleted:
 		gone := subnet(2)
 		gone.Deleted = true
 		ec.Subnets = append(ec.Subnets, gone)
-	case "network-error":
+	case targets.ClusterNetworkError:
 		ec.ConnectError = "NETWORK_ERRORS"
-	case "internal-error":
+	case targets.ClusterInternalError:
 		ec.ConnectError = "INTERNAL_ERROR"
 	default:
 		return nil, fmt.Errorf("emulator target: unknown cluster fault %q", tc.Fault)
@@ -375,17 +375,17 @@ func rawKeyID(id string) string {
 
 // proxyFaults maps the model's proxy faults to the proxy's. "unreachable"
 // is not among them: see PutProxy.
-var proxyFaults = map[string]xksproxy.Fault{
-	"":                   xksproxy.FaultNone,
-	"slow":               xksproxy.FaultSlow,
-	"tls-invalid":        xksproxy.FaultTLSExpired,
-	"deny-all":           xksproxy.FaultAccessDenied, // proxy-wide, so health checks too
-	"throttling":         xksproxy.FaultThrottling,
-	"internal":           xksproxy.FaultInternal,
-	"dependency-timeout": xksproxy.FaultDependencyTimeout,
-	"malformed":          xksproxy.FaultNonJSON,
-	"ekm-unavailable":    xksproxy.FaultHealthUnavailable,
-	"ekm-degraded":       xksproxy.FaultHealthDegraded,
+var proxyFaults = map[targets.ProxyFault]xksproxy.Fault{
+	targets.ProxyHealthy:           xksproxy.FaultNone,
+	targets.ProxySlow:              xksproxy.FaultSlow,
+	targets.ProxyTLSInvalid:        xksproxy.FaultTLSExpired,
+	targets.ProxyDenyAll:           xksproxy.FaultAccessDenied, // proxy-wide, so health checks too
+	targets.ProxyThrottling:        xksproxy.FaultThrottling,
+	targets.ProxyInternal:          xksproxy.FaultInternal,
+	targets.ProxyDependencyTimeout: xksproxy.FaultDependencyTimeout,
+	targets.ProxyMalformed:         xksproxy.FaultNonJSON,
+	targets.ProxyEKMUnavailable:    xksproxy.FaultHealthUnavailable,
+	targets.ProxyEKMDegraded:       xksproxy.FaultHealthDegraded,
 }
 
 const xksAPIPath = "/kms/xks/v1"
@@ -413,7 +413,7 @@ func (c *control) PutProxy(ctx context.Context, p targets.Proxy) error {
 		return fmt.Errorf("emulator target: proxy path %q: the proxy serves only XKS API v1, so the path must end in %s", path, xksAPIPath)
 	}
 	fault, known := proxyFaults[p.Fault]
-	if !known && p.Fault != "unreachable" {
+	if !known && p.Fault != targets.ProxyUnreachable {
 		return fmt.Errorf("emulator target: unknown proxy fault %q", p.Fault)
 	}
 	creds := make([]xksproxy.Credential, 0, len(p.Accepted))
@@ -482,7 +482,7 @@ func (c *control) PutProxy(ctx context.Context, p targets.Proxy) error {
 	if err := px.SetFault(fault); err != nil {
 		return fmt.Errorf("emulator target: %w", err)
 	}
-	if p.Fault == "unreachable" {
+	if p.Fault == targets.ProxyUnreachable {
 		return c.emu.BreakXKS(host)
 	}
 	return c.emu.RouteXKS(host, XKSRoute{Addr: px.Addr(), CAPEM: string(px.CACertPEM())})
@@ -498,15 +498,15 @@ func endpointHost(endpoint string) (string, error) {
 	return host, nil
 }
 
-func keyOptions(status string) (xksproxy.KeyOptions, error) {
+func keyOptions(status targets.ExternalKeyStatus) (xksproxy.KeyOptions, error) {
 	switch status {
-	case "", "ok":
+	case "", targets.ExternalKeyOK:
 		return xksproxy.KeyOptions{Spec: xksproxy.KeySpecAES256, Usage: []string{xksproxy.UsageEncrypt, xksproxy.UsageDecrypt}, Status: xksproxy.KeyStatusEnabled}, nil
-	case "disabled":
+	case targets.ExternalKeyDisabled:
 		return xksproxy.KeyOptions{Spec: xksproxy.KeySpecAES256, Usage: []string{xksproxy.UsageEncrypt, xksproxy.UsageDecrypt}, Status: xksproxy.KeyStatusDisabled}, nil
-	case "wrong-spec":
+	case targets.ExternalKeyWrongSpec:
 		return xksproxy.KeyOptions{Spec: "RSA_2048", Usage: []string{xksproxy.UsageEncrypt, xksproxy.UsageDecrypt}, Status: xksproxy.KeyStatusEnabled}, nil
-	case "wrong-usage":
+	case targets.ExternalKeyWrongUsage:
 		return xksproxy.KeyOptions{Spec: xksproxy.KeySpecAES256, Usage: []string{"SIGN", "VERIFY"}, Status: xksproxy.KeyStatusEnabled}, nil
 	}
 	return xksproxy.KeyOptions{}, fmt.Errorf("emulator target: unknown external key status %q", status)
@@ -604,8 +604,8 @@ func (c *control) DeleteProxy(ctx context.Context, endpoint string) error {
 func (c *control) PutVpcService(ctx context.Context, v targets.VpcService) error {
 	svc := &VpcEndpointService{Name: v.Name, AllowsKMS: true, AvailabilityZones: 2, PrivateDNSVerified: true, AnyPrivateDNSName: true}
 	switch v.Status {
-	case "", "ok":
-	case "invalid-config":
+	case "", targets.VpcServiceOK:
+	case targets.VpcServiceInvalidConfig:
 		svc.AvailabilityZones = 1
 	default:
 		return fmt.Errorf("emulator target: unknown VPC endpoint service status %q", v.Status)

@@ -96,17 +96,17 @@ const (
 // proxy's. deny-all is the proxy-wide access-denied fault rather than a
 // deny rule, because the proxy never applies deny rules to
 // GetHealthStatus and the model denies every request.
-var proxyFaults = map[string]string{
-	"unreachable":        faultUnreachable,
-	"slow":               faultSlow,
-	"tls-invalid":        faultTLSExpired,
-	"deny-all":           faultAccessDenied,
-	"throttling":         faultThrottling,
-	"internal":           faultInternal,
-	"dependency-timeout": faultDependencyTimeout,
-	"malformed":          faultNonJSON,
-	"ekm-unavailable":    faultHealthUnavailable,
-	"ekm-degraded":       faultHealthDegraded,
+var proxyFaults = map[targets.ProxyFault]string{
+	targets.ProxyUnreachable:       faultUnreachable,
+	targets.ProxySlow:              faultSlow,
+	targets.ProxyTLSInvalid:        faultTLSExpired,
+	targets.ProxyDenyAll:           faultAccessDenied,
+	targets.ProxyThrottling:        faultThrottling,
+	targets.ProxyInternal:          faultInternal,
+	targets.ProxyDependencyTimeout: faultDependencyTimeout,
+	targets.ProxyMalformed:         faultNonJSON,
+	targets.ProxyEKMUnavailable:    faultHealthUnavailable,
+	targets.ProxyEKMDegraded:       faultHealthDegraded,
 }
 
 // keyInfo is a key of the control API (GET /keys, POST /keys, PATCH
@@ -123,16 +123,16 @@ func (k keyInfo) same(o keyInfo) bool {
 }
 
 // keyFor is the key a model status asks for.
-func keyFor(status string) (keyInfo, error) {
+func keyFor(status targets.ExternalKeyStatus) (keyInfo, error) {
 	both := []string{"ENCRYPT", "DECRYPT"}
 	switch status {
-	case "", "ok":
+	case "", targets.ExternalKeyOK:
 		return keyInfo{Spec: keySpecAES256, Usage: both, Status: keyStatusEnabled}, nil
-	case "disabled":
+	case targets.ExternalKeyDisabled:
 		return keyInfo{Spec: keySpecAES256, Usage: both, Status: keyStatusDisabled}, nil
-	case "wrong-spec":
+	case targets.ExternalKeyWrongSpec:
 		return keyInfo{Spec: "RSA_2048", Usage: both, Status: keyStatusEnabled}, nil
-	case "wrong-usage":
+	case targets.ExternalKeyWrongUsage:
 		return keyInfo{Spec: keySpecAES256, Usage: []string{"SIGN", "VERIFY"}, Status: keyStatusEnabled}, nil
 	}
 	return keyInfo{}, fmt.Errorf("endpoint target: external key status %q: %w (want ok, disabled, wrong-spec or wrong-usage)", status, targets.ErrUnsupported)

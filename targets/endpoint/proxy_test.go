@@ -212,7 +212,7 @@ func TestPutProxyFaults(t *testing.T) {
 		return func(a answer) bool { return a.err == nil && a.status == status && a.errorName() == name }
 	}
 	cases := []struct {
-		model string
+		model targets.ProxyFault
 		proxy xksproxy.Fault
 		saw   func(answer) bool
 	}{
@@ -255,14 +255,14 @@ func TestPutProxyFaults(t *testing.T) {
 	if _, err := p.Keys().Create("k1", xksproxy.KeyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"throttling", ""} {
+	for _, f := range []targets.ProxyFault{targets.ProxyThrottling, targets.ProxyHealthy} {
 		if err := p.SetKeyFault("k1", xksproxy.FaultInternal); err != nil {
 			t.Fatal(err)
 		}
 		if err := pc.PutProxy(ctx, targets.Proxy{Endpoint: "https://" + xksHost, Accepted: []targets.Credential{mc}, Fault: f}); err != nil {
 			t.Fatal(err)
 		}
-		if kf := p.KeyFaults(); len(kf) != 0 || string(p.Fault()) != f {
+		if kf := p.KeyFaults(); len(kf) != 0 || string(p.Fault()) != string(f) {
 			t.Fatalf("%q: proxy fault %q, key faults %v", f, p.Fault(), kf)
 		}
 	}
