@@ -46,6 +46,10 @@ type Driver struct {
 	cloudhsmConnected bool
 	// spares counts the external keys handed to adopting scenarios.
 	spares int
+	// pause, when set, is called by a walk at its plan's Pause (before it
+	// breaks its store for good): it may run other work on the store and
+	// returns the model's world after it, and whether it did anything.
+	pause func(ctx context.Context, t model.StoreType, w model.World, sid, kid string, m *Mapper) (model.World, bool)
 
 	// What a lane runs (see UsesLanes): the cells and scenarios the suites
 	// registered, and, when set, which of them the run selects (a label

@@ -174,12 +174,23 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 		done[id] = true
 	}
 	steps := plan.Steps
+	r.pauseAt = plan.Pause
 	for i := 0; i < len(steps); i++ {
 		if err := ctx.Err(); err != nil {
 			run.Stopped = err.Error()
 			break
 		}
 		s := steps[i]
+		if i == r.pauseAt && h.pause != nil {
+			r.pauseAt, r.paused = -1, true
+			if nw, did := h.pause(ctx, t, w, s.Subject, s.SubjectKey, r.m); did {
+				// Others used the store: re-plan from where they left it,
+				// as after a divergence (not counted as one).
+				w, r.lastMiss = nw, true
+				i = r.replan(ctx, &w, s, &steps, t, opt, plan, all, cells, &run, done)
+				continue
+			}
+		}
 		next, diverged, stop := r.planStep(ctx, w, s, cells, &run, done)
 		if stop != "" {
 			run.Stopped = stop
@@ -209,30 +220,7 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 			run.Stopped = fmt.Sprintf("the target diverged from the plan %d times", run.Replans)
 			break
 		}
-		if !r.lastMiss {
-			run.Replans++
-		}
-		r.lastMiss = false
-		w = r.observe(ctx, w, s.Subject)
-		var left []string
-		for _, id := range plan.Covered {
-			if !done[id] {
-				left = append(left, id)
-			}
-		}
-		re := model.PlanFromCells(t, opt, w, s.Subject, s.SubjectKey, left, all)
-		steps, i = re.Steps, -1
-		for id, why := range re.Excluded {
-			if !done[id] {
-				res := CellResultBase(cells[id])
-				if !opt.Transient && run.Finding != "" && strings.Contains(why, "held in") {
-					why = run.Finding
-				}
-				res.Verdict, res.Evidence.Detail, res.Evidence.Route = reports.Unreachable, "after a divergence, the re-planned walk cannot reach it: "+why, "planned"
-				run.Cells = append(run.Cells, res)
-				done[id] = true
-			}
-		}
+		i = r.replan(ctx, &w, s, &steps, t, opt, plan, all, cells, &run, done)
 	}
 	for _, st := range w.Stores {
 		if len(w.KeysIn(st.ID)) > 0 {
@@ -410,6 +398,41 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 		return matched[0].Worlds[0], true, ""
 	}
 	return outs[0].Worlds[0], false, ""
+}
+
+// replan re-observes the subject store and re-plans the cells not done
+// from there; it returns the loop index to go on from (-1: the new plan's
+// first step comes next).
+func (r *cellRun) replan(ctx context.Context, w *model.World, s model.PlanStep, steps *[]model.PlanStep, t model.StoreType, opt model.PlanOptions,
+	plan model.Plan, all []model.Cell, cells map[string]model.Cell, run *PlannedRun, done map[string]bool) int {
+	if !r.lastMiss {
+		run.Replans++
+	}
+	r.lastMiss = false
+	*w = r.observe(ctx, *w, s.Subject)
+	var left []string
+	for _, id := range plan.Covered {
+		if !done[id] {
+			left = append(left, id)
+		}
+	}
+	re := model.PlanFromCells(t, opt, *w, s.Subject, s.SubjectKey, left, all)
+	*steps = re.Steps
+	if !r.paused {
+		r.pauseAt = re.Pause
+	}
+	for id, why := range re.Excluded {
+		if !done[id] {
+			res := CellResultBase(cells[id])
+			if !opt.Transient && run.Finding != "" && strings.Contains(why, "held in") {
+				why = run.Finding
+			}
+			res.Verdict, res.Evidence.Detail, res.Evidence.Route = reports.Unreachable, "after a divergence, the re-planned walk cannot reach it: "+why, "planned"
+			run.Cells = append(run.Cells, res)
+			done[id] = true
+		}
+	}
+	return -1
 }
 
 // noteState remembers that a transient state was observed.

@@ -89,6 +89,11 @@ type Plan struct {
 	// TeardownTransitions counts the transitions of the teardown, which
 	// Transitions leaves out (the naive plan and the bound have none).
 	TeardownTransitions int
+	// Pause is the index of the first step of the last phase (the FAILED
+	// cells of a store with a key, whose CloudHSM walk breaks the kmsuser
+	// password for good), -1 when the plan has no such phase: a runner may
+	// do other work on the store there (scenarios that adopt it).
+	Pause int
 	tearingDown         bool
 	tidy                bool // see walk
 }
@@ -264,7 +269,11 @@ func (p Plan) finish(cur planNode, todo []Cell, sigs map[string]string, t StoreT
 		}
 	}
 	var left []Cell
+	p.Pause = -1
 	for i, ph := range phases {
+		if i == 3 && len(ph) > 0 {
+			p.Pause = len(p.Steps)
+		}
 		if split && i == 3 && len(ph) > 0 && cur.column() == Column(Disconnected) {
 			cur = p.breakBacking(cur, t, opt)
 		}
