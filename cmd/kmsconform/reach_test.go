@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,6 +34,9 @@ import (
 func TestReachWithoutAControlPlane(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts two servers and runs the whole suite")
+	}
+	if bin := cliBinary(t); bin != os.Args[0] {
+		t.Cleanup(func() { _ = os.Remove(bin) }) // after every case: they run in parallel
 	}
 	for _, tc := range []struct {
 		name    string
@@ -65,7 +70,7 @@ func TestReachWithoutAControlPlane(t *testing.T) {
 			if d := os.Getenv("KMSCONFORM_REACH_KEEP"); d != "" {
 				dir = filepath.Join(d, tc.name) // to read the reports after a failure
 			}
-			cmd := exec.Command(os.Args[0], "run", "--target", "endpoint", "--endpoint", env["url"], "--region", "us-east-1", "--report-dir", dir)
+			cmd := exec.Command(cliBinary(t), "run", "--target", "endpoint", "--endpoint", env["url"], "--region", "us-east-1", "--report-dir", dir)
 			cmd.Env = append(os.Environ(), "KMSCONFORM_TEST_AS_CLI=1", "KMSCONFORM_SKIP_BROWSER=1")
 			for k, v := range env {
 				if k != "url" {
@@ -113,6 +118,33 @@ func TestReachWithoutAControlPlane(t *testing.T) {
 	}
 }
 
+var (
+	cliOnce sync.Once
+	cliPath string
+)
+
+// cliBinary is the kmsconform command as a user runs it: built without the
+// race detector (make test builds this package's tests with it, and the
+// servers and runs of these cases are what a user starts, not what they
+// check), so that four servers and two runs fit the machine. Without a Go
+// toolchain on the PATH it is the test binary itself.
+func cliBinary(t *testing.T) string {
+	cliOnce.Do(func() {
+		cliPath = os.Args[0]
+		goBin, err := exec.LookPath("go")
+		if err != nil {
+			return
+		}
+		out := filepath.Join(os.TempDir(), fmt.Sprintf("kmsconform-reach-%d", os.Getpid()))
+		if b, err := exec.Command(goBin, "build", "-o", out, ".").CombinedOutput(); err != nil {
+			t.Logf("building the CLI without -race: %v: %s (using the test binary)", err, b)
+			return
+		}
+		cliPath = out
+	})
+	return cliPath
+}
+
 // reachSlots bounds the reach cases that run at once.
 var reachSlots = make(chan struct{}, 2)
 
@@ -130,7 +162,7 @@ func freeAddr(t *testing.T) string {
 // cleanup stops it by PID.
 func startCLI(t *testing.T, args ...string) *bytes.Buffer {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	cmd := exec.Command(cliBinary(t), args...)
 	cmd.Env = append(os.Environ(), "KMSCONFORM_TEST_AS_CLI=1")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
