@@ -644,7 +644,7 @@ func exclusion(c Cell, opt PlanOptions) string {
 		return "needs a store held in " + string(c.Column)
 	}
 	if opt.OneBacking && otherBacking(c.Call, opt.SecondBacking) {
-		return "needs a second cluster or proxy (the target offers one)"
+		return "needs a second cluster or proxy (the target offers one: set the _2 backing variables)"
 	}
 	if c.Variant == "CreateCustomKeyStore/over-quota" {
 		return "needs " + fmt.Sprint(StoreQuota) + " live stores (the quota scenario covers it)"
