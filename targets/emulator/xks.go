@@ -272,6 +272,11 @@ func (c *xksClient) call(ctx context.Context, cfg xksConfig, suffix string, in, 
 	}
 	req.ContentLength = length
 	req.Header.Set("Content-Type", "application/json")
+	// No XKS API call changes anything on the proxy, so a request that
+	// meets a kept-alive connection the proxy has just closed (it does on
+	// a change of certificate) may go again on a new one: a nil header of
+	// this name marks the request replayable and is not sent.
+	req.Header["X-Idempotency-Key"] = nil
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {
 		return classifyTransport(err)
