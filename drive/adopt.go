@@ -203,14 +203,14 @@ func (r *cellRun) adoptedScenario(ctx context.Context, s Scenario, a *adoption) 
 	return r.scenarioSteps(ctx, s, []model.World{a.world}, 1)
 }
 
-// atPause returns the walk's pause (Driver.pause) for a CloudHSM lane: the
+// atPause returns the walk's pause (a PauseFunc) for a CloudHSM lane: the
 // scenarios ss adopt the walk's store while it can still connect (before
 // the walk breaks its kmsuser password for good), one after the other; their
 // results go to results. The walk then goes on from the world they left:
 // its own keys and theirs pending deletion (their sweeps scheduled them),
 // the password and cluster as the last scenario left them, the store
 // renamed back.
-func (h *Driver) atPause(ss []Scenario, results map[string]reports.Scenario) func(context.Context, model.StoreType, model.World, string, string, *Mapper) (model.World, bool) {
+func (h *Driver) atPause(ss []Scenario, results map[string]reports.Scenario) PauseFunc {
 	// A scenario that sets the kmsuser password the run was given breaks
 	// the store for what follows: those go last.
 	var first, last []Scenario

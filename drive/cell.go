@@ -81,7 +81,7 @@ type cellRun struct {
 	lastCell         int
 	storeType        model.StoreType // the walk's
 	finalWorlds      []model.World   // where a scenario's steps ended
-	pauseAt          int             // the walk's plan's Pause (see Driver.pause)
+	pauseAt          int             // the walk's plan's Pause (see PauseFunc)
 	paused           bool
 	stopVerdict      reports.Verdict // the verdict of the cells a stopped walk leaves ("": indeterminate)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsconform/kmsconform/model"
 	"github.com/kmsconform/kmsconform/reports"
@@ -46,10 +47,6 @@ type Driver struct {
 	cloudhsmConnected bool
 	// spares counts the external keys handed to adopting scenarios.
 	spares int
-	// pause, when set, is called by a walk at its plan's Pause (before it
-	// breaks its store for good): it may run other work on the store and
-	// returns the model's world after it, and whether it did anything.
-	pause func(ctx context.Context, t model.StoreType, w model.World, sid, kid string, m *Mapper) (model.World, bool)
 
 	// What a lane runs (see UsesLanes): the cells and scenarios the suites
 	// registered, and, when set, which of them the run selects (a label
@@ -302,27 +299,38 @@ func sweep(ctx context.Context, client *kms.Client, prefix string, stores, keys 
 		_, _ = client.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(k), PendingWindowInDays: aws.Int32(7)})
 	}
 	var ids []string
-	var marker *string
-	for {
-		out, err := client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{Marker: marker})
-		if err != nil {
-			return
+	eachStore(ctx, client, func(s types.CustomKeyStoresListEntry) bool {
+		if strings.HasPrefix(aws.ToString(s.CustomKeyStoreName), prefix) || slices.Contains(stores, aws.ToString(s.CustomKeyStoreId)) {
+			ids = append(ids, aws.ToString(s.CustomKeyStoreId))
 		}
-		for _, s := range out.CustomKeyStores {
-			if strings.HasPrefix(aws.ToString(s.CustomKeyStoreName), prefix) || slices.Contains(stores, aws.ToString(s.CustomKeyStoreId)) {
-				ids = append(ids, aws.ToString(s.CustomKeyStoreId))
-			}
-		}
-		if !out.Truncated || out.NextMarker == nil {
-			break
-		}
-		marker = out.NextMarker
-	}
+		return true
+	})
 	for _, id := range ids {
 		_, _ = client.DisconnectCustomKeyStore(ctx, &kms.DisconnectCustomKeyStoreInput{CustomKeyStoreId: aws.String(id)})
 	}
 	for _, id := range ids {
 		_, _ = wait.Settled(ctx, client, id, wait.Options{Poll: max(poll, time.Millisecond)})
 		_, _ = client.DeleteCustomKeyStore(ctx, &kms.DeleteCustomKeyStoreInput{CustomKeyStoreId: aws.String(id)})
+	}
+}
+
+// eachStore calls f with every custom key store of the account, page by
+// page (at most 100 pages), until f returns false or a page fails.
+func eachStore(ctx context.Context, client *kms.Client, f func(types.CustomKeyStoresListEntry) bool) {
+	var marker *string
+	for range 100 {
+		out, err := client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{Marker: marker})
+		if err != nil {
+			return
+		}
+		for _, s := range out.CustomKeyStores {
+			if !f(s) {
+				return
+			}
+		}
+		if !out.Truncated || out.NextMarker == nil {
+			return
+		}
+		marker = out.NextMarker
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsconform/kmsconform/model"
 	"github.com/kmsconform/kmsconform/reports"
@@ -210,22 +210,26 @@ func (h *Driver) runLane(ctx context.Context, t model.StoreType, l *lane) {
 		if all {
 			only = nil
 		}
+		var pause PauseFunc
 		if t == model.CloudHSM && !OfferOf(h.Target).Clusters {
 			// The CloudHSM scenarios that keep the backing adopt the walk's
 			// store before its last phase breaks it for good.
-			h.pause = h.atPause(later, l.scenarios)
+			pause = h.atPause(later, l.scenarios)
 		}
-		run := h.RunWalk(ctx, t, only, walkValid)
-		h.pause = nil
+		run := h.RunWalk(ctx, t, only, walkValid, pause)
 		for _, res := range run.Cells {
 			if _, mine := l.cells[res.ID]; !mine && (matrix[res.ID] || strings.HasPrefix(res.ID, "validation/")) {
 				l.cells[res.ID] = res
 				h.Done(res.ID, res.Verdict)
 			}
 		}
-		bound = h.boundAfterWalk(ctx, t)
+		var left string
+		bound, left = h.boundAfterWalk(ctx, t)
 		if bound != "" {
-			keep = keptAfter(run.final, run.m, t, h.leftover(ctx, t))
+			if left == "" {
+				left = h.leftover(ctx, t)
+			}
+			keep = keptAfter(run.final, run.m, t, left)
 		}
 	}
 	// 3. The scenarios that keep the backing (a key, a CloudHSM connect):
@@ -258,7 +262,13 @@ func (h *Driver) runLane(ctx context.Context, t model.StoreType, l *lane) {
 			res, final, m = h.runScenario(ctx, s, a)
 		}
 		if final != nil && bound != "" {
-			if k := keptAfter(final, m, t, h.leftover(ctx, t)); k != nil {
+			left := ""
+			if keep != nil {
+				left = keep.storeID // an adopted store stays the one left
+			} else {
+				left = h.leftover(ctx, t)
+			}
+			if k := keptAfter(final, m, t, left); k != nil {
 				keep = k
 			}
 		}
@@ -306,21 +316,22 @@ func (h *Driver) Done(id string, v reports.Verdict) {
 // for a new store after the walk ("" when it is): on CloudHSM the walk
 // connected a store (KMS rotated the kmsuser password the run was given)
 // or failed logins on purpose; on XKS a store of the run is still there (it
-// holds keys pending deletion, and keeps the proxy URI).
-func (h *Driver) boundAfterWalk(ctx context.Context, t model.StoreType) string {
+// holds keys pending deletion, and keeps the proxy URI). It also returns the
+// id of that XKS store when it looked it up.
+func (h *Driver) boundAfterWalk(ctx context.Context, t model.StoreType) (bound, left string) {
 	o := OfferOf(h.Target)
 	if o.Clusters && t == model.CloudHSM || o.Proxies && t == model.External {
-		return ""
+		return "", ""
 	}
 	if t == model.CloudHSM {
 		return "needs a CloudHSM cluster whose kmsuser password KMS has not rotated, but the walk connected a store on the only one " +
-			"(and made failed logins on purpose); a second cluster, or control of the cluster, would reach it"
+			"(and made failed logins on purpose); a second cluster, or control of the cluster, would reach it", ""
 	}
-	if left := h.leftover(ctx, t); left != "" {
+	if left = h.leftover(ctx, t); left != "" {
 		return "needs the XKS proxy URI free, but the walk's store " + left + " keeps it: it holds keys pending deletion (7 days); " +
-			"a second proxy, or control of proxies, would reach it"
+			"a second proxy, or control of proxies, would reach it", left
 	}
-	return ""
+	return "", ""
 }
 
 // heldByOther says which store, not of this run, holds the backing the run
@@ -331,61 +342,39 @@ func (h *Driver) heldByOther(ctx context.Context, t model.StoreType) string {
 	if t == model.CloudHSM && (o.Clusters || b.ClusterID == "") || t == model.External && (o.Proxies || b.XksEndpoint == "") {
 		return ""
 	}
-	client := h.Target.KMS()
-	var marker *string
-	for range 100 {
-		out, err := client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{Marker: marker})
-		if err != nil {
-			return ""
+	var held string
+	eachStore(ctx, h.Target.KMS(), func(s types.CustomKeyStoresListEntry) bool {
+		name := aws.ToString(s.CustomKeyStoreName)
+		switch {
+		case strings.HasPrefix(name, h.RunPrefix()):
+		case t == model.CloudHSM && aws.ToString(s.CloudHsmClusterId) == b.ClusterID:
+			held = fmt.Sprintf("the CloudHSM cluster %s is associated with store %s (%q), which this run did not create; "+
+				"KMS allows one store per cluster: delete that store once it holds no key (or give another cluster) to reach it", b.ClusterID, aws.ToString(s.CustomKeyStoreId), name)
+		case t == model.External && s.XksProxyConfiguration != nil && aws.ToString(s.XksProxyConfiguration.UriEndpoint) == b.XksEndpoint &&
+			(b.XksPath == "" || aws.ToString(s.XksProxyConfiguration.UriPath) == b.XksPath):
+			held = fmt.Sprintf("the XKS proxy URI %s%s is used by store %s (%q), which this run did not create; "+
+				"KMS allows one store per proxy URI: delete that store once it holds no key (or give another proxy) to reach it", b.XksEndpoint, b.XksPath, aws.ToString(s.CustomKeyStoreId), name)
 		}
-		for _, s := range out.CustomKeyStores {
-			name := aws.ToString(s.CustomKeyStoreName)
-			if strings.HasPrefix(name, h.RunPrefix()) {
-				continue
-			}
-			switch {
-			case t == model.CloudHSM && aws.ToString(s.CloudHsmClusterId) == b.ClusterID:
-				return fmt.Sprintf("the CloudHSM cluster %s is associated with store %s (%q), which this run did not create; "+
-					"KMS allows one store per cluster: delete that store once it holds no key (or give another cluster) to reach it", b.ClusterID, aws.ToString(s.CustomKeyStoreId), name)
-			case t == model.External && s.XksProxyConfiguration != nil && aws.ToString(s.XksProxyConfiguration.UriEndpoint) == b.XksEndpoint &&
-				(b.XksPath == "" || aws.ToString(s.XksProxyConfiguration.UriPath) == b.XksPath):
-				return fmt.Sprintf("the XKS proxy URI %s%s is used by store %s (%q), which this run did not create; "+
-					"KMS allows one store per proxy URI: delete that store once it holds no key (or give another proxy) to reach it", b.XksEndpoint, b.XksPath, aws.ToString(s.CustomKeyStoreId), name)
-			}
-		}
-		if !out.Truncated || out.NextMarker == nil {
-			return ""
-		}
-		marker = out.NextMarker
-	}
-	return ""
+		return held == ""
+	})
+	return held
 }
 
 // leftover returns the id of a store of type t this run made that is still
 // there ("" for none).
 func (h *Driver) leftover(ctx context.Context, t model.StoreType) string {
-	client := h.Target.KMS()
-	var marker *string
-	for range 100 {
-		out, err := client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{Marker: marker})
-		if err != nil {
-			return ""
+	var id string
+	eachStore(ctx, h.Target.KMS(), func(s types.CustomKeyStoresListEntry) bool {
+		typ := model.StoreType(s.CustomKeyStoreType)
+		if typ == "" {
+			typ = model.CloudHSM
 		}
-		for _, s := range out.CustomKeyStores {
-			typ := string(s.CustomKeyStoreType)
-			if typ == "" {
-				typ = string(model.CloudHSM)
-			}
-			if strings.HasPrefix(aws.ToString(s.CustomKeyStoreName), h.RunPrefix()) && typ == string(t) {
-				return aws.ToString(s.CustomKeyStoreId)
-			}
+		if strings.HasPrefix(aws.ToString(s.CustomKeyStoreName), h.RunPrefix()) && typ == t {
+			id = aws.ToString(s.CustomKeyStoreId)
 		}
-		if !out.Truncated || out.NextMarker == nil {
-			return ""
-		}
-		marker = out.NextMarker
-	}
-	return ""
+		return id == ""
+	})
+	return id
 }
 
 // boundAfterScenario is boundAfterWalk for a scenario that ran.

@@ -99,12 +99,19 @@ func (h *Driver) RunPlanned(ctx context.Context, t model.StoreType) PlannedRun {
 // RunPlannedCells is RunPlanned for the cells whose ids are in only (all
 // of the type when only is nil).
 func (h *Driver) RunPlannedCells(ctx context.Context, t model.StoreType, only map[string]bool) PlannedRun {
-	return h.RunWalk(ctx, t, only, nil)
+	return h.RunWalk(ctx, t, only, nil, nil)
 }
+
+// PauseFunc is called by a walk at its plan's Pause (before it breaks its
+// store for good), with the model's world, the subject store and key and
+// the walk's mapper: it may run other work on the store, and returns the
+// model's world after it and whether it did anything.
+type PauseFunc func(ctx context.Context, t model.StoreType, w model.World, sid, kid string, m *Mapper) (model.World, bool)
 
 // RunWalk is RunPlannedCells with extra cells (validation cells, say) that
 // the walk covers besides the matrix's; only, when set, must name them too.
-func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string]bool, extra []model.Cell) PlannedRun {
+// pause, when not nil, runs at the plan's Pause.
+func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string]bool, extra []model.Cell, pause PauseFunc) PlannedRun {
 	opt := PlanOptionsFor(h.Target, t)
 	r := &cellRun{h: h, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "planned",
 		tries: map[string]int{}, lastCell: -1, storeType: t}
@@ -181,9 +188,9 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 			break
 		}
 		s := steps[i]
-		if i == r.pauseAt && h.pause != nil {
+		if i == r.pauseAt && pause != nil {
 			r.pauseAt, r.paused = -1, true
-			if nw, did := h.pause(ctx, t, w, s.Subject, s.SubjectKey, r.m); did {
+			if nw, did := pause(ctx, t, w, s.Subject, s.SubjectKey, r.m); did {
 				// Others used the store: re-plan from where they left it,
 				// as after a divergence (not counted as one).
 				w, r.lastMiss = nw, true

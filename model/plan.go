@@ -93,9 +93,9 @@ type Plan struct {
 	// cells of a store with a key, whose CloudHSM walk breaks the kmsuser
 	// password for good), -1 when the plan has no such phase: a runner may
 	// do other work on the store there (scenarios that adopt it).
-	Pause int
-	tearingDown         bool
-	tidy                bool // see walk
+	Pause       int
+	tearingDown bool
+	tidy        bool // see walk
 }
 
 // Documented durations of transitions on real KMS (spec §4.3): a CloudHSM
