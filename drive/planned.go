@@ -118,9 +118,15 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 	r.m = NewMapper(h.nextPrefix(), h.Target.Backing()).Strict(OfferOf(h.Target))
 	// A cell whose call names backing the run was not given is never sent:
 	// it stays out of the plan, unreachable with what would reach it.
-	refused := map[string]string{}
+	refused, adapted := map[string]string{}, map[string]string{}
 	var all []model.Cell
 	for _, c := range slices.Concat(model.Cells(), extra) {
+		if c.StoreType == t {
+			var note string
+			if c, note = model.AdaptCell(c, opt); note != "" {
+				adapted[c.ID] = note
+			}
+		}
 		if err := r.m.unknown(c.Call); err != nil && c.StoreType == t {
 			refused[c.ID] = err.Error()
 			continue
@@ -142,6 +148,10 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 	for _, c := range slices.Concat(model.Cells(), extra) {
 		cells[c.ID] = c
 	}
+	for _, c := range all {
+		cells[c.ID] = c
+	}
+
 	for id, why := range refused {
 		if only == nil || only[id] {
 			res := CellResultBase(cells[id])
@@ -249,6 +259,9 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 			}
 			run.Cells = append(run.Cells, res)
 		}
+	}
+	for i := range run.Cells {
+		run.Cells[i].Evidence.Adapted = adapted[run.Cells[i].ID]
 	}
 	return run
 }

@@ -152,7 +152,13 @@ var variants = func() []variant {
 		{op: OpCreateCustomKeyStore, name: "identical", call: func(t StoreType, _ string) Call {
 			return subjectCreate(t, KmsuserPassword)
 		}},
-		{op: OpCreateCustomKeyStore, name: "fresh", missing: true, call: func(t StoreType, _ string) Call {
+		{op: OpCreateCustomKeyStore, name: "fresh", missing: true, call: func(t StoreType, id string) Call {
+			if id == UnknownStoreID {
+				// No store holds the first cluster or proxy in this column.
+				c := subjectCreate(t, KmsuserPassword)
+				c.Create.Name = "kmsconform-fresh"
+				return c
+			}
 			return freshCreate(t, "kmsconform-fresh")
 		}},
 		{op: OpCreateCustomKeyStore, name: "over-quota", prepare: func(StoreType) []Call { return fillers(0) },

@@ -154,7 +154,14 @@ type planMove struct {
 // the nearest world where another cell is reachable. Because the check is
 // made on the model's worlds, a cell the plan claims is one the walk
 // really exercises.
-func PlanFor(t StoreType, opt PlanOptions) Plan { return PlanCells(t, opt, Cells()) }
+// The cells are adapted to the options (AdaptCell), as a run adapts them.
+func PlanFor(t StoreType, opt PlanOptions) Plan {
+	cs := Cells()
+	for i := range cs {
+		cs[i], _ = AdaptCell(cs[i], opt)
+	}
+	return PlanCells(t, opt, cs)
+}
 
 // PlanCells is PlanFor over the given cells (those of type t among them)
 // instead of the matrix: a runner adds cells of its own, such as the
@@ -173,7 +180,7 @@ func PlanCells(t StoreType, opt PlanOptions, cells []Cell) Plan {
 			continue
 		}
 		todo = append(todo, c)
-		sigs[c.ID] = outcomeSig(c.Expected, SubjectStoreID, SubjectKeyID)
+		sigs[c.ID] = cellSig(c)
 	}
 	if b := exactBound(todo, t); b >= 0 {
 		p.LowerBound = b
@@ -229,7 +236,7 @@ func PlanFromCells(t StoreType, opt PlanOptions, w World, sid, kid string, cellI
 			continue
 		}
 		todo = append(todo, c)
-		sigs[c.ID] = outcomeSig(c.Expected, SubjectStoreID, SubjectKeyID)
+		sigs[c.ID] = cellSig(c)
 	}
 	n := planNode{w: w, sid: sid, kid: kid, subjectNum: 1}
 	return p.finish(n, todo, sigs, t, opt, false, false)
@@ -569,7 +576,7 @@ func moves(n planNode, t StoreType, opt PlanOptions, keys bool) []planMove {
 		if n.subjectNum < 4 { // a bound: a plan re-creating its store more often is a bug
 			ms = append(ms, planMove{subjectCreate(t, KmsuserPassword), "create-subject"})
 		}
-		return ms
+		return append(ms, deleteOthers(n)...)
 	}
 	id := Ptr(n.sid)
 	ms = append(ms,
@@ -622,6 +629,13 @@ func moves(n planNode, t StoreType, opt PlanOptions, keys bool) []planMove {
 	if t == External && s.Endpoint != EndpointA {
 		ms = append(ms, planMove{Call{Op: OpUpdateCustomKeyStore, StoreID: id, Update: &UpdateStoreInput{Endpoint: Ptr(EndpointA)}}, "repoint-back"})
 	}
+	return append(ms, deleteOthers(n)...)
+}
+
+// deleteOthers deletes the stores a cell created besides the subject (a
+// fresh create, say) once they can go: disconnected, without keys.
+func deleteOthers(n planNode) []planMove {
+	var ms []planMove
 	for _, o := range n.w.Stores {
 		if o.ID != n.sid && o.State == Disconnected && len(n.w.KeysIn(o.ID)) == 0 {
 			ms = append(ms, planMove{Call{Op: OpDeleteCustomKeyStore, StoreID: Ptr(o.ID)}, "delete-other"})
@@ -659,9 +673,22 @@ func exclusion(c Cell, opt PlanOptions) string {
 	return ""
 }
 
+// cellSig is the outcome signature of a cell: about its subject store and
+// key, and in the no-such-store column about no store (a create there makes
+// a store that is not the subject).
+func cellSig(c Cell) string {
+	if c.Column == NoSuchStore {
+		return outcomeSig(c.Expected, "", "")
+	}
+	return outcomeSig(c.Expected, SubjectStoreID, SubjectKeyID)
+}
+
 // rebind points a cell's call at the walk's subject store and key.
 func rebind(c Call, sid, kid string) Call {
-	if c.StoreID != nil && *c.StoreID == SubjectStoreID && sid != "" {
+	if c.StoreID != nil && *c.StoreID == SubjectStoreID {
+		if sid == "" {
+			sid = UnknownStoreID // no subject: the call must not land on another store
+		}
 		c.StoreID = Ptr(sid)
 	}
 	if c.KeyID == SubjectKeyID && kid != "" {
@@ -723,6 +750,9 @@ func routeTransitions(calls []Call, sid string) int {
 // cellTransition is 1 when the cell's call, as the model lists it first,
 // changes the subject store's connection state.
 func cellTransition(c Cell) int {
+	if c.Column == NoSuchStore {
+		return 0 // a store a call makes there is not the subject (cellSig)
+	}
 	before, had := c.Setup.Store(SubjectStoreID)
 	after, has := c.Expected[0].Worlds[0].Store(SubjectStoreID)
 	if had != has || before.State != after.State {

@@ -86,6 +86,10 @@ type Evidence struct {
 	// Detail explains a verdict other than pass (what failed, what was
 	// unreachable and why).
 	Detail string `json:"detail,omitempty"`
+	// Adapted says how the call sent differs from the matrix's, when the
+	// run sent it on the backing it had (one cluster, one proxy, one
+	// credential) and computed the allowed outcomes for that call.
+	Adapted string `json:"adapted,omitempty"`
 }
 
 // Scenario is the result of one end-to-end workflow.

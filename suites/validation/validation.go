@@ -215,7 +215,7 @@ func Cells() []m.Cell {
 			return m.Call{Op: m.OpCreateCustomKeyStore, Create: in}
 		}()},
 		{"UpdateCustomKeyStore/XKS-credential-on-CloudHSM", m.CloudHSM,
-			m.Call{Op: m.OpUpdateCustomKeyStore, StoreID: sid, Update: &m.UpdateStoreInput{Credential: &m.CredentialB}}},
+			m.Call{Op: m.OpUpdateCustomKeyStore, StoreID: sid, Update: &m.UpdateStoreInput{Credential: &m.CredentialA}}},
 		{"CreateKey/wrong-origin", m.CloudHSM,
 			m.Call{Op: m.OpCreateKey, StoreID: sid, CreateKey: &m.CreateKeyInput{Origin: m.Ptr(string(m.OriginExternalKeyStore)), XksKeyID: m.Ptr(m.XksKey1)}}},
 	} {
