@@ -30,6 +30,9 @@ type adoption struct {
 	// reconfigure: set the store's XKS credential and path as the first
 	// step has them.
 	reconfigure bool
+	// lent: the store goes back to the walk as the scenario leaves it (its
+	// sweep does not touch it).
+	lent bool
 }
 
 // adopt prepares the adoption of the store the lane left for scenario s,
@@ -48,9 +51,19 @@ func (h *Driver) adopt(ctx context.Context, t model.StoreType, s Scenario, keep 
 	w, sid := outs[0].Worlds[0], outs[0].StoreID
 	ns, _ := w.Store(sid)
 	ks := keep.store
+	// A scenario whose store gets the kmsuser password the run was given
+	// adopts a store KMS can log in with (the password KMS holds for it);
+	// one whose store gets another password (a wrong one) adopts a store
+	// with that password on a cluster whose kmsuser password KMS has not
+	// rotated, as its own store would be.
+	otherPassword := ks.Type == model.CloudHSM && ns.Password != model.KmsuserPassword
+	if otherPassword {
+		if cl, ok := keep.world.Cluster(ks.ClusterID); !ok || cl.Password != model.KmsuserPassword || ks.Password != ns.Password {
+			return nil, "the store left does not have the kmsuser password its first step gives, on a cluster whose password KMS has not rotated"
+		}
+	}
 	if ks.Type != ns.Type || ks.ClusterID != ns.ClusterID || ks.Endpoint != ns.Endpoint ||
-		ks.Connectivity != ns.Connectivity || ks.VpcService != ns.VpcService ||
-		ks.Type == model.CloudHSM && ns.Password != model.KmsuserPassword {
+		ks.Connectivity != ns.Connectivity || ks.VpcService != ns.VpcService {
 		return nil, "the store left is not configured as its first step asks"
 	}
 	// The scenario's world: its new store as the one left (the password KMS
@@ -79,10 +92,11 @@ func (h *Driver) adopt(ctx context.Context, t model.StoreType, s Scenario, keep 
 		n.Keys = append(n.Keys, ak)
 		a.keys[id] = keep.targetKeys[i]
 	}
-	// It must be able to connect again.
+	// It must be able to connect again (unless the scenario makes it fail
+	// on purpose).
 	conn := model.Step(n, model.Call{Op: model.OpConnectCustomKeyStore, StoreID: &sid})
 	ok := len(conn) == 1 && conn[0].Error == model.Success
-	if ok {
+	if ok && !otherPassword {
 		for _, so := range model.Step(conn[0].Worlds[0], model.Call{Op: model.OpSettle, StoreID: &sid}) {
 			for _, sw := range so.Worlds {
 				if st, _ := sw.Store(sid); st.State != model.Connected {
@@ -160,6 +174,9 @@ func keptAfter(w *model.World, m *Mapper, t model.StoreType, leftID string) *kep
 // to DISCONNECTED, renames it as the scenario names its store, and runs
 // the steps after the first from the adoption's world.
 func (r *cellRun) adoptedScenario(ctx context.Context, s Scenario, a *adoption) error {
+	if a.lent {
+		r.m.borrowed = map[string]bool{a.storeID: true}
+	}
 	if why := r.lacks(s); why != "" {
 		return endWith(reports.Unreachable, "the scenario %s", why)
 	}
@@ -204,17 +221,25 @@ func (r *cellRun) adoptedScenario(ctx context.Context, s Scenario, a *adoption) 
 }
 
 // atPause returns the walk's pause (a PauseFunc) for a CloudHSM lane: the
-// scenarios ss adopt the walk's store while it can still connect (before
-// the walk breaks its kmsuser password for good), one after the other; their
-// results go to results. The walk then goes on from the world they left:
-// its own keys and theirs pending deletion (their sweeps scheduled them),
-// the password and cluster as the last scenario left them, the store
-// renamed back.
+// scenarios ss adopt the walk's store, one after the other; their results
+// go to results. Those whose store starts with a wrong kmsuser password
+// adopt it before the walk mends its wrong password (BeforeMend: KMS has
+// not rotated the cluster's password yet, and the store is lent to them:
+// their sweep leaves it); the others while it can still connect, before
+// the walk breaks its password for good (BeforeBreak). The walk then goes
+// on from the world they left: its own keys and theirs pending deletion
+// (their sweeps scheduled them), the password and cluster as the last
+// scenario left them, the store renamed back.
 func (h *Driver) atPause(ss []Scenario, results map[string]reports.Scenario) PauseFunc {
 	// A scenario that sets the kmsuser password the run was given breaks
 	// the store for what follows: those go last.
-	var first, last []Scenario
+	var first, last, wrong []Scenario
 	for _, s := range ss {
+		if c := s.Steps[0]; c.Op == model.OpCreateCustomKeyStore && c.Create != nil && c.Create.Password != nil &&
+			*c.Create.Password != model.KmsuserPassword {
+			wrong = append(wrong, s)
+			continue
+		}
 		setsPassword := false
 		for _, c := range s.Steps {
 			if c.Op == model.OpUpdateCustomKeyStore && c.Update != nil && c.Update.Password != nil {
@@ -227,8 +252,11 @@ func (h *Driver) atPause(ss []Scenario, results map[string]reports.Scenario) Pau
 			first = append(first, s)
 		}
 	}
-	order := append(first, last...)
-	return func(ctx context.Context, t model.StoreType, w model.World, sid, kid string, m *Mapper) (model.World, bool) {
+	return func(ctx context.Context, at PauseAt, t model.StoreType, w model.World, sid, kid string, m *Mapper) (model.World, bool) {
+		order := append(first, last...)
+		if at == BeforeMend {
+			order = wrong
+		}
 		subj, ok := w.Store(sid)
 		if !ok || len(order) == 0 {
 			return w, false
@@ -250,6 +278,7 @@ func (h *Driver) atPause(ss []Scenario, results map[string]reports.Scenario) Pau
 			if a == nil {
 				continue
 			}
+			a.lent = at == BeforeMend
 			res, final, sm := h.runScenario(ctx, s, a)
 			results[s.Name] = res
 			h.Done("scenario "+res.Name, res.Verdict)

@@ -83,6 +83,8 @@ type cellRun struct {
 	finalWorlds      []model.World   // where a scenario's steps ended
 	pauseAt          int             // the walk's plan's Pause (see PauseFunc)
 	paused           bool
+	mendAt           int // the walk's plan's Mend
+	mendPaused       bool
 	stopVerdict      reports.Verdict // the verdict of the cells a stopped walk leaves ("": indeterminate)
 }
 

@@ -285,22 +285,23 @@ func (r *cellRun) cleanup(ctx context.Context) {
 // id (a cell may have renamed one out of the run's prefix), and those whose
 // names carry its prefix; its keys are scheduled for deletion.
 func (m *Mapper) Sweep(ctx context.Context, client *kms.Client, poll time.Duration) {
-	sweep(ctx, client, m.Prefix(), m.TargetStores(), m.TargetKeys(), poll)
+	sweep(ctx, client, m.Prefix(), m.TargetStores(), m.TargetKeys(), poll, m.borrowed)
 }
 
 // Sweep deletes the stores whose names start with prefix (and schedules
 // the given keys for deletion). It never touches a store of another prefix.
 func Sweep(ctx context.Context, client *kms.Client, prefix string, keys []string, poll time.Duration) {
-	sweep(ctx, client, prefix, nil, keys, poll)
+	sweep(ctx, client, prefix, nil, keys, poll, nil)
 }
 
-func sweep(ctx context.Context, client *kms.Client, prefix string, stores, keys []string, poll time.Duration) {
+func sweep(ctx context.Context, client *kms.Client, prefix string, stores, keys []string, poll time.Duration, leave map[string]bool) {
 	for _, k := range keys {
 		_, _ = client.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(k), PendingWindowInDays: aws.Int32(7)})
 	}
 	var ids []string
 	eachStore(ctx, client, func(s types.CustomKeyStoresListEntry) bool {
-		if strings.HasPrefix(aws.ToString(s.CustomKeyStoreName), prefix) || slices.Contains(stores, aws.ToString(s.CustomKeyStoreId)) {
+		id := aws.ToString(s.CustomKeyStoreId)
+		if !leave[id] && (strings.HasPrefix(aws.ToString(s.CustomKeyStoreName), prefix) || slices.Contains(stores, id)) {
 			ids = append(ids, aws.ToString(s.CustomKeyStoreId))
 		}
 		return true

@@ -102,11 +102,24 @@ func (h *Driver) RunPlannedCells(ctx context.Context, t model.StoreType, only ma
 	return h.RunWalk(ctx, t, only, nil, nil)
 }
 
-// PauseFunc is called by a walk at its plan's Pause (before it breaks its
-// store for good), with the model's world, the subject store and key and
-// the walk's mapper: it may run other work on the store, and returns the
-// model's world after it and whether it did anything.
-type PauseFunc func(ctx context.Context, t model.StoreType, w model.World, sid, kid string, m *Mapper) (model.World, bool)
+// PauseFunc is called by a walk where it pauses (at), with the model's
+// world, the subject store and key and the walk's mapper: it may run other
+// work on the store, and returns the model's world after it and whether it
+// did anything.
+type PauseFunc func(ctx context.Context, at PauseAt, t model.StoreType, w model.World, sid, kid string, m *Mapper) (model.World, bool)
+
+// PauseAt is where a walk pauses, once each.
+type PauseAt int
+
+const (
+	// BeforeMend is the plan's Mend: a CloudHSM store DISCONNECTED with a
+	// wrong kmsuser password, on a cluster whose password KMS has not
+	// rotated, before the walk mends it.
+	BeforeMend PauseAt = iota
+	// BeforeBreak is the plan's Pause: before the last phase breaks the
+	// store for good.
+	BeforeBreak
+)
 
 // RunWalk is RunPlannedCells with extra cells (validation cells, say) that
 // the walk covers besides the matrix's; only, when set, must name them too.
@@ -191,16 +204,24 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 		done[id] = true
 	}
 	steps := plan.Steps
-	r.pauseAt = plan.Pause
+	r.pauseAt, r.mendAt = plan.Pause, plan.Mend
 	for i := 0; i < len(steps); i++ {
 		if err := ctx.Err(); err != nil {
 			run.Stopped = err.Error()
 			break
 		}
 		s := steps[i]
-		if i == r.pauseAt && pause != nil {
+		at := BeforeBreak
+		if i == r.mendAt && pause != nil {
+			r.mendAt, r.mendPaused = -1, true
+			at = BeforeMend
+		} else if i == r.pauseAt && pause != nil {
 			r.pauseAt, r.paused = -1, true
-			if nw, did := pause(ctx, t, w, s.Subject, s.SubjectKey, r.m); did {
+		} else {
+			at = -1
+		}
+		if at >= 0 {
+			if nw, did := pause(ctx, at, t, w, s.Subject, s.SubjectKey, r.m); did {
 				// Others used the store: re-plan from where they left it,
 				// as after a divergence (not counted as one).
 				w, r.lastMiss = nw, true
@@ -440,6 +461,9 @@ func (r *cellRun) replan(ctx context.Context, w *model.World, s model.PlanStep, 
 	*steps = re.Steps
 	if !r.paused {
 		r.pauseAt = re.Pause
+	}
+	if !r.mendPaused {
+		r.mendAt = re.Mend
 	}
 	for id, why := range re.Excluded {
 		if !done[id] {

@@ -35,6 +35,9 @@ type Mapper struct {
 	// (see unknown); offer is what the target can make real.
 	strict bool
 	offer  Offer
+	// borrowed holds the target ids of stores this mapper uses but does not
+	// own (a walk's store a scenario adopts): the sweep leaves them.
+	borrowed map[string]bool
 }
 
 // Strict makes the mapper refuse (with an *UnknownBackingError, before

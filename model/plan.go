@@ -93,7 +93,13 @@ type Plan struct {
 	// cells of a store with a key, whose CloudHSM walk breaks the kmsuser
 	// password for good), -1 when the plan has no such phase: a runner may
 	// do other work on the store there (scenarios that adopt it).
-	Pause       int
+	Pause int
+	// Mend is the index of the walk's first step that mends a CloudHSM
+	// store's wrong kmsuser password (-1 for none): there the store stands
+	// DISCONNECTED with a wrong password on a cluster whose password KMS
+	// has not rotated, as a store created with a wrong password would; a
+	// runner may lend it there too.
+	Mend        int
 	tearingDown bool
 	tidy        bool // see walk
 }
@@ -276,7 +282,7 @@ func (p Plan) finish(cur planNode, todo []Cell, sigs map[string]string, t StoreT
 		}
 	}
 	var left []Cell
-	p.Pause = -1
+	p.Pause, p.Mend = -1, -1
 	for i, ph := range phases {
 		if i == 3 && len(ph) > 0 {
 			p.Pause = len(p.Steps)
@@ -472,6 +478,9 @@ func hasFreeHere(todo []Cell, sigs map[string]string, cur planNode, except strin
 // world (the one the model lists first; a target that answers otherwise is
 // re-observed and re-planned by the run).
 func (p *Plan) apply(n planNode, m planMove, cell string) planNode {
+	if m.name == "mend-password" && p.Mend < 0 && !p.tearingDown {
+		p.Mend = len(p.Steps)
+	}
 	outs := Step(n.w, m.c)
 	next := n
 	next.w = outs[0].Worlds[0]
