@@ -135,6 +135,10 @@ var variants = func() []variant {
 			if t == CloudHSM {
 				return update(UpdateStoreInput{Password: Ptr(KmsuserPassword)})(t, id)
 			}
+			if id == UnknownStoreID {
+				// No store to move: the first proxy names nothing held.
+				return update(UpdateStoreInput{Endpoint: Ptr(EndpointA)})(t, id)
+			}
 			return update(UpdateStoreInput{Endpoint: Ptr(EndpointB)})(t, id)
 		}, missing: true},
 		{op: OpDeleteCustomKeyStore, call: storeCall(OpDeleteCustomKeyStore), missing: true},

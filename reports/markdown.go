@@ -45,6 +45,7 @@ func Markdown(c *Compat) []byte {
 	fmt.Fprintf(&b, "%s\n\n", strings.Join(counts, " · "))
 	b.WriteString(legend())
 	writeRootCauses(&b, c)
+	writeAdapted(&b, c)
 
 	for _, m := range Matrices(c) {
 		fmt.Fprintf(&b, "\n### %s\n\n| operation |", m.StoreType)
@@ -116,6 +117,33 @@ func writeRootCauses(b *bytes.Buffer, c *Compat) {
 		}
 		fmt.Fprintf(b, "| %s | %s %s | %s | %s |\n", countPhrase(rc.Cells, rc.Scenarios), Symbols[rc.Verdict], rc.Verdict,
 			mdText(rc.Reason), strings.Join(ex, " · "))
+	}
+}
+
+// writeAdapted lists the cells whose call the run sent on the backing it
+// had rather than as the matrix writes it, grouped by what changed.
+func writeAdapted(b *bytes.Buffer, c *Compat) {
+	var notes []string
+	byNote := map[string][]string{}
+	for _, cell := range c.Cells {
+		if n := cell.Evidence.Adapted; n != "" {
+			if _, seen := byNote[n]; !seen {
+				notes = append(notes, n)
+			}
+			byNote[n] = append(byNote[n], cell.ID)
+		}
+	}
+	if len(notes) == 0 {
+		return
+	}
+	b.WriteString("\n### Cells sent on the run's backing\n\nThe allowed outcomes are the model's for the call sent.\n\n| count | what the call sent differs in | examples |\n|--:|---|---|\n")
+	for _, n := range notes {
+		ids := byNote[n]
+		var ex []string
+		for _, id := range ids[:min(3, len(ids))] {
+			ex = append(ex, "`"+mdCode(id)+"`")
+		}
+		fmt.Fprintf(b, "| %d | %s | %s |\n", len(ids), mdText(n), strings.Join(ex, " · "))
 	}
 }
 

@@ -148,6 +148,15 @@ func TestMarkdown(t *testing.T) {
 	if strings.Contains(md, "<script>") || strings.Contains(md, "bad | <") || strings.Contains(md, "\nsecond line") {
 		t.Error("a target message reached the Markdown unescaped")
 	}
+	// The cells sent on the run's backing are listed, by what changed.
+	if strings.Contains(md, "### Cells sent on the run's backing") {
+		t.Error("a run that adapted nothing lists adapted cells")
+	}
+	c.Cells[0].Evidence.Adapted, c.Cells[1].Evidence.Adapted = "with the store's own credential", "with the store's own credential"
+	md = string(Markdown(c))
+	if want := "| 2 | with the store's own credential | `" + c.Cells[0].ID + "` · `" + c.Cells[1].ID + "` |"; !strings.Contains(md, "### Cells sent on the run's backing") || !strings.Contains(md, want) {
+		t.Errorf("markdown lacks the adapted cells (%q)", want)
+	}
 }
 
 func TestMatricesLayout(t *testing.T) {
