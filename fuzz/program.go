@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/kmsconform/kmsconform/model"
@@ -383,4 +382,3 @@ func typeName(t reflect.Type) string {
 	return t.String()
 }
 
-var _ = aws.String
