@@ -381,4 +381,3 @@ func typeName(t reflect.Type) string {
 	}
 	return t.String()
 }
-
