@@ -270,7 +270,7 @@ func (h *Driver) atPause(ss []Scenario, results map[string]reports.Scenario) Pau
 		var last *model.World
 		var lastM *Mapper
 		for _, s := range order {
-			probe := &cellRun{h: h, ctl: h.Target.Control(), caps: h.Target.Capabilities()}
+			probe := &cellRun{h: h, tgt: h.Target}
 			if probe.lacks(s) != "" {
 				continue
 			}

@@ -65,10 +65,9 @@ type cellRun struct {
 	cell   model.Cell
 	m      *Mapper
 	client *kms.Client
-	ctl    targets.Control
-	caps   targets.Capabilities
-	held   []string // target store ids held
-	route  string   // how the state was reached
+	tgt    targets.Target // its capabilities are found by type assertion (see below)
+	held   []string       // target store ids held
+	route  string         // how the state was reached
 
 	// The planned walk's brackets (see RunPlanned): tries per transient
 	// cell, whether the last step missed, misses in all, whether any
@@ -88,6 +87,33 @@ type cellRun struct {
 	stopVerdict      reports.Verdict // the verdict of the cells a stopped walk leaves ("": indeterminate)
 }
 
+// The target's capabilities, nil where it lacks one.
+
+func (r *cellRun) resetter() targets.Resetter {
+	v, _ := r.tgt.(targets.Resetter)
+	return v
+}
+
+func (r *cellRun) holder() targets.TransitionHolder {
+	v, _ := r.tgt.(targets.TransitionHolder)
+	return v
+}
+
+func (r *cellRun) clusters() targets.ClusterControl {
+	v, _ := r.tgt.(targets.ClusterControl)
+	return v
+}
+
+func (r *cellRun) fleet() targets.ProxyFleet {
+	v, _ := r.tgt.(targets.ProxyFleet)
+	return v
+}
+
+func (r *cellRun) clock() targets.TimeControl {
+	v, _ := r.tgt.(targets.TimeControl)
+	return v
+}
+
 // RunCell checks one cell on the target: it replays the cell's route, makes
 // the call, classifies the answer against the model's outcomes, lets the
 // store settle and checks where it ends. It never panics on a target's
@@ -95,7 +121,7 @@ type cellRun struct {
 func (h *Driver) RunCell(ctx context.Context, c model.Cell) (res reports.Cell) {
 	start := time.Now()
 	res = CellResultBase(c)
-	r := &cellRun{h: h, cell: c, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "api"}
+	r := &cellRun{h: h, cell: c, client: h.Target.KMS(), tgt: h.Target, route: "api"}
 	r.m = NewMapper(h.nextPrefix(), h.Target.Backing()).Strict(OfferOf(h.Target))
 	defer func() {
 		res.Seconds = time.Since(start).Seconds()
@@ -120,11 +146,11 @@ func (h *Driver) RunCell(ctx context.Context, c model.Cell) (res reports.Cell) {
 
 func (r *cellRun) run(ctx context.Context, res *reports.Cell) error {
 	c := r.cell
-	if slices.Contains(c.Needs, model.NeedBackingControl) && (r.ctl == nil || !r.caps.BreakProxy) {
+	if slices.Contains(c.Needs, model.NeedBackingControl) && r.fleet() == nil {
 		return endWith(reports.Unreachable, "the route changes the backing (an XKS proxy), which needs a target with a control plane")
 	}
-	if r.ctl != nil {
-		if err := r.ctl.Reset(ctx); err != nil {
+	if rs := r.resetter(); rs != nil {
+		if err := rs.Reset(ctx); err != nil {
 			return endWith(reports.Indeterminate, "resetting the target: %v", err)
 		}
 		if err := r.putBacking(ctx, model.NewWorld()); err != nil {
@@ -242,11 +268,12 @@ func (r *cellRun) replay(ctx context.Context, w model.World, route []model.Call)
 // hold keeps the store's next transition from finishing, where the target
 // can; elsewhere the cell races the transition through the API alone.
 func (r *cellRun) hold(ctx context.Context, id string) error {
-	if r.ctl == nil || !r.caps.HoldTransition {
+	th := r.holder()
+	if th == nil {
 		r.route = "api (acting while the transition is under way)"
 		return nil
 	}
-	if err := r.ctl.Hold(ctx, id); err != nil {
+	if err := th.Hold(ctx, id); err != nil {
 		return endWith(reports.Indeterminate, "holding store %s: %v", id, err)
 	}
 	r.held = append(r.held, id)
@@ -255,7 +282,7 @@ func (r *cellRun) hold(ctx context.Context, id string) error {
 
 func (r *cellRun) releaseHolds(ctx context.Context) {
 	for _, id := range r.held {
-		_ = r.ctl.Release(ctx, id)
+		_ = r.holder().Release(ctx, id)
 	}
 	r.held = nil
 }
@@ -263,8 +290,8 @@ func (r *cellRun) releaseHolds(ctx context.Context) {
 // settleTo waits for a store to finish its transition and checks it ends in
 // the state the model says.
 func (r *cellRun) settleTo(ctx context.Context, id string, want model.ConnectionState, code model.ConnectionErrorCode) error {
-	if r.ctl != nil && r.caps.HoldTransition {
-		if err := r.ctl.Settle(ctx, id); err != nil {
+	if th := r.holder(); th != nil {
+		if err := th.Settle(ctx, id); err != nil {
 			return endWith(reports.Indeterminate, "settling store %s: %v", id, err)
 		}
 	}
@@ -362,8 +389,8 @@ func (r *cellRun) checkAfter(ctx context.Context, matched []model.Outcome, ans A
 		}
 	}
 	id := r.m.StoreID(model.SubjectStoreID)
-	if len(pending) > 0 && r.ctl != nil && r.caps.HoldTransition {
-		if err := r.ctl.Settle(ctx, id); err != nil {
+	if th := r.holder(); len(pending) > 0 && th != nil {
+		if err := th.Settle(ctx, id); err != nil {
 			return endWith(reports.Indeterminate, "settling store %s: %v", id, err)
 		}
 	}

@@ -9,8 +9,9 @@
 //   - Classify turns an SDK error into an Observation by
 //     smithy.APIError.ErrorCode().
 //   - ApplyEnv and PutBacking carry out the model's environment calls on the
-//     target's capabilities: its control plane, or a role such as
-//     targets.ProxyControl.
+//     target's capabilities, the role interfaces of package targets it
+//     implements (targets.ClusterControl, ProxyFleet, TimeControl, or
+//     ProxyControl for the one proxy behind it).
 //   - Driver runs one cell (RunCell: the cell's route of calls, from a reset
 //     target), a scenario (RunScenario, followed step by step by the model)
 //     or the planner's walk (RunWalk: one store through every state, a

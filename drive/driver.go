@@ -147,7 +147,8 @@ func (h *Driver) waiting(what string, until time.Time) {
 	}
 }
 
-// putBacking puts a model world's backing on the target's control plane.
+// putBacking puts a model world's backing on the target through its
+// capabilities.
 func (r *cellRun) putBacking(ctx context.Context, w model.World) error {
 	for _, cl := range w.Clusters {
 		if err := r.applyEnv(ctx, model.Call{Op: model.OpSetCluster, Cluster: &cl}); err != nil {
@@ -167,15 +168,9 @@ func (r *cellRun) putBacking(ctx context.Context, w model.World) error {
 	return nil
 }
 
-// applyEnv carries out an environment call of the model on the target's
-// control plane.
+// applyEnv carries out an environment call of the model through the
+// target's capability for it; without one the call is unreachable.
 func (r *cellRun) applyEnv(ctx context.Context, c model.Call) error {
-	need := map[model.Op]bool{
-		model.OpSetCluster: r.caps.BreakCluster, model.OpDeleteCluster: r.caps.BreakCluster, model.OpDeleteKeyMaterial: r.caps.BreakCluster,
-		model.OpSetProxy: r.caps.BreakProxy, model.OpDeleteProxy: r.caps.BreakProxy,
-		model.OpSetVpcService: r.caps.BreakProxy, model.OpDeleteVpcService: r.caps.BreakProxy,
-		model.OpExpireKeyDeletion: r.caps.ControlTime,
-	}
 	if pc := r.proxyControl(); pc != nil && (c.Op == model.OpSetProxy || c.Op == model.OpDeleteProxy) {
 		// The proxy is changed through the ProxyControl role, which takes
 		// the target's own values: map the model's fixtures onto them.
@@ -201,27 +196,27 @@ func (r *cellRun) applyEnv(ctx context.Context, c model.Call) error {
 		}
 		return nil
 	}
-	if r.ctl == nil || !need[c.Op] {
-		return endWith(reports.Unreachable, "%s needs a control plane this target lacks", c.Op)
-	}
+	cc, pf, tc := r.clusters(), r.fleet(), r.clock()
 	var err error
-	switch c.Op {
-	case model.OpSetCluster:
-		err = r.ctl.PutCluster(ctx, ToTargetCluster(*c.Cluster))
-	case model.OpDeleteCluster:
-		err = r.ctl.DeleteCluster(ctx, c.ClusterID)
-	case model.OpDeleteKeyMaterial:
-		err = r.ctl.DeleteKeyMaterial(ctx, r.m.KeyID(c.KeyID))
-	case model.OpSetProxy:
-		err = r.ctl.PutProxy(ctx, ToTargetProxy(*c.Proxy))
-	case model.OpDeleteProxy:
-		err = r.ctl.DeleteProxy(ctx, c.Endpoint)
-	case model.OpSetVpcService:
-		err = r.ctl.PutVpcService(ctx, targets.VpcService{Name: c.VpcServiceSpec.Name, Status: targets.VpcServiceStatus(c.VpcServiceSpec.Status)})
-	case model.OpDeleteVpcService:
-		err = r.ctl.DeleteVpcService(ctx, c.VpcServiceName)
-	case model.OpExpireKeyDeletion:
-		err = r.ctl.ExpireKeyDeletion(ctx, r.m.KeyID(c.KeyID))
+	switch {
+	case c.Op == model.OpSetCluster && cc != nil:
+		err = cc.PutCluster(ctx, ToTargetCluster(*c.Cluster))
+	case c.Op == model.OpDeleteCluster && cc != nil:
+		err = cc.DeleteCluster(ctx, c.ClusterID)
+	case c.Op == model.OpDeleteKeyMaterial && cc != nil:
+		err = cc.DeleteKeyMaterial(ctx, r.m.KeyID(c.KeyID))
+	case c.Op == model.OpSetProxy && pf != nil:
+		err = pf.PutProxy(ctx, ToTargetProxy(*c.Proxy))
+	case c.Op == model.OpDeleteProxy && pf != nil:
+		err = pf.DeleteProxy(ctx, c.Endpoint)
+	case c.Op == model.OpSetVpcService && pf != nil:
+		err = pf.PutVpcService(ctx, targets.VpcService{Name: c.VpcServiceSpec.Name, Status: targets.VpcServiceStatus(c.VpcServiceSpec.Status)})
+	case c.Op == model.OpDeleteVpcService && pf != nil:
+		err = pf.DeleteVpcService(ctx, c.VpcServiceName)
+	case c.Op == model.OpExpireKeyDeletion && tc != nil:
+		err = tc.ExpireKeyDeletion(ctx, r.m.KeyID(c.KeyID))
+	default:
+		return endWith(reports.Unreachable, "%s needs a control plane this target lacks", c.Op)
 	}
 	if err != nil {
 		return endWith(reports.Indeterminate, "control plane %s: %v", c.Op, err)
@@ -229,18 +224,18 @@ func (r *cellRun) applyEnv(ctx context.Context, c model.Call) error {
 	return nil
 }
 
-// proxyControl returns what changes the XKS proxy behind the target: its
-// control plane when it runs proxies, else the ProxyControl role of the
-// target itself (an endpoint whose proxy is a kmsconform xks-proxy), else
-// nil.
+// proxyControl returns the ProxyControl of a target that changes the one
+// XKS proxy behind it (an endpoint whose proxy is a kmsconform xks-proxy),
+// nil for a ProxyFleet (which takes the model's fixtures as they are, and
+// resets) or a target that changes no proxy.
 func (r *cellRun) proxyControl() targets.ProxyControl {
-	if r.ctl != nil && r.caps.BreakProxy {
-		return nil // the control plane path below, which also resets
+	if r.fleet() != nil {
+		return nil // applyEnv's fleet path
 	}
 	if r.h == nil {
-		return nil
+		return nil // ApplyEnv, for package fuzz, which changes proxies only on a ProxyFleet
 	}
-	pc, _ := r.h.Target.(targets.ProxyControl)
+	pc, _ := r.tgt.(targets.ProxyControl)
 	return pc
 }
 
@@ -273,7 +268,7 @@ func ToTargetProxy(p model.Proxy) targets.Proxy {
 // deleted.
 func (r *cellRun) cleanup(ctx context.Context) {
 	r.releaseHolds(ctx)
-	if r.ctl != nil {
+	if r.resetter() != nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.h.Target.Timeouts().Disconnect+5*time.Second)

@@ -14,18 +14,18 @@ import (
 // than cell by cell, so that both packages share one model→target mapping.
 
 // ApplyEnv carries out an environment call of the model (a backing change
-// or the end of a deletion window; not OpSettle) on the target's control
-// plane. It fails with an error wrapping targets.ErrUnsupported when the
-// target lacks the capability.
+// or the end of a deletion window; not OpSettle) through the target's
+// capabilities. It fails with an error wrapping targets.ErrUnsupported
+// when the target lacks the capability.
 func ApplyEnv(ctx context.Context, t targets.Target, m *Mapper, c model.Call) error {
-	r := &cellRun{client: t.KMS(), ctl: t.Control(), caps: t.Capabilities(), m: m}
+	r := &cellRun{client: t.KMS(), tgt: t, m: m}
 	return envErr(r.applyEnv(ctx, c))
 }
 
 // PutBacking puts a model world's clusters, proxies and VPC endpoint
-// services on the target's control plane.
+// services on the target through its capabilities.
 func PutBacking(ctx context.Context, t targets.Target, m *Mapper, w model.World) error {
-	r := &cellRun{client: t.KMS(), ctl: t.Control(), caps: t.Capabilities(), m: m}
+	r := &cellRun{client: t.KMS(), tgt: t, m: m}
 	return envErr(r.putBacking(ctx, w))
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kmsconform/kmsconform/model"
 	"github.com/kmsconform/kmsconform/reports"
+	"github.com/kmsconform/kmsconform/targets"
 )
 
 // A target that cannot reset itself and hold every transition (anything
@@ -48,10 +49,7 @@ func (h *Driver) UsesLanes() bool { return !h.FullControl() }
 // FullControl reports whether the target has every capability: it resets,
 // holds transitions, controls clusters, proxies and time. Every cell is
 // reachable on it, one route each.
-func (h *Driver) FullControl() bool {
-	ctl, caps := h.Target.Control(), h.Target.Capabilities()
-	return ctl != nil && caps.HoldTransition && caps.BreakCluster && caps.BreakProxy && caps.ControlTime
-}
+func (h *Driver) FullControl() bool { return targets.Full(h.Target) }
 
 // StoreType is the type of the store a scenario creates first ("" when it
 // creates none).
@@ -249,7 +247,7 @@ func (h *Driver) runLane(ctx context.Context, t model.StoreType, l *lane) {
 				bound = boundAfterScenario(t, s, res)
 			}
 		default:
-			probe := &cellRun{h: h, ctl: h.Target.Control(), caps: h.Target.Capabilities()}
+			probe := &cellRun{h: h, tgt: h.Target}
 			if why := probe.lacks(s); why != "" {
 				res = reports.Scenario{Name: s.Name, Verdict: reports.Unreachable, Detail: "the scenario " + why}
 				break

@@ -80,7 +80,8 @@ func PlanOptionsFor(t targets.Target, st model.StoreType) model.PlanOptions {
 
 // canHold reports whether the target holds transitions.
 func canHold(t targets.Target) bool {
-	return t.Control() != nil && t.Capabilities().HoldTransition
+	_, ok := t.(targets.TransitionHolder)
+	return ok
 }
 
 // RunPlanned follows the planned walk of store type t on the target: one
@@ -126,7 +127,7 @@ const (
 // pause, when not nil, runs at the plan's Pause.
 func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string]bool, extra []model.Cell, pause PauseFunc) PlannedRun {
 	opt := PlanOptionsFor(h.Target, t)
-	r := &cellRun{h: h, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "planned",
+	r := &cellRun{h: h, client: h.Target.KMS(), tgt: h.Target, route: "planned",
 		tries: map[string]int{}, lastCell: -1, storeType: t}
 	r.m = NewMapper(h.nextPrefix(), h.Target.Backing()).Strict(OfferOf(h.Target))
 	// A cell whose call names backing the run was not given is never sent:
@@ -175,9 +176,7 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 	defer func() {
 		h.addCalls(r.m.Calls)
 		clean := context.WithoutCancel(ctx)
-		if r.ctl != nil {
-			r.releaseHolds(clean)
-		}
+		r.releaseHolds(clean)
 		// A target that cleans up from its own ledger (real KMS's guard)
 		// does this; a sweep lists stores by name.
 		if sc, ok := h.Target.(targets.SelfCleaning); !ok || !sc.CleansUpAfterRun() {
@@ -186,8 +185,8 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 		_ = r.mendProxy(clean) // what follows the walk finds the proxy healthy
 	}()
 	w := model.NewWorld()
-	if r.ctl != nil {
-		if err := r.ctl.Reset(ctx); err != nil {
+	if rs := r.resetter(); rs != nil {
+		if err := rs.Reset(ctx); err != nil {
 			run.Stopped = "resetting the target: " + err.Error()
 			return run
 		}
@@ -548,8 +547,8 @@ func (r *cellRun) planSettle(ctx context.Context, w model.World, s model.PlanSte
 	planned := outs[0].Worlds[0]
 	ps, _ := planned.Store(s.Call.Store())
 	id := r.m.StoreID(ps.ID)
-	if canHold(r.h.Target) {
-		if err := r.ctl.Settle(ctx, id); err != nil {
+	if th := r.holder(); th != nil {
+		if err := th.Settle(ctx, id); err != nil {
 			return w, true, fmt.Sprintf("settling store %s: %v", id, err)
 		}
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/kmsconform/kmsconform/targets/emulator"
 )
 
-func emulatorTarget(t *testing.T) targets.Target {
+func emulatorTarget(t *testing.T) *emulator.Target {
 	t.Helper()
 	ctx := context.Background()
 	cfg, err := targets.LoadConfig(FindConfig())
@@ -78,9 +78,10 @@ func TestPlannedRunOnTheEmulator(t *testing.T) {
 
 // divergent is the emulator with one defect injected into its client: the
 // first DisconnectCustomKeyStore of a CONNECTED store is answered with
-// CustomKeyStoreInvalidStateException without reaching the emulator.
+// CustomKeyStoreInvalidStateException without reaching the emulator. It
+// embeds the emulator target itself, whose capabilities it keeps.
 type divergent struct {
-	targets.Target
+	*emulator.Target
 	client *kms.Client
 	hits   atomic.Int32
 }

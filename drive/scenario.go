@@ -51,7 +51,7 @@ func (h *Driver) RunScenario(ctx context.Context, s Scenario) (res reports.Scena
 func (h *Driver) runScenario(ctx context.Context, s Scenario, a *adoption) (res reports.Scenario, final *model.World, m *Mapper) {
 	start := time.Now()
 	res.Name = s.Name
-	r := &cellRun{h: h, client: h.Target.KMS(), ctl: h.Target.Control(), caps: h.Target.Capabilities(), route: "api"}
+	r := &cellRun{h: h, client: h.Target.KMS(), tgt: h.Target, route: "api"}
 	r.m = NewMapper(h.nextPrefix(), h.Target.Backing()).Strict(OfferOf(h.Target))
 	defer func() {
 		res.Seconds = time.Since(start).Seconds()
@@ -86,8 +86,8 @@ func (r *cellRun) scenario(ctx context.Context, s Scenario) error {
 	if why := r.lacks(s); why != "" {
 		return endWith(reports.Unreachable, "the scenario %s", why)
 	}
-	if r.ctl != nil && r.caps.HoldTransition && r.caps.BreakCluster && r.caps.BreakProxy {
-		if err := r.ctl.Reset(ctx); err != nil {
+	if rs := r.resetter(); rs != nil && r.holder() != nil && r.clusters() != nil && r.fleet() != nil {
+		if err := rs.Reset(ctx); err != nil {
 			return endWith(reports.Indeterminate, "resetting the target: %v", err)
 		}
 		if err := r.putBacking(ctx, model.NewWorld()); err != nil {
@@ -127,8 +127,8 @@ func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Ca
 	switch {
 	case c.Op == model.OpSettle:
 		id := r.m.StoreID(c.Store())
-		if r.ctl != nil && r.caps.HoldTransition {
-			if err := r.ctl.Settle(ctx, id); err != nil {
+		if th := r.holder(); th != nil {
+			if err := th.Settle(ctx, id); err != nil {
 				return nil, endWith(reports.Indeterminate, "settling: %v", err)
 			}
 		}
@@ -241,19 +241,19 @@ func (r *cellRun) lacks(s Scenario) string {
 	for _, c := range s.Steps {
 		switch c.Op {
 		case model.OpSetProxy, model.OpDeleteProxy:
-			if r.proxyControl() == nil && (r.ctl == nil || !r.caps.BreakProxy) {
+			if r.proxyControl() == nil && r.fleet() == nil {
 				return "changes the XKS proxy, which needs control of it (KMSCONFORM_XKS_CONTROL_URL or a control plane)"
 			}
 		case model.OpSetCluster, model.OpDeleteCluster, model.OpDeleteKeyMaterial:
-			if r.ctl == nil || !r.caps.BreakCluster {
+			if r.clusters() == nil {
 				return "changes the CloudHSM cluster, which needs a control plane that controls clusters"
 			}
 		case model.OpSetVpcService, model.OpDeleteVpcService:
-			if r.ctl == nil || !r.caps.BreakProxy {
+			if r.fleet() == nil {
 				return "changes a VPC endpoint service, which needs a control plane that controls them"
 			}
 		case model.OpExpireKeyDeletion:
-			if r.ctl == nil || !r.caps.ControlTime {
+			if r.clock() == nil {
 				return "ends a key's deletion window, which needs a control plane that controls time"
 			}
 		}

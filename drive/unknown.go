@@ -33,13 +33,9 @@ type Offer struct {
 // OfferOf reads a target's offer from its capabilities.
 func OfferOf(t targets.Target) Offer {
 	var o Offer
-	if ctl := t.Control(); ctl != nil {
-		caps := t.Capabilities()
-		o.Clusters, o.Proxies = caps.BreakCluster, caps.BreakProxy
-	}
-	if _, ok := t.(targets.ProxyControl); ok {
-		o.OneProxy = true
-	}
+	_, o.Clusters = t.(targets.ClusterControl)
+	_, o.Proxies = t.(targets.ProxyFleet)
+	_, o.OneProxy = t.(targets.ProxyControl)
 	o.OneProxy = o.OneProxy || o.Proxies
 	return o
 }

@@ -88,8 +88,10 @@ func newLoadState(w model.World, keys map[string]string) loadState {
 
 // Load runs concurrent clients on shared stores and keys, then checks the
 // history for linearizability against the model (one partition per store)
-// and that nothing was lost. The target needs a control plane (to set up
-// the backing and to bring every store back for the loss check).
+// and that nothing was lost. The target needs a control plane: it must reset
+// and hold transitions (targets.Resetter, targets.TransitionHolder), and
+// put the backing (to set up the stores and to bring every store back for
+// the loss check).
 func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 	if cfg.Clients <= 0 {
 		cfg.Clients = 16
@@ -104,11 +106,12 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 		cfg.CheckTimeout = 2 * time.Minute
 	}
 	tgt := cfg.Target
-	ctl := tgt.Control()
-	if ctl == nil {
+	rs, canReset := tgt.(targets.Resetter)
+	ctl, canHold := tgt.(targets.TransitionHolder)
+	if !canReset || !canHold {
 		return LoadResult{}, errors.New("the load test needs a target with a control plane")
 	}
-	if err := ctl.Reset(ctx); err != nil {
+	if err := rs.Reset(ctx); err != nil {
 		return LoadResult{}, err
 	}
 	m := drive.NewMapper("load-", tgt.Backing())
@@ -257,7 +260,7 @@ func Load(ctx context.Context, cfg LoadConfig) (LoadResult, error) {
 			}
 		}
 	}
-	lost, err := checkNothingLost(ctx, tgt, stores[0].id, stores[1].id, keys, blobs)
+	lost, err := checkNothingLost(ctx, tgt.KMS(), ctl, stores[0].id, stores[1].id, keys, blobs)
 	res.Lost = lost
 	return res, err
 }
@@ -427,8 +430,7 @@ func maps(m map[string]string) map[string]string {
 
 // checkNothingLost connects every store again, enables every key, and
 // checks that each key is still described and each ciphertext decrypts.
-func checkNothingLost(ctx context.Context, tgt targets.Target, hsm, xks string, keys map[string][]string, blobs map[string][][]byte) ([]string, error) {
-	client, ctl := tgt.KMS(), tgt.Control()
+func checkNothingLost(ctx context.Context, client *kms.Client, ctl targets.TransitionHolder, hsm, xks string, keys map[string][]string, blobs map[string][][]byte) ([]string, error) {
 	for _, id := range []string{hsm, xks} {
 		if err := ctl.Settle(ctx, id); err != nil {
 			return nil, err

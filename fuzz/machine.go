@@ -87,9 +87,9 @@ type machine struct {
 	ctx    context.Context
 	client *kms.Client // observations
 	rec    *recorder   // the recording client for the steps themselves
-	ctl    targets.Control
-	caps   targets.Capabilities
-	hold   bool
+	// holder is the target's, nil when it holds no transitions: then the
+	// machine lets transitions end on their own.
+	holder targets.TransitionHolder
 	m      *drive.Mapper
 	ws     []model.World
 	trace  []Step
@@ -105,14 +105,14 @@ type machine struct {
 // and key once more. Call it from rapid.Check.
 func (r *Runner) Run(t *rapid.T) {
 	ctx := context.Background()
-	mc := &machine{r: r, ctx: ctx, client: r.Target.KMS(), ctl: r.Target.Control(), caps: r.Target.Capabilities()}
-	mc.hold = mc.ctl != nil && mc.caps.HoldTransition
+	mc := &machine{r: r, ctx: ctx, client: r.Target.KMS()}
+	mc.holder, _ = r.Target.(targets.TransitionHolder)
 	mc.rec = newRecorder(mc.client)
 	mc.m = drive.NewMapper(fmt.Sprintf("fz%06x-", time.Now().UnixNano()&0xffffff), r.Target.Backing())
 	mc.ws = []model.World{model.NewWorld()}
 	defer func() { r.last = mc.trace }()
-	if mc.ctl != nil {
-		if err := mc.ctl.Reset(ctx); err != nil {
+	if rs, ok := r.Target.(targets.Resetter); ok {
+		if err := rs.Reset(ctx); err != nil {
 			t.Fatalf("resetting the target: %v", err)
 		}
 		if err := drive.PutBacking(ctx, r.Target, mc.m, model.NewWorld()); err != nil {
@@ -281,15 +281,15 @@ func (mc *machine) calls(w model.World) []model.Call {
 	for _, c := range cs {
 		switch c.Op {
 		case model.OpSetCluster, model.OpDeleteCluster, model.OpDeleteKeyMaterial:
-			if !mc.caps.BreakCluster || mc.ctl == nil {
+			if _, ok := mc.r.Target.(targets.ClusterControl); !ok {
 				continue
 			}
 		case model.OpSetProxy, model.OpDeleteProxy, model.OpSetVpcService, model.OpDeleteVpcService:
-			if !mc.caps.BreakProxy || mc.ctl == nil {
+			if _, ok := mc.r.Target.(targets.ProxyFleet); !ok {
 				continue
 			}
 		case model.OpExpireKeyDeletion:
-			if !mc.caps.ControlTime || mc.ctl == nil {
+			if _, ok := mc.r.Target.(targets.TimeControl); !ok {
 				continue
 			}
 		}
@@ -490,12 +490,12 @@ func (mc *machine) step(st *Step) error {
 	switch {
 	case c.Op == model.OpSettle:
 		id := mc.m.StoreID(c.Store())
-		if mc.hold {
-			if err := mc.ctl.Settle(ctx, id); err != nil {
+		if mc.holder != nil {
+			if err := mc.holder.Settle(ctx, id); err != nil {
 				return fmt.Errorf("control plane: settling: %w", err)
 			}
 			// Keep the store's next transition held too.
-			if err := mc.ctl.Hold(ctx, id); err != nil {
+			if err := mc.holder.Hold(ctx, id); err != nil {
 				return fmt.Errorf("control plane: holding: %w", err)
 			}
 		} else if err := mc.waitStable(ctx, id); err != nil {
@@ -551,17 +551,17 @@ func (mc *machine) step(st *Step) error {
 			return depart(departAnswer, fmt.Sprintf("answered %s; the model allows %s", orNone(obs.Code), strings.Join(st.Allowed, " or ")),
 				"answered %s (%s); the model allows %s", orNone(obs.Code), obs.Message, strings.Join(st.Allowed, " or "))
 		}
-		if c.Op == model.OpCreateCustomKeyStore && ans.StoreID != "" && mc.hold {
+		if c.Op == model.OpCreateCustomKeyStore && ans.StoreID != "" && mc.holder != nil {
 			// Hold every store from its birth, so that its transitions end
 			// only when the machine settles them: the run stays
 			// deterministic on a loaded machine.
-			if err := mc.ctl.Hold(ctx, ans.StoreID); err != nil {
+			if err := mc.holder.Hold(ctx, ans.StoreID); err != nil {
 				return fmt.Errorf("control plane: holding the new store: %w", err)
 			}
 		}
 	}
 	next = model.Distinct(next)
-	if !mc.hold {
+	if mc.holder == nil {
 		next = settleClosure(next)
 	}
 	// Observe what the step may have changed. With transitions held, a
@@ -570,12 +570,12 @@ func (mc *machine) step(st *Step) error {
 	// observation; the next observation, or the one at the end of the
 	// case, still sees any change the target made.
 	var err error
-	if !mc.hold || changed(mc.ws, next, storesView) {
+	if mc.holder == nil || changed(mc.ws, next, storesView) {
 		if next, err = mc.observeStores(ctx, next); err != nil {
 			return err
 		}
 	}
-	if needsKeys(c) && (!mc.hold || changed(mc.ws, next, keysView)) {
+	if needsKeys(c) && (mc.holder == nil || changed(mc.ws, next, keysView)) {
 		if next, err = mc.observeKeys(ctx, next); err != nil {
 			return err
 		}

@@ -27,64 +27,12 @@ type Target interface {
 	// KMS returns a client for conformance calls: RetryMaxAttempts = 1, the
 	// HTTP client set on kms.Options.HTTPClient.
 	KMS() *kms.Client
-	Capabilities() Capabilities
-	// Control returns the control plane, or nil when the target has none.
-	Control() Control
 	// Backing returns the backing the target offers to API-only routes (a
 	// CloudHSM cluster, an XKS proxy); zero fields are not available.
 	Backing() Backing
 	// Timeouts are the waits a suite allows this target.
 	Timeouts() Timeouts
 	Close(ctx context.Context) error
-}
-
-// Capabilities says what a target can do beyond the KMS API.
-type Capabilities struct {
-	// HoldTransition: keep a store in CONNECTING or DISCONNECTING until
-	// released (Control.Hold / Release), and finish a transition at once
-	// (Control.Settle).
-	HoldTransition bool
-	// BreakCluster: change a CloudHSM cluster behind KMS's back
-	// (Control.PutCluster, DeleteCluster, DeleteKeyMaterial).
-	BreakCluster bool
-	// BreakProxy: run, change and break XKS proxies and VPC endpoint
-	// services (Control.PutProxy, DeleteProxy, PutVpcService, DeleteVpcService).
-	BreakProxy bool
-	// ControlTime: end a key's deletion waiting period now
-	// (Control.ExpireKeyDeletion).
-	ControlTime bool
-}
-
-// Control is a target's control plane. Every method fails with an error
-// wrapping ErrUnsupported when the matching capability is false.
-type Control interface {
-	// Reset removes every store and key and every backing the control plane
-	// set up.
-	Reset(ctx context.Context) error
-
-	Hold(ctx context.Context, storeID string) error
-	Release(ctx context.Context, storeID string) error
-	// Settle finishes the store's pending transition now (releasing a hold)
-	// and returns when the store is no longer CONNECTING or DISCONNECTING.
-	Settle(ctx context.Context, storeID string) error
-
-	// PutCluster creates or replaces (by ID) a CloudHSM cluster.
-	PutCluster(ctx context.Context, c Cluster) error
-	DeleteCluster(ctx context.Context, id string) error
-	// DeleteKeyMaterial deletes a CloudHSM key's material from its cluster.
-	DeleteKeyMaterial(ctx context.Context, keyID string) error
-
-	// PutProxy creates or replaces (by Endpoint) the XKS proxy KMS reaches at
-	// p.Endpoint, so that stores with that XksProxyUriEndpoint talk to it.
-	PutProxy(ctx context.Context, p Proxy) error
-	// DeleteProxy makes nothing listen at the endpoint.
-	DeleteProxy(ctx context.Context, endpoint string) error
-	PutVpcService(ctx context.Context, v VpcService) error
-	DeleteVpcService(ctx context.Context, name string) error
-
-	// ExpireKeyDeletion ends the waiting period of a PendingDeletion key: the
-	// key is deleted.
-	ExpireKeyDeletion(ctx context.Context, keyID string) error
 }
 
 // Cluster is a simulated CloudHSM cluster. String fields that hold an
@@ -220,19 +168,78 @@ type Timeouts struct {
 	Call       time.Duration // one API call
 }
 
-// ErrUnsupported is wrapped by Control methods the target cannot perform.
+// ErrUnsupported is wrapped by a capability's method when the target
+// cannot do what was asked of it (an endpoint's ProxyControl asked for a
+// fault its proxy has no equivalent of).
 var ErrUnsupported = errors.New("not supported by this target")
 
-// Capabilities beyond the KMS API are also offered as small role
-// interfaces, found by type assertion on a Target, so that a target can
-// offer one without the whole Control (an endpoint whose XKS proxy is a
-// `kmsconform xks-proxy` with a reachable control API can change that
-// proxy, and nothing else). A Control whose capability flag is set
-// satisfies the matching role too.
+// Capabilities beyond the KMS API are small role interfaces, found by type
+// assertion on a Target: a target has a capability when it implements the
+// interface. A target can so offer one without the others (an endpoint
+// whose XKS proxy is a `kmsconform xks-proxy` with a reachable control API
+// can change that proxy, and nothing else). A wrapper that embeds the
+// Target interface hides them: embed the concrete target instead.
 
-// ProxyControl changes the XKS proxy behind KMS. The Proxy's Endpoint,
-// Path and credentials are the target's own values (not the model's
-// fixtures): the caller maps them.
+// Resetter is a target that can forget everything: every store and key,
+// and every backing its other capabilities set up.
+type Resetter interface {
+	Reset(ctx context.Context) error
+}
+
+// TransitionHolder keeps a store in CONNECTING or DISCONNECTING until
+// released, and finishes a transition at once.
+type TransitionHolder interface {
+	Hold(ctx context.Context, storeID string) error
+	Release(ctx context.Context, storeID string) error
+	// Settle finishes the store's pending transition now (releasing a hold)
+	// and returns when the store is no longer CONNECTING or DISCONNECTING.
+	Settle(ctx context.Context, storeID string) error
+}
+
+// ClusterControl changes CloudHSM clusters behind KMS's back.
+type ClusterControl interface {
+	// PutCluster creates or replaces (by ID) a CloudHSM cluster.
+	PutCluster(ctx context.Context, c Cluster) error
+	DeleteCluster(ctx context.Context, id string) error
+	// DeleteKeyMaterial deletes a CloudHSM key's material from its cluster.
+	DeleteKeyMaterial(ctx context.Context, keyID string) error
+}
+
+// ProxyFleet runs, changes and breaks XKS proxies at any endpoint, and VPC
+// endpoint services. Its Proxy values are the model's fixtures as they
+// are: the fleet makes them real. (Being able to run any proxy, it also
+// satisfies ProxyControl.)
+type ProxyFleet interface {
+	// PutProxy creates or replaces (by Endpoint) the XKS proxy KMS reaches
+	// at p.Endpoint, so that stores with that XksProxyUriEndpoint talk to it.
+	PutProxy(ctx context.Context, p Proxy) error
+	// DeleteProxy makes nothing listen at the endpoint.
+	DeleteProxy(ctx context.Context, endpoint string) error
+	PutVpcService(ctx context.Context, v VpcService) error
+	DeleteVpcService(ctx context.Context, name string) error
+}
+
+// TimeControl controls the target's clock where KMS waits for days.
+type TimeControl interface {
+	// ExpireKeyDeletion ends the waiting period of a PendingDeletion key:
+	// the key is deleted.
+	ExpireKeyDeletion(ctx context.Context, keyID string) error
+}
+
+// Full reports whether t has every capability above: every cell is
+// reachable on it, one route each from a reset target.
+func Full(t Target) bool {
+	_, r := t.(Resetter)
+	_, h := t.(TransitionHolder)
+	_, c := t.(ClusterControl)
+	_, p := t.(ProxyFleet)
+	_, tc := t.(TimeControl)
+	return r && h && c && p && tc
+}
+
+// ProxyControl changes the one XKS proxy behind KMS that the target was
+// given. The Proxy's Endpoint, Path and credentials are the target's own
+// values (not the model's fixtures): the caller maps them.
 type ProxyControl interface {
 	PutProxy(ctx context.Context, p Proxy) error
 	DeleteProxy(ctx context.Context, endpoint string) error

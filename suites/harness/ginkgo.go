@@ -142,7 +142,7 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 		// Every cell cleans up after itself; this catches what an
 		// interrupted cell left. The prefix is this run's and process's, so
 		// it never touches another run's stores.
-		if t.Control() == nil {
+		if _, ok := t.(targets.Resetter); !ok {
 			drive.Sweep(ctx, t.KMS(), current.RunPrefix(), nil, t.Timeouts().Poll)
 		}
 		if o.Opened == nil {

@@ -131,12 +131,10 @@ func (t *Target) Kind() targets.Kind { return targets.KindAWS }
 
 // Endpoint is "" for KMS's own endpoint, or the endpoint the SDK's
 // configuration (AWS_ENDPOINT_URL_KMS) points the client at.
-func (t *Target) Endpoint() string                   { return aws.ToString(t.client.Options().BaseEndpoint) }
-func (t *Target) KMS() *kms.Client                   { return t.client }
-func (t *Target) Capabilities() targets.Capabilities { return targets.Capabilities{} }
-func (t *Target) Control() targets.Control           { return nil }
-func (t *Target) Backing() targets.Backing           { return t.backing }
-func (t *Target) Timeouts() targets.Timeouts         { return t.timeouts }
+func (t *Target) Endpoint() string           { return aws.ToString(t.client.Options().BaseEndpoint) }
+func (t *Target) KMS() *kms.Client           { return t.client }
+func (t *Target) Backing() targets.Backing   { return t.backing }
+func (t *Target) Timeouts() targets.Timeouts { return t.timeouts }
 
 // Guard is the guard in the target's KMS client.
 func (t *Target) Guard() *Guard { return t.guard }
@@ -144,13 +142,13 @@ func (t *Target) Guard() *Guard { return t.guard }
 // Account is the account id STS reported.
 func (t *Target) Account() string { return t.account }
 
-// Close releases idle connections.
 // CleansUpAfterRun: the guard removes what the run created, from its
 // ledger (see Guard.Guarded).
 func (t *Target) CleansUpAfterRun() bool { return true }
 
 var _ targets.SelfCleaning = (*Target)(nil)
 
+// Close releases idle connections.
 func (t *Target) Close(ctx context.Context) error {
 	if c, ok := t.client.Options().HTTPClient.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()

@@ -58,11 +58,12 @@
 // # As a conformance target
 //
 // NewTarget runs an emulator in-process as a targets.Target with every
-// capability: real time with short transitions (targets.emulator in
-// ginkgo.yml), and a targets.Control that holds and settles transitions,
-// puts and breaks simulated clusters and VPC endpoint services, ends
-// deletion windows, and runs real XKS proxies (package xksproxy), one per
-// XksProxyUriEndpoint host, routed with RouteXKS. See Target.
+// capability of package targets: real time with short transitions
+// (targets.emulator in ginkgo.yml); it resets, holds and settles
+// transitions, puts and breaks simulated clusters and VPC endpoint
+// services, ends deletion windows, and runs real XKS proxies (package
+// xksproxy), one per XksProxyUriEndpoint host, routed with RouteXKS. See
+// Target.
 //
 // # Persistence
 //

@@ -22,13 +22,15 @@ import (
 
 // Target is the embedded emulator as a conformance target: an Emulator
 // served in-process on a free loopback port, on real time with the short
-// transitions of targets.emulator in ginkgo.yml, with every capability.
+// transitions of targets.emulator in ginkgo.yml, with every capability of
+// package targets: Resetter, TransitionHolder, ClusterControl, ProxyFleet
+// and TimeControl.
 //
-// Its control plane (Control) drives the emulator's own control methods
-// and runs real XKS proxies (package xksproxy) in-process, one per
-// XksProxyUriEndpoint host, each on a loopback port with a CA of its own,
-// and routes the host to it (RouteXKS), so a store whose endpoint is
-// https://<host> reaches the proxy without DNS or port 443.
+// The capabilities drive the emulator's own control methods and run real
+// XKS proxies (package xksproxy) in-process, one per XksProxyUriEndpoint
+// host, each on a loopback port with a CA of its own, routing the host to
+// it (RouteXKS), so a store whose endpoint is https://<host> reaches the
+// proxy without DNS or port 443.
 //
 // To observe CONNECTING or DISCONNECTING, Hold the store before the
 // Connect or Disconnect call: a transition lasts only Transition, so a
@@ -37,10 +39,17 @@ type Target struct {
 	emu      *Emulator
 	client   *kms.Client
 	timeouts targets.Timeouts
-	ctl      *control
+	*control
 }
 
-var _ targets.Target = (*Target)(nil)
+var (
+	_ targets.Target           = (*Target)(nil)
+	_ targets.Resetter         = (*Target)(nil)
+	_ targets.TransitionHolder = (*Target)(nil)
+	_ targets.ClusterControl   = (*Target)(nil)
+	_ targets.ProxyFleet       = (*Target)(nil)
+	_ targets.TimeControl      = (*Target)(nil)
+)
 
 // NewTarget starts an emulator for cfg (nil means targets.DefaultConfig).
 // Requests must be signed by a credential generated for this target, which
@@ -88,7 +97,7 @@ func NewMutantTarget(ctx context.Context, cfg *targets.Config, mutant string) (*
 		emu:      emu,
 		client:   client,
 		timeouts: ec.Timeouts,
-		ctl: &control{
+		control: &control{
 			emu:     emu,
 			settle:  max(ec.Timeouts.Connect, ec.Timeouts.Disconnect),
 			poll:    ec.Timeouts.Poll,
@@ -123,12 +132,9 @@ func (t *Target) Kind() targets.Kind         { return targets.KindEmulator }
 func (t *Target) Endpoint() string           { return t.emu.URL() }
 func (t *Target) KMS() *kms.Client           { return t.client }
 func (t *Target) Timeouts() targets.Timeouts { return t.timeouts }
-func (t *Target) Control() targets.Control   { return t.ctl }
-func (t *Target) Capabilities() targets.Capabilities {
-	return targets.Capabilities{HoldTransition: true, BreakCluster: true, BreakProxy: true, ControlTime: true}
-}
 
-// Backing is zero: every backing a spec needs is made through Control.
+// Backing is zero: every backing a spec needs is made through the
+// capabilities.
 func (t *Target) Backing() targets.Backing { return targets.Backing{} }
 
 // Emulator is the running emulator, for evidence the KMS API does not give
@@ -137,11 +143,12 @@ func (t *Target) Emulator() *Emulator { return t.emu }
 
 // Close stops every proxy and the emulator.
 func (t *Target) Close(ctx context.Context) error {
-	perr := t.ctl.closeProxies()
+	perr := t.control.closeProxies()
 	return errors.Join(perr, t.emu.Close(ctx))
 }
 
-// control implements targets.Control on the emulator.
+// control is the emulator's capabilities beyond the KMS API, embedded in
+// Target.
 type control struct {
 	emu    *Emulator
 	settle time.Duration // the longest Settle waits when ctx has no deadline
@@ -167,8 +174,6 @@ type proxyEntry struct {
 	p    *xksproxy.Proxy
 	path string
 }
-
-var _ targets.Control = (*control)(nil)
 
 // Reset forgets every store, key, cluster, VPC endpoint service, route
 // and external key. The proxies stop being routed to and are emptied (no

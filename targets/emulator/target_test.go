@@ -21,7 +21,8 @@ import (
 )
 
 // These tests drive the target as the suites do: the real SDK client from
-// KMS() and the control plane from Control(). They never assert timing:
+// KMS() and the capabilities of package targets, which the target itself
+// implements. They never assert timing:
 // transient states are waited for by polling with generous deadlines.
 
 const (
@@ -36,7 +37,7 @@ type tenv struct {
 	ctx context.Context
 	tgt *emulator.Target
 	kms *kms.Client
-	ctl targets.Control
+	ctl *emulator.Target // its capabilities
 }
 
 func newTarget(t *testing.T, change func(*targets.Config)) *tenv {
@@ -55,7 +56,7 @@ func newTarget(t *testing.T, change func(*targets.Config)) *tenv {
 			t.Errorf("close: %v", err)
 		}
 	})
-	return &tenv{t: t, ctx: ctx, tgt: tgt, kms: tgt.KMS(), ctl: tgt.Control()}
+	return &tenv{t: t, ctx: ctx, tgt: tgt, kms: tgt.KMS(), ctl: tgt}
 }
 
 func (e *tenv) ok(err error) {
@@ -176,11 +177,11 @@ func TestTargetIdentity(t *testing.T) {
 	var tgt targets.Target = e.tgt
 	def := targets.DefaultConfig()
 	if tgt.Name() != "emulator" || tgt.Kind() != targets.KindEmulator || !strings.HasPrefix(tgt.Endpoint(), "http://127.0.0.1:") ||
-		tgt.Timeouts() != def.Emulator.Timeouts || !reflect.DeepEqual(tgt.Backing(), targets.Backing{}) || tgt.Control() == nil {
+		tgt.Timeouts() != def.Emulator.Timeouts || !reflect.DeepEqual(tgt.Backing(), targets.Backing{}) {
 		t.Fatalf("identity: %s %s %s %+v %v", tgt.Name(), tgt.Kind(), tgt.Endpoint(), tgt.Timeouts(), tgt.Backing())
 	}
-	if c := tgt.Capabilities(); !c.HoldTransition || !c.BreakCluster || !c.BreakProxy || !c.ControlTime {
-		t.Fatalf("capabilities %+v", c)
+	if !targets.Full(tgt) {
+		t.Fatal("the emulator target lacks a capability")
 	}
 	o := tgt.KMS().Options()
 	if o.RetryMaxAttempts != 1 || o.HTTPClient == nil || *o.BaseEndpoint != tgt.Endpoint() {
@@ -533,7 +534,7 @@ func TestTargetResetAndClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &tenv{t: t, ctx: context.Background(), tgt: tgt, kms: tgt.KMS(), ctl: tgt.Control()}
+	e := &tenv{t: t, ctx: context.Background(), tgt: tgt, kms: tgt.KMS(), ctl: tgt}
 	cred := credential(t)
 	e.ok(e.ctl.PutProxy(e.ctx, targets.Proxy{Endpoint: endpoint, Accepted: []targets.Credential{cred}}))
 	e.xksStore(xksInput("xks", endpoint, "/kms/xks/v1", cred))

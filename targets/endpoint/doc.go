@@ -2,7 +2,7 @@
 // LocalStack, another emulator, or kmsconform's own emulator served by
 // `kmsconform serve`.
 //
-// Such a target has no control plane and no capabilities: every cell that
+// Such a target has none of the capabilities of package targets: every cell that
 // needs a held transition or a broken cluster is unreachable on it, and
 // routes made of API calls alone use the backing of targets.endpoint in
 // ginkgo.yml (an existing cluster or proxy), if any.
@@ -15,8 +15,9 @@
 // says where (the proxy's --control-addr, e.g. http://127.0.0.1:8444),
 // New returns a *ProxyTarget, which implements targets.ProxyControl.
 // Stores of whatever KMS is behind the endpoint can then be put into FAILED with each ConnectionErrorCode by breaking the
-// proxy, and mended again. Capabilities stays zero: BreakProxy promises
-// the whole Control, which this target does not have.
+// proxy, and mended again. It is no targets.ProxyFleet: it changes that
+// one proxy, runs none at other endpoints and has no VPC endpoint
+// services.
 //
 // Control requests are SigV4-signed for the proxy's control service with
 // the configured XKS credential (xks_access_key_id and

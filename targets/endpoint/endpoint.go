@@ -124,14 +124,12 @@ func httpClient(cfg aws.Config, timeout time.Duration) aws.HTTPClient {
 	return b.WithTimeout(timeout).Freeze()
 }
 
-func (t *Target) Name() string                       { return "endpoint " + t.url }
-func (t *Target) Kind() targets.Kind                 { return targets.KindEndpoint }
-func (t *Target) Endpoint() string                   { return t.url }
-func (t *Target) KMS() *kms.Client                   { return t.client }
-func (t *Target) Capabilities() targets.Capabilities { return targets.Capabilities{} }
-func (t *Target) Control() targets.Control           { return nil }
-func (t *Target) Backing() targets.Backing           { return t.backing }
-func (t *Target) Timeouts() targets.Timeouts         { return t.timeouts }
+func (t *Target) Name() string               { return "endpoint " + t.url }
+func (t *Target) Kind() targets.Kind         { return targets.KindEndpoint }
+func (t *Target) Endpoint() string           { return t.url }
+func (t *Target) KMS() *kms.Client           { return t.client }
+func (t *Target) Backing() targets.Backing   { return t.backing }
+func (t *Target) Timeouts() targets.Timeouts { return t.timeouts }
 
 // Close releases idle connections; the endpoint itself is not ours.
 func (t *Target) Close(ctx context.Context) error {

@@ -80,6 +80,11 @@ func proxyTarget(t *testing.T, b targets.Backing) (targets.Target, targets.Proxy
 	if !ok {
 		t.Fatalf("%T does not implement targets.ProxyControl", tgt)
 	}
+	// It changes its one proxy and has no other capability: a runner
+	// maps the model's fixtures onto that proxy instead of running them.
+	if hasCapability(tgt) {
+		t.Fatalf("%T has a capability beyond ProxyControl", tgt)
+	}
 	return tgt, pc
 }
 
