@@ -3,6 +3,7 @@ package targets
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -250,4 +251,21 @@ type ProxyControl interface {
 // a runner leaves the cleanup to it instead of sweeping by name.
 type SelfCleaning interface {
 	CleansUpAfterRun() bool
+}
+
+// Guarded is a target that runs a whole run inside a guard of its own
+// (the aws target's): the run's resources carry prefix, and whatever way
+// fn ends (returned, failed, out of time, interrupted by SIGINT or
+// SIGTERM) the guard then removes what the run created, printing to w and
+// writing to dir what it could not. forced: a second signal cut that
+// cleanup short, and the caller should exit at once.
+type Guarded interface {
+	RunGuarded(ctx context.Context, prefix string, w io.Writer, dir string, fn func(context.Context) error) (forced bool, err error)
+}
+
+// Recorded is a target whose results are kept as a recording of it (real
+// KMS): NormalizeRecording turns a compat.json into one, with account and
+// resource ids normalised and the run's secrets scrubbed.
+type Recorded interface {
+	NormalizeRecording(compat []byte) ([]byte, error)
 }

@@ -16,14 +16,13 @@ import (
 	"github.com/kmsconform/kmsconform/reports"
 	"github.com/kmsconform/kmsconform/suites/harness"
 	"github.com/kmsconform/kmsconform/targets"
-	awstarget "github.com/kmsconform/kmsconform/targets/aws"
 )
 
 // runPlanned is `kmsconform run --planned`: the planned walk of each store
-// type instead of one route per cell. On the aws target the walk runs
-// inside the guard's Guarded (cleanup always; SIGINT/SIGTERM stop the run,
-// a second one the cleanup) and compat.json is normalised into a
-// recording.
+// type instead of one route per cell. On a targets.Guarded target (real
+// KMS) the walk runs inside its guard (cleanup always; SIGINT/SIGTERM stop
+// the run, a second one the cleanup), and a targets.Recorded target's
+// compat.json is normalised into a recording.
 func runPlanned(f runFlags, stdout, stderr io.Writer) int {
 	switch {
 	case f.procs > 1 || f.shards > 1:
@@ -58,11 +57,8 @@ func runPlanned(f runFlags, stdout, stderr io.Writer) int {
 		return nil
 	}
 	forced := false
-	if at, ok := tgt.(*awstarget.Target); ok {
-		at.Guard().SetPrefix(h.RunPrefix())
-		to := tgt.Timeouts()
-		_, err = at.Guard().Guarded(ctx, nil, stderr, f.reportDir, to.Poll, max(to.Connect, to.Disconnect), walk)
-		forced = errors.Is(err, awstarget.ErrForced)
+	if g, ok := tgt.(targets.Guarded); ok {
+		forced, err = g.RunGuarded(ctx, h.RunPrefix(), stderr, f.reportDir, walk)
 	} else {
 		sctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 		err = walk(sctx)
@@ -96,11 +92,11 @@ func runPlanned(f runFlags, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// writePlannedCompat writes compat.json; for the aws target, normalised
-// into a recording of real KMS (account and resource ids normalised, the
-// backing's secrets and the caller's scrubbed).
+// writePlannedCompat writes compat.json; for a targets.Recorded target
+// (real KMS), normalised into a recording of it (account and resource ids
+// normalised, the backing's secrets and the caller's scrubbed).
 func writePlannedCompat(c *reports.Compat, path string, tgt targets.Target) error {
-	at, ok := tgt.(*awstarget.Target)
+	rec, ok := tgt.(targets.Recorded)
 	if !ok {
 		return c.WriteFile(path)
 	}
@@ -108,8 +104,7 @@ func writePlannedCompat(c *reports.Compat, path string, tgt targets.Target) erro
 	if err := c.Write(&buf); err != nil {
 		return err
 	}
-	b := tgt.Backing()
-	raw, err := awstarget.NormalizeRecording(buf.b, at.Account(), []string{b.KmsuserPassword, b.XksCredential.Secret, os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN")})
+	raw, err := rec.NormalizeRecording(buf.b)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,10 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -146,7 +149,28 @@ func (t *Target) Account() string { return t.account }
 // ledger (see Guard.Guarded).
 func (t *Target) CleansUpAfterRun() bool { return true }
 
-var _ targets.SelfCleaning = (*Target)(nil)
+// RunGuarded runs fn inside the guard's Guarded with the run's prefix,
+// waiting for the cleanup's transitions as the target's timeouts allow,
+// on SIGINT and SIGTERM of this process.
+func (t *Target) RunGuarded(ctx context.Context, prefix string, w io.Writer, dir string, fn func(context.Context) error) (bool, error) {
+	t.guard.SetPrefix(prefix)
+	_, err := t.guard.Guarded(ctx, nil, w, dir, t.timeouts.Poll, max(t.timeouts.Connect, t.timeouts.Disconnect), fn)
+	return errors.Is(err, ErrForced), err
+}
+
+// NormalizeRecording is the package's NormalizeRecording for this
+// target's account, scrubbing the backing's secrets and the caller's
+// (AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
+func (t *Target) NormalizeRecording(compat []byte) ([]byte, error) {
+	b := t.backing
+	return NormalizeRecording(compat, t.account, []string{b.KmsuserPassword, b.XksCredential.Secret, os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN")})
+}
+
+var (
+	_ targets.SelfCleaning = (*Target)(nil)
+	_ targets.Guarded      = (*Target)(nil)
+	_ targets.Recorded     = (*Target)(nil)
+)
 
 // Close releases idle connections.
 func (t *Target) Close(ctx context.Context) error {

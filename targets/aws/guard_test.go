@@ -450,3 +450,33 @@ func TestSecondSignalStopsTheCleanup(t *testing.T) {
 		t.Fatalf("left %v, output:\n%s", left, out.String())
 	}
 }
+
+// TestTargetRoles: the target runs a run in its guard (targets.Guarded),
+// which then removes the run's store, and normalises a compat.json into a
+// recording (targets.Recorded), scrubbing the caller's secret.
+func TestTargetRoles(t *testing.T) {
+	s := newSandbox(t)
+	tgt := s.target(t, roomy)
+	var (
+		g   targets.Guarded  = tgt
+		rec targets.Recorded = tgt
+	)
+	var out bytes.Buffer
+	var id string
+	forced, err := g.RunGuarded(context.Background(), "kmsconform-roles-", &out, t.TempDir(), func(ctx context.Context) error {
+		var err error
+		id, err = createOwn(ctx, tgt.KMS(), "kmsconform-roles-a", ownCluster)
+		return err
+	})
+	if forced || err != nil || tgt.Guard().Prefix() != "kmsconform-roles-" {
+		t.Fatalf("forced %v, err %v, prefix %q", forced, err, tgt.Guard().Prefix())
+	}
+	if _, err := s.foreign.DescribeCustomKeyStores(context.Background(), &kms.DescribeCustomKeyStoresInput{CustomKeyStoreId: aws.String(id)}); errCode(err) != "CustomKeyStoreNotFoundException" {
+		t.Fatalf("the run's store was not removed: %v", err)
+	}
+	raw, err := rec.NormalizeRecording([]byte(`{"account":"` + emulator.AWSLikeAccount + `","detail":"` + likeSecret + `"}`))
+	if err != nil || strings.Contains(string(raw), emulator.AWSLikeAccount) || strings.Contains(string(raw), likeSecret) ||
+		!strings.Contains(string(raw), awstarget.NormalizedAccount) {
+		t.Fatalf("recording %s, %v", raw, err)
+	}
+}
