@@ -20,6 +20,9 @@ type Spec struct {
 	// ConfirmAccount is --confirm-account: the aws target runs only when
 	// it names the caller's account.
 	ConfirmAccount string
+	// Mutant runs the emulator as that mutant (emulator.Mutants), for
+	// mutation testing only; "" for none. Other kinds ignore it.
+	Mutant string
 }
 
 // SpecFromEnv reads a Spec from the environment, as a Ginkgo or go test
@@ -43,7 +46,7 @@ func Open(ctx context.Context, s Spec) (targets.Target, error) {
 	}
 	switch s.Kind {
 	case targets.KindEmulator, "":
-		return emulator.NewTarget(ctx, cfg)
+		return emulator.NewMutantTarget(ctx, cfg, s.Mutant)
 	case targets.KindEndpoint:
 		return endpoint.New(ctx, cfg, s.Endpoint, s.Region)
 	case targets.KindAWS:

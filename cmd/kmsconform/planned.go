@@ -34,7 +34,7 @@ func runPlanned(f runFlags, stdout, stderr io.Writer) int {
 	}
 	ctx := context.Background()
 	opts := harness.Options{Target: targets.Kind(f.target), Endpoint: f.endpoint, Region: f.region,
-		ConfigPath: f.config, ReportDir: f.reportDir, ConfirmAccount: f.confirmAccount}
+		ConfigPath: f.config, ReportDir: f.reportDir, ConfirmAccount: f.confirmAccount, Mutant: f.mutant}
 	tgt, err := harness.Open(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "kmsconform run: %v\n", oneLine(err))

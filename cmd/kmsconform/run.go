@@ -23,6 +23,7 @@ import (
 	_ "github.com/kmsconform/kmsconform/suites/scenarios"
 	_ "github.com/kmsconform/kmsconform/suites/validation"
 	"github.com/kmsconform/kmsconform/targets"
+	"github.com/kmsconform/kmsconform/targets/emulator"
 )
 
 func init() {
@@ -38,6 +39,9 @@ type runFlags struct {
 	confirmAccount                                           string
 	planned                                                  bool
 	verbose                                                  bool
+	// mutant is emulator.MutantEnv: the emulator mutant the mutation
+	// driver (fuzz/cmd/mutants) starts this run against.
+	mutant string
 	// expect is the --expect file; expectations its content, read before
 	// the run.
 	expect       string
@@ -81,6 +85,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runFlags, error) {
 	case f.shards < 1 || f.shard < 0 || f.shard >= f.shards:
 		return f, fmt.Errorf("--shard %d of --shards %d is out of range", f.shard, f.shards)
 	}
+	f.mutant = os.Getenv(emulator.MutantEnv)
 	var err error
 	f.expectations, err = loadExpectations(f.expect)
 	return f, err
@@ -111,7 +116,8 @@ func (t *specT) Fail() { t.failed = true }
 func runSpecs(f runFlags, stdout, stderr io.Writer) int {
 	prog := newProgress(stderr, f.shards > 1)
 	opts := harness.Options{Target: targets.Kind(f.target), Endpoint: f.endpoint, Region: f.region,
-		ConfigPath: f.config, ReportDir: f.reportDir, Progress: prog, Shard: f.shard, Shards: f.shards, ConfirmAccount: f.confirmAccount}
+		ConfigPath: f.config, ReportDir: f.reportDir, Progress: prog, Shard: f.shard, Shards: f.shards, ConfirmAccount: f.confirmAccount,
+		Mutant: f.mutant}
 	ctx := context.Background()
 	tgt, err := harness.Open(ctx, opts)
 	if err != nil {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,9 @@ import (
 
 	"github.com/kmsconform/kmsconform/model"
 	"github.com/kmsconform/kmsconform/reports"
+	"github.com/kmsconform/kmsconform/suites/harness"
+	"github.com/kmsconform/kmsconform/targets"
+	"github.com/kmsconform/kmsconform/targets/emulator"
 )
 
 // Ginkgo runs one suite per process, so the run command's tests run the
@@ -188,5 +193,26 @@ func TestRunNothingSelected(t *testing.T) {
 	want := "kmsconform run: nothing was checked: 488 cells skipped (not selected (label filter))"
 	if code != 1 || !strings.Contains(errOut, want+"\n") {
 		t.Errorf("exit %d, stderr %q; want 1 and %q", code, errOut, want)
+	}
+}
+
+// TestRunTakesTheMutantFromTheEnvironment: the mutation driver starts
+// `kmsconform run` with emulator.MutantEnv set; run passes it on
+// explicitly, so its emulator target is that mutant.
+func TestRunTakesTheMutantFromTheEnvironment(t *testing.T) {
+	name := emulator.Mutants[0].Name
+	t.Setenv(emulator.MutantEnv, name)
+	f, err := parseRunFlags(nil, io.Discard)
+	if err != nil || f.mutant != name {
+		t.Fatalf("mutant %q, %v", f.mutant, err)
+	}
+	ctx := context.Background()
+	tgt, err := harness.Open(ctx, harness.Options{Target: targets.KindEmulator, Mutant: f.mutant})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tgt.Close(ctx)
+	if !strings.Contains(tgt.Name(), name) {
+		t.Fatalf("the target is %q, not the mutant", tgt.Name())
 	}
 }

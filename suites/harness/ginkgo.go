@@ -41,6 +41,8 @@ type Options struct {
 	// ConfirmAccount is --confirm-account: the aws target runs only when it
 	// names the caller's account.
 	ConfirmAccount string
+	// Mutant is drive.Spec.Mutant: the CLI's mutation-testing run sets it.
+	Mutant string
 }
 
 var (
@@ -114,7 +116,7 @@ func InShard(id string) bool {
 
 // Open opens the target the options name.
 func Open(ctx context.Context, o Options) (targets.Target, error) {
-	return drive.Open(ctx, drive.Spec{Kind: o.Target, Endpoint: o.Endpoint, Region: o.Region, ConfigPath: o.ConfigPath, ConfirmAccount: o.ConfirmAccount})
+	return drive.Open(ctx, drive.Spec{Kind: o.Target, Endpoint: o.Endpoint, Region: o.Region, ConfigPath: o.ConfigPath, ConfirmAccount: o.ConfirmAccount, Mutant: o.Mutant})
 }
 
 var _ = ReportBeforeSuite(func(r Report) {

@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 )
@@ -113,13 +112,12 @@ func checkMutant(name string) error {
 // mut reports whether the named mutant is on.
 func (e *Emulator) mut(name string) bool { return e.opts.Mutant == name }
 
-// MutantEnv is the environment variable through which a `kmsconform run`
-// process started by the mutation driver selects a mutant of its embedded
-// emulator target. Its name says what it does; nothing else reads it, and
-// `kmsconform serve` ignores it.
+// MutantEnv is the environment variable through which the mutation driver
+// selects a mutant of the embedded emulator target of a `kmsconform run`
+// process it starts. Its name says what it does. Only `kmsconform run`
+// reads it, and passes it on explicitly (drive.Spec.Mutant to
+// NewMutantTarget); NewTarget and `kmsconform serve` never read it.
 const MutantEnv = "KMSCONFORM_EMULATOR_MUTANT_FOR_MUTATION_TESTING"
-
-func mutantFromEnv() string { return os.Getenv(MutantEnv) }
 
 // storeQuota is the number of stores an account may hold.
 func (e *Emulator) storeQuota() int {

@@ -24,7 +24,9 @@ func TestMutantsAreNamedAndOffByDefault(t *testing.T) {
 	if err != nil || e.opts.Mutant != "" {
 		t.Fatalf("the zero Options run a mutant: %q %v", e.opts.Mutant, err)
 	}
-	t.Setenv(MutantEnv, "")
+	// The production constructor never runs a mutant, whatever the
+	// environment says: only an explicit NewMutantTarget does.
+	t.Setenv(MutantEnv, Mutants[0].Name)
 	tgt, err := NewTarget(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -33,8 +35,7 @@ func TestMutantsAreNamedAndOffByDefault(t *testing.T) {
 	if tgt.Name() != "emulator" {
 		t.Fatalf("target name %q", tgt.Name())
 	}
-	t.Setenv(MutantEnv, Mutants[0].Name)
-	mt, err := NewTarget(context.Background(), nil)
+	mt, err := NewMutantTarget(context.Background(), nil, Mutants[0].Name)
 	if err != nil {
 		t.Fatal(err)
 	}

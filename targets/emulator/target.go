@@ -54,16 +54,13 @@ var (
 // NewTarget starts an emulator for cfg (nil means targets.DefaultConfig).
 // Requests must be signed by a credential generated for this target, which
 // its KMS client uses, so a misconfigured client fails loudly.
-//
-// A mutation-testing driver selects a mutant (see Mutants) through the
-// environment variable MutantEnv; nothing else does, and an unknown name is
-// an error.
 func NewTarget(ctx context.Context, cfg *targets.Config) (*Target, error) {
-	return NewMutantTarget(ctx, cfg, mutantFromEnv())
+	return NewMutantTarget(ctx, cfg, "")
 }
 
 // NewMutantTarget is NewTarget with the emulator running a mutant ("" for
-// none): for measuring what a suite catches, never for checking a target.
+// none; see Mutants; an unknown name is an error): for measuring what a
+// suite catches, never for checking a target.
 func NewMutantTarget(ctx context.Context, cfg *targets.Config, mutant string) (*Target, error) {
 	if cfg == nil {
 		cfg = targets.DefaultConfig()
