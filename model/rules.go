@@ -214,6 +214,8 @@ var (
 
 	rRandom = rule("random.ok", Documented, "§2.8",
 		"GenerateRandom with a CONNECTED CloudHSM store (or with no store) answers 200.")
+	rRandomBytesRequired = rule("random.bytes-required", Documented, "aws-recorded (GenerateRandom[None]); the SDK's NumberOfBytes: \"This parameter is required.\"",
+		"GenerateRandom without NumberOfBytes gets ValidationException (\"NumberOfBytes is required.\"), before the store is looked at.")
 	rRandomXks = rule("random.xks-unsupported", Documented, "§2.8 (before the state check: I)",
 		"GenerateRandom with an external key store gets UnsupportedOperationException, whatever its state.")
 	rRandomState = rule("random.invalid-state", Documented, "§2.8, §3",

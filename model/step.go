@@ -710,6 +710,9 @@ func stepCreateKey(w World, c Call) []Outcome {
 // ---- GenerateRandom ----
 
 func stepGenerateRandom(w World, c Call) []Outcome {
+	if c.NumberOfBytes == nil {
+		return []Outcome{fail(w, ErrValidation, rRandomBytesRequired)}
+	}
 	if c.StoreID == nil {
 		return []Outcome{ok(rulesOf(rRandom), w)}
 	}

@@ -203,6 +203,14 @@ func Cells() []m.Cell {
 			cs = append(cs, c)
 		}
 	}
+	// A member the service requires and the Go SDK sends without (it checks
+	// only the members its model marks required).
+	missing, err := m.BuildCell("validation/GenerateRandom/NumberOfBytes/missing", m.CloudHSM, m.NoSuchStore, "validation:NumberOfBytes=missing", nil,
+		m.Call{Op: m.OpGenerateRandom})
+	if err != nil {
+		panic(err)
+	}
+	cs = append(cs, missing)
 	// Parameters of the other store type (undocumented: informational).
 	for _, wt := range []struct {
 		name string
