@@ -243,6 +243,8 @@ var (
 		"Rotation (Enable/DisableKeyRotation, GetKeyRotationStatus) and import (GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial) on a custom-key-store key get UnsupportedOperationException.")
 	rUnsupportedInf = rule("keyop.unsupported-inferred", Inferred, "§2.9, §2.10",
 		"GenerateDataKeyPair(WithoutPlaintext), RotateKeyOnDemand and ReplicateKey are documented as impossible for a custom-key-store key; the exception is probably UnsupportedOperationException.")
+	rUnsupportedUnavailable = rule("keyop.unsupported-unavailable", Documented, "key-state table, Unavailable column: footnotes 7, 9 and 11",
+		"On an Unavailable key, rotation (Enable/DisableKeyRotation, GetKeyRotationStatus) and import (GetParametersForImport, ImportKeyMaterial, DeleteImportedKeyMaterial) get UnsupportedOperationException, and GenerateDataKeyPair(WithoutPlaintext) gets KMSInvalidStateException (\"<key ARN> is unavailable.\").")
 	rUnsupportedState = rule("keyop.unsupported-vs-state", Undocumented, "§2.10",
 		"An unsupported operation on a key that is not Enabled: UnsupportedOperationException or the key-state exception (DisabledException, KMSInvalidStateException); which wins is undocumented.")
 	rDescribeKey = rule("describekey.ok", Documented, "§2.10",

@@ -788,6 +788,15 @@ func unsupportedKeyOp(w World, op Op, shown KeyState) []Outcome {
 		r = rUnsupportedInf
 	}
 	out := []Outcome{fail(w, ErrUnsupportedOperation, r)}
+	if shown == KeyUnavailable {
+		switch op {
+		case OpEnableKeyRotation, OpDisableKeyRotation, OpGetKeyRotationStatus,
+			OpGetParametersForImport, OpImportKeyMaterial, OpDeleteImportedKeyMaterial:
+			return []Outcome{fail(w, ErrUnsupportedOperation, rUnsupportedUnavailable)}
+		case OpGenerateDataKeyPair, OpGenerateDataKeyPairWithoutPlain:
+			return []Outcome{fail(w, ErrKMSInvalidState, rUnsupportedUnavailable)}
+		}
+	}
 	switch shown {
 	case KeyEnabled:
 		return out

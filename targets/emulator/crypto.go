@@ -381,6 +381,10 @@ func (e *Emulator) opGenerateDataKeyPair(ctx context.Context, body []byte) (any,
 		return nil, err
 	}
 	return e.lockedKey(*in.KeyId, func(k *key) (any, *apiError) {
+		if k.StoreID != "" && e.displayStateLocked(k) == keyUnavailable {
+			// The key-state table's Unavailable column, footnote 11.
+			return nil, clientErr(errKMSInvalidState, "%s is unavailable.", e.arn(k.ID))
+		}
 		if k.StoreID != "" {
 			return nil, clientErr(errUnsupported, "%s origin is %s which is not valid for this operation.", e.arn(k.ID), k.Origin)
 		}
