@@ -208,7 +208,7 @@ var (
 	rCreateKeyXks = rule("createkey.xks-metadata", Documented, "§2.7, §7.4",
 		"CreateKey in an external key store calls GetKeyMetadata: KeyNotFound → XksKeyNotFound; wrong spec or usage, or DISABLED → XksKeyInvalidConfiguration; proxy, transport or auth failure → CustomKeyStoreInvalidState.")
 	rCreateKeyXksDenied = rule("createkey.xks-access-denied", Contradictory, "C-7",
-		"A proxy answering 403 to GetKeyMetadata: KMSInvalidState per [X], which CreateKey does not model; CustomKeyStoreInvalidState is also allowed.")
+		"A proxy answering 403 to GetKeyMetadata: the XKS spec's table gives KMSInvalidStateException, which CreateKey's documented errors do not list; the Developer Guide's convention (CustomKeyStoreInvalidStateException for CreateKey, KMSInvalidStateException for cryptographic operations) decides.")
 	rXksKeyInUse = rule("createkey.xks-key-in-use", Documented, "§2.7",
 		"An XksKeyId already used by a key of the same store gets XksKeyAlreadyInUseException (PendingDeletion keys still use it: I).")
 

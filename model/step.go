@@ -691,8 +691,7 @@ func stepCreateKey(w World, c Call) []Outcome {
 			case pxKeyInvalid:
 				fs = append(fs, finding{err: ErrXksKeyInvalidConfiguration, rule: rCreateKeyXks})
 			case pxDenied:
-				fs = append(fs, finding{err: ErrKMSInvalidState, rule: rCreateKeyXksDenied},
-					finding{err: ErrCustomKeyStoreInvalidState, rule: rCreateKeyXksDenied})
+				fs = append(fs, finding{err: ErrCustomKeyStoreInvalidState, rule: rCreateKeyXksDenied})
 			default:
 				fs = append(fs, finding{err: ErrCustomKeyStoreInvalidState, rule: rCreateKeyXks})
 			}
@@ -801,7 +800,13 @@ func unsupportedKeyOp(w World, op Op, shown KeyState) []Outcome {
 	case KeyEnabled:
 		return out
 	case KeyDisabled, KeyPendingDeletion:
-		out = append(out, fail(w, ErrDisabled, rUnsupportedState), fail(w, ErrKMSInvalidState, rUnsupportedState))
+		switch op {
+		case OpGetKeyRotationStatus, OpGetParametersForImport, OpImportKeyMaterial, OpDeleteImportedKeyMaterial:
+			// DisabledException is not among their documented errors.
+			out = append(out, fail(w, ErrKMSInvalidState, rUnsupportedState))
+		default:
+			out = append(out, fail(w, ErrDisabled, rUnsupportedState), fail(w, ErrKMSInvalidState, rUnsupportedState))
+		}
 	default:
 		out = append(out, fail(w, ErrKMSInvalidState, rUnsupportedState))
 	}
