@@ -148,7 +148,7 @@ var (
 		"Each failed kmsuser login counts; after 5 in a row CloudHSM locks kmsuser out, so the attempt that locks may already report USER_LOCKED_OUT.")
 	rSettleFailedXks = rule("settle.failed-xks", Documented, "§4.2, §7.4 [DG:xks-troubleshooting]",
 		"CONNECTING settles to FAILED with the code of the proxy fault: XKS_PROXY_NOT_REACHABLE (no TCP, or every key manager UNAVAILABLE, C-6), XKS_PROXY_TIMED_OUT, XKS_PROXY_INVALID_TLS_CONFIGURATION, INVALID_CREDENTIALS, XKS_PROXY_INVALID_RESPONSE (malformed answer), XKS_VPC_ENDPOINT_SERVICE_NOT_FOUND / _INVALID_CONFIGURATION.")
-	rSettleFailedXksInferred = rule("settle.failed-xks-inferred", Inferred, "§7.4",
+	rSettleFailedXksInferred = rule("settle.failed-xks-inferred", Documented, "§7.4; the SDK's ConnectionErrorCode: XKS_PROXY_ACCESS_DENIED \"KMS requests are denied access to the external key store proxy\", XKS_PROXY_INVALID_CONFIGURATION \"Verify the value of the XksProxyUriPath\"",
 		"A proxy answering 404 InvalidUriPath fails the connect with XKS_PROXY_INVALID_CONFIGURATION; 403 with XKS_PROXY_ACCESS_DENIED.")
 	rSettleFailedXksU = rule("settle.failed-xks-undocumented", Undocumented, "§7.4 (U rows)",
 		"A proxy answering 429, 500 or 503 to the connect's health check: the code is undocumented; XKS_PROXY_NOT_REACHABLE, XKS_PROXY_TIMED_OUT, XKS_PROXY_INVALID_RESPONSE or INTERNAL_ERROR are allowed.")
@@ -159,9 +159,9 @@ var (
 
 	rDisconnect = rule("disconnect.connected", Documented, "§2.3, §3",
 		"Disconnect on a CONNECTED store answers 200 and moves it to DISCONNECTING, then DISCONNECTED.")
-	rDisconnectConnecting = rule("disconnect.connecting", Inferred, "§3 (valid: D; effect: I)",
+	rDisconnectConnecting = rule("disconnect.connecting", Documented, "§3; the SDK's CustomKeyStoreInvalidStateException: Disconnect \"is valid for all other ConnectionState values\"; DisconnectCustomKeyStore: \"its ConnectionState changes to Disconnected\"",
 		"Disconnect on a CONNECTING store answers 200 and abandons the connect: DISCONNECTING, then DISCONNECTED.")
-	rDisconnectFailed = rule("disconnect.failed", Inferred, "§3, §4.1 (valid: D; clearing the code: I)",
+	rDisconnectFailed = rule("disconnect.failed", Documented, "§3, §4.1; Disconnect \"is valid for all other ConnectionState values\", \"its ConnectionState changes to Disconnected\", and a ConnectionErrorCode appears only when the state is FAILED",
 		"Disconnect on a FAILED store answers 200; the store becomes DISCONNECTED (possibly through DISCONNECTING) and the ConnectionErrorCode is cleared.")
 	rDisconnectInvalid = rule("disconnect.invalid-state", Documented, "§3",
 		"Disconnect on a DISCONNECTED or DISCONNECTING store gets CustomKeyStoreInvalidStateException.")
@@ -227,11 +227,11 @@ var (
 		"Encrypt, Decrypt, ReEncrypt, GenerateDataKey and GenerateDataKeyWithoutPlaintext on an Enabled key of a CONNECTED store with a sound backing answer 200.")
 	rCryptoUnavailable = rule("crypto.unavailable", Documented, "§3, §5 key-state table",
 		"A cryptographic operation on an Unavailable key (store DISCONNECTED or FAILED) gets KMSInvalidStateException.")
-	rCryptoUnavailableTransient = rule("crypto.unavailable-transient", Inferred, "§3",
+	rCryptoUnavailableTransient = rule("crypto.unavailable-transient", Documented, "§3; DisconnectCustomKeyStore: the keys \"become unusable right away (subject to eventual consistency)\"; while a store is not connected \"all attempts ... to use existing KMS keys in cryptographic operations will fail\"",
 		"A cryptographic operation on a key whose store is CONNECTING or DISCONNECTING gets KMSInvalidStateException.")
 	rCryptoDisabled = rule("crypto.disabled", Documented, "§5",
 		"A cryptographic operation on a Disabled key gets DisabledException.")
-	rCryptoPending = rule("crypto.pending-deletion", Inferred, "§5 (which one: U)",
+	rCryptoPending = rule("crypto.pending-deletion", Documented, "§5; the key-state table's PendingDeletion column: \"[2] or [3]\" (KMSInvalidStateException or DisabledException)",
 		"A cryptographic operation on a PendingDeletion key gets KMSInvalidStateException or DisabledException.")
 	rCryptoBacking = rule("crypto.backing-failure", Documented, "§2.9, §5",
 		"A cryptographic operation whose backing fails (no HSM, key material gone, proxy or external key failure) gets KMSInvalidStateException, the cause only in the message.")
