@@ -190,8 +190,8 @@ var (
 
 	rDescribe = rule("describe.ok", Documented, "§2.6, §3",
 		"DescribeCustomKeyStores works in every state: by id, by name, or all stores ([] when there are none); ConnectionErrorCode only for FAILED stores; no secret is ever returned.")
-	rDescribeBoth = rule("describe.id-and-name", Undocumented, "§2.6 U",
-		"DescribeCustomKeyStores with both an id and a name: undocumented.")
+	rDescribeBoth = rule("describe.id-and-name", Inferred, "§2.6; DescribeCustomKeyStores: \"use either the CustomKeyStoreName or CustomKeyStoreId parameter (but not both)\"",
+		"DescribeCustomKeyStores with both an id and a name: the documentation forbids it but does not say the answer; ValidationException, an answer for one of them, or CustomKeyStoreNotFound are allowed.")
 
 	rCreateKey = rule("createkey.ok", Documented, "§2.7",
 		"CreateKey in a CONNECTED store answers 200; the key is Enabled with CustomKeyStoreId and CloudHsmClusterId or XksKeyConfiguration.")
@@ -249,6 +249,8 @@ var (
 		"An unsupported operation on a key that is not Enabled: UnsupportedOperationException or the key-state exception (DisabledException, KMSInvalidStateException); which wins is undocumented.")
 	rDescribeKey = rule("describekey.ok", Documented, "§2.10",
 		"DescribeKey always works; KeyState is Unavailable while the store is not CONNECTED, unless PendingDeletion.")
+	rDescribeKeyTransient = rule("describekey.transient", Inferred, "§3 (Key state shown: Unavailable (I) in CONNECTING and DISCONNECTING)",
+		"While the store is CONNECTING or DISCONNECTING, DescribeKey shows a key that is not PendingDeletion as Unavailable: the sources document DISCONNECTED and FAILED stores only.")
 	rEnableDisable = rule("enable-disable.ok", Documented, "§2.10 (footnote 12)",
 		"EnableKey and DisableKey answer 200; on an Unavailable key the change shows only after the store reconnects.")
 	rEnableDisablePending = rule("enable-disable.pending-deletion", Documented, "§5 key-state table",

@@ -748,6 +748,9 @@ func stepKeyOp(w World, c Call) []Outcome {
 	}
 	switch c.Op {
 	case OpDescribeKey:
+		if s.State.Transient() && shown == KeyUnavailable {
+			return []Outcome{ok(rulesOf(rDescribeKeyTransient), w)}
+		}
 		return []Outcome{ok(rulesOf(rDescribeKey), w)}
 	case OpEnableKey, OpDisableKey:
 		if shown == KeyPendingDeletion {
