@@ -124,8 +124,11 @@ func healthFindings(as []proxyAnswer) []finding {
 		}
 		switch a {
 		case pxOK:
-		case pxNoTCP, pxTimeout, pxTLS, pxThrottled, pxDepTimeout, pxEKMUnavailable:
+		case pxNoTCP, pxTimeout, pxThrottled, pxDepTimeout, pxEKMUnavailable:
 			fs = append(fs, finding{err: ErrXksProxyUriUnreachable, rule: r})
+		case pxTLS:
+			fs = append(fs, finding{err: ErrXksProxyUriUnreachable, rule: rXksHealthTLS},
+				finding{err: ErrXksProxyInvalidConfiguration, rule: rXksHealthTLS})
 		case pxAuth:
 			fs = append(fs, finding{err: ErrXksProxyIncorrectAuthCredential, rule: r})
 		case pxPath:

@@ -121,7 +121,9 @@ var (
 	rXksVpcChecks = rule("xks.vpc-service-checks", Documented, "§2.1 'can fail at Create, Connect or Update'",
 		"A missing or misconfigured VPC endpoint service may be reported at Create or Update (XksProxyVpcEndpointService{NotFound,InvalidConfiguration}Exception) or only at Connect; both are allowed.")
 	rXksHealthCreate = rule("xks.health-check", Documented, "§2.1, §2.4, §7.4 [DG:xks-troubleshooting]",
-		"Create (PUBLIC) and Update send GetHealthStatus with the new values: bad SigV4 → XksProxyIncorrectAuthenticationCredential; bad path → XksProxyInvalidConfiguration; no TCP, TLS failure, timeout, throttling, DependencyTimeout or every key manager UNAVAILABLE → XksProxyUriUnreachable; malformed answer or proxy InternalException → XksProxyInvalidResponse.")
+		"Create (PUBLIC) and Update send GetHealthStatus with the new values: bad SigV4 → XksProxyIncorrectAuthenticationCredential; bad path → XksProxyInvalidConfiguration; no TCP, timeout, throttling, DependencyTimeout or every key manager UNAVAILABLE → XksProxyUriUnreachable; malformed answer or proxy InternalException → XksProxyInvalidResponse.")
+	rXksHealthTLS = rule("xks.health-check-tls", Contradictory, "§7.4 (TLS row) against [DG:xks-troubleshooting] (XKS_PROXY_INVALID_TLS_CONFIGURATION)",
+		"A TLS failure at the health check of Create or Update: the XKS proxy spec's table gives XksProxyUriUnreachableException, the Developer Guide XksProxyInvalidConfigurationException; both are allowed.")
 	rXksHealthDenied = rule("xks.health-check-access-denied", Undocumented, "§7.4 (403 row: '–' for Create/Update)",
 		"A proxy that answers the health check with 403: the Create/Update exception is undocumented; any of the health-check exceptions is allowed.")
 	rXksHealthAmbiguous = rule("xks.proxy-precedence", Undocumented, "§7.4",

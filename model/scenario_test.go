@@ -349,7 +349,7 @@ func TestXksHealthCheckAtCreate(t *testing.T) {
 		{ProxyEKMDegraded, "200"},
 		{ProxyUnreachable, "XksProxyUriUnreachable"},
 		{ProxySlow, "XksProxyUriUnreachable"},
-		{ProxyTLSInvalid, "XksProxyUriUnreachable"},
+		{ProxyTLSInvalid, "XksProxyUriUnreachable | XksProxyInvalidConfiguration"}, // C: the XKS spec against the Developer Guide
 		{ProxyThrottling, "XksProxyUriUnreachable"},
 		{ProxyDepTimeout, "XksProxyUriUnreachable"},
 		{ProxyEKMUnavailable, "XksProxyUriUnreachable"},

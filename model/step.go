@@ -105,9 +105,15 @@ func resolve(w World, fs []finding, success Outcome) []Outcome {
 	}
 	var out []Outcome
 	allMaybe := true
+	// Several checks failing at once leave the order to KMS (precedence);
+	// one check with several documented answers does not.
+	competing := false
+	for _, f := range fs {
+		competing = competing || f.rule != fs[0].rule
+	}
 	for _, f := range fs {
 		o := fail(w, f.err, f.rule)
-		if len(fs) > 1 {
+		if competing {
 			o.Rules = append(o.Rules, rPrecedence)
 		}
 		out = append(out, o)
