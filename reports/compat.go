@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/kmsconform/kmsconform/model"
 )
 
 // Schema is the version string of the compat.json format this package
@@ -74,6 +76,42 @@ type Cell struct {
 	Verdict    Verdict  `json:"verdict"`
 	Evidence   Evidence `json:"evidence"`
 	Seconds    float64  `json:"seconds"`
+}
+
+// SuccessName is the name of success among a cell's expected and observed
+// outcomes.
+const SuccessName = "success"
+
+// CellFor returns the result of model cell c with the fields that do not
+// depend on the run: its id, store type, state (NonexistentState for a
+// call that names no store), operation, variant, provenance, rules and
+// expected outcomes.
+func CellFor(c model.Cell) Cell {
+	state := string(c.Column)
+	if c.Column == model.NoSuchStore {
+		state = NonexistentState
+	}
+	r := Cell{ID: c.ID, StoreType: string(c.StoreType), State: state, Operation: string(c.Op), Variant: c.Variant,
+		Provenance: string(c.Status), Expected: expectedNames(c.Expected)}
+	for _, rl := range c.Rules {
+		r.Rules = append(r.Rules, rl.ID)
+	}
+	return r
+}
+
+// expectedNames names an outcome set: exception names, or SuccessName.
+func expectedNames(outs []model.Outcome) []string {
+	var names []string
+	for _, o := range outs {
+		n := string(o.Error)
+		if o.Error == model.Success {
+			n = SuccessName
+		}
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 // Evidence is what the target answered, and how the cell's state was reached.

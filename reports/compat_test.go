@@ -2,9 +2,12 @@ package reports
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kmsconform/kmsconform/model"
 )
 
 func sample() *Compat {
@@ -83,5 +86,40 @@ func TestMerge(t *testing.T) {
 	b.ModelRevision = "r2"
 	if _, err := Merge(a, b); err == nil {
 		t.Error("parts of different model revisions were merged")
+	}
+}
+
+// TestCellFor: every model cell becomes a cell compat.json accepts, its
+// state NONEXISTENT where the call names no store, its expected outcomes
+// named once each.
+func TestCellFor(t *testing.T) {
+	c := &Compat{Schema: Schema, ModelRevision: model.Revision(), Target: Target{Name: "unit", Kind: "emulator"}}
+	nonexistent, success := 0, 0
+	for _, mc := range model.Cells() {
+		cell := CellFor(mc)
+		cell.Verdict = Pass
+		if (mc.Column == model.NoSuchStore) != (cell.State == NonexistentState) {
+			t.Errorf("%s: state %q for column %q", mc.ID, cell.State, mc.Column)
+		}
+		if cell.State == NonexistentState {
+			nonexistent++
+		}
+		if slices.Contains(cell.Expected, SuccessName) {
+			success++
+		}
+		if len(slices.Compact(slices.Sorted(slices.Values(cell.Expected)))) != len(cell.Expected) {
+			t.Errorf("%s: expected %v names an outcome twice", mc.ID, cell.Expected)
+		}
+		if len(cell.Rules) != len(mc.Rules) {
+			t.Errorf("%s: rules %v", mc.ID, cell.Rules)
+		}
+		c.Cells = append(c.Cells, cell)
+	}
+	c.Finish()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if nonexistent == 0 || success == 0 {
+		t.Fatalf("%d NONEXISTENT cells, %d that may succeed", nonexistent, success)
 	}
 }
