@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/kmsconform/kmsconform/model"
-	"github.com/kmsconform/kmsconform/reports"
 	"github.com/kmsconform/kmsconform/wait"
 )
 
@@ -178,7 +177,7 @@ func (r *cellRun) adoptedScenario(ctx context.Context, s Scenario, a *adoption) 
 		r.m.borrowed = map[string]bool{a.storeID: true}
 	}
 	if why := r.lacks(s); why != "" {
-		return endWith(reports.Unreachable, "the scenario %s", why)
+		return endWith(Unreachable, "the scenario %s", why)
 	}
 	if a.xksKey != "" {
 		r.m.subst[model.XksKey1] = a.xksKey
@@ -191,15 +190,15 @@ func (r *cellRun) adoptedScenario(ctx context.Context, s Scenario, a *adoption) 
 	opts := wait.Options{Timeout: limit, Poll: max(to.Poll, 1)}
 	obs, err := wait.Settled(ctx, r.client, a.storeID, opts)
 	if err != nil {
-		return endWith(reports.Indeterminate, "adopting store %s: %v", a.storeID, err)
+		return endWith(Indeterminate, "adopting store %s: %v", a.storeID, err)
 	}
 	if obs.State != "DISCONNECTED" {
 		r.m.Calls++
 		if _, err := r.client.DisconnectCustomKeyStore(ctx, &kms.DisconnectCustomKeyStoreInput{CustomKeyStoreId: aws.String(a.storeID)}); err != nil {
-			return endWith(reports.Indeterminate, "adopting store %s: DisconnectCustomKeyStore answered %s", a.storeID, Classify(err).Code)
+			return endWith(Indeterminate, "adopting store %s: DisconnectCustomKeyStore answered %s", a.storeID, Classify(err).Code)
 		}
 		if obs, err = wait.Settled(ctx, r.client, a.storeID, opts); err != nil || obs.State != "DISCONNECTED" {
-			return endWith(reports.Indeterminate, "adopting store %s: it did not settle DISCONNECTED (%s %v)", a.storeID, obs.State, err)
+			return endWith(Indeterminate, "adopting store %s: it did not settle DISCONNECTED (%s %v)", a.storeID, obs.State, err)
 		}
 	}
 	ns, _ := a.world.Store(a.sid)
@@ -210,7 +209,7 @@ func (r *cellRun) adoptedScenario(ctx context.Context, s Scenario, a *adoption) 
 	}
 	r.m.Calls++
 	if _, err := r.client.UpdateCustomKeyStore(ctx, in); err != nil {
-		return endWith(reports.Indeterminate, "adopting store %s: renaming it answered %s", a.storeID, Classify(err).Code)
+		return endWith(Indeterminate, "adopting store %s: renaming it answered %s", a.storeID, Classify(err).Code)
 	}
 	r.m.stores[a.sid] = a.storeID
 	for id, target := range a.keys {
@@ -230,7 +229,7 @@ func (r *cellRun) adoptedScenario(ctx context.Context, s Scenario, a *adoption) 
 // on from the world they left: its own keys and theirs pending deletion
 // (their sweeps scheduled them), the password and cluster as the last
 // scenario left them, the store renamed back.
-func (h *Driver) atPause(ss []Scenario, results map[string]reports.Scenario) PauseFunc {
+func (h *Driver) atPause(ss []Scenario, results map[string]ScenarioResult) PauseFunc {
 	// A scenario that sets the kmsuser password the run was given breaks
 	// the store for what follows: those go last.
 	var first, last, wrong []Scenario

@@ -13,23 +13,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsconform/kmsconform/model"
-	"github.com/kmsconform/kmsconform/reports"
 	"github.com/kmsconform/kmsconform/targets"
 )
 
 // verdictError ends a cell early with a verdict other than pass.
 type verdictError struct {
-	verdict reports.Verdict
+	verdict Verdict
 	detail  string
 }
 
 func (e *verdictError) Error() string { return string(e.verdict) + ": " + e.detail }
 
-func endWith(v reports.Verdict, format string, args ...any) error {
+func endWith(v Verdict, format string, args ...any) error {
 	return &verdictError{verdict: v, detail: fmt.Sprintf(format, args...)}
 }
 
-// expectedNames renders an outcome set for compat.json.
+// expectedNames names an outcome set (exception names, SuccessCode) for a
+// verdict's detail.
 func expectedNames(outs []model.Outcome) []string {
 	var names []string
 	for _, o := range outs {
@@ -42,21 +42,6 @@ func expectedNames(outs []model.Outcome) []string {
 		}
 	}
 	return names
-}
-
-// CellResultBase fills the fields of a cell's result that do not depend on
-// the run.
-func CellResultBase(c model.Cell) reports.Cell {
-	state := string(c.Column)
-	if c.Column == model.NoSuchStore {
-		state = reports.NonexistentState
-	}
-	r := reports.Cell{ID: c.ID, StoreType: string(c.StoreType), State: state, Operation: string(c.Op), Variant: c.Variant,
-		Provenance: string(c.Status), Expected: expectedNames(c.Expected)}
-	for _, rl := range c.Rules {
-		r.Rules = append(r.Rules, rl.ID)
-	}
-	return r
 }
 
 // cellRun is the state of one cell's run.
@@ -84,7 +69,7 @@ type cellRun struct {
 	paused           bool
 	mendAt           int // the walk's plan's Mend
 	mendPaused       bool
-	stopVerdict      reports.Verdict // the verdict of the cells a stopped walk leaves ("": indeterminate)
+	stopVerdict      Verdict // the verdict of the cells a stopped walk leaves ("": indeterminate)
 }
 
 // The target's capabilities, nil where it lacks one.
@@ -118,9 +103,9 @@ func (r *cellRun) clock() targets.TimeControl {
 // the call, classifies the answer against the model's outcomes, lets the
 // store settle and checks where it ends. It never panics on a target's
 // answer; every way a cell can end is a verdict.
-func (h *Driver) RunCell(ctx context.Context, c model.Cell) (res reports.Cell) {
+func (h *Driver) RunCell(ctx context.Context, c model.Cell) (res CellResult) {
 	start := time.Now()
-	res = CellResultBase(c)
+	res = CellResult{Cell: c}
 	r := &cellRun{h: h, cell: c, client: h.Target.KMS(), tgt: h.Target, route: "api"}
 	r.m = NewMapper(h.nextPrefix(), h.Target.Backing()).Strict(OfferOf(h.Target))
 	defer func() {
@@ -135,23 +120,23 @@ func (h *Driver) RunCell(ctx context.Context, c model.Cell) (res reports.Cell) {
 	var ve *verdictError
 	switch {
 	case err == nil:
-		res.Verdict = reports.Pass
+		res.Verdict = Pass
 	case errors.As(err, &ve):
 		res.Verdict, res.Evidence.Detail = ve.verdict, ve.detail
 	default:
-		res.Verdict, res.Evidence.Detail = reports.Indeterminate, err.Error()
+		res.Verdict, res.Evidence.Detail = Indeterminate, err.Error()
 	}
 	return res
 }
 
-func (r *cellRun) run(ctx context.Context, res *reports.Cell) error {
+func (r *cellRun) run(ctx context.Context, res *CellResult) error {
 	c := r.cell
 	if slices.Contains(c.Needs, model.NeedBackingControl) && r.fleet() == nil {
-		return endWith(reports.Unreachable, "the route changes the backing (an XKS proxy), which needs a target with a control plane")
+		return endWith(Unreachable, "the route changes the backing (an XKS proxy), which needs a target with a control plane")
 	}
 	if rs := r.resetter(); rs != nil {
 		if err := rs.Reset(ctx); err != nil {
-			return endWith(reports.Indeterminate, "resetting the target: %v", err)
+			return endWith(Indeterminate, "resetting the target: %v", err)
 		}
 		if err := r.putBacking(ctx, model.NewWorld()); err != nil {
 			return err
@@ -171,7 +156,7 @@ func (r *cellRun) run(ctx context.Context, res *reports.Cell) error {
 			return err
 		}
 		if got != s.State || code != s.ErrorCode {
-			return endWith(reports.Unreachable, "the store was %s %s when the call was due, not %s %s", got, code, s.State, s.ErrorCode)
+			return endWith(Unreachable, "the store was %s %s when the call was due, not %s %s", got, code, s.State, s.ErrorCode)
 		}
 	}
 
@@ -184,7 +169,7 @@ func (r *cellRun) run(ctx context.Context, res *reports.Cell) error {
 	ans, callErr := r.invoke(ctx, c.Call, createdStore, createdKey)
 	obs := Classify(callErr)
 	if obs.Unknown != "" {
-		return endWith(reports.Unreachable, "%s", obs.Unknown)
+		return endWith(Unreachable, "%s", obs.Unknown)
 	}
 	res.Observed = obs.Code
 	res.Evidence.HTTPStatus, res.Evidence.Message, res.Evidence.RequestID = obs.HTTPStatus, obs.Message, obs.RequestID
@@ -195,20 +180,20 @@ func (r *cellRun) run(ctx context.Context, res *reports.Cell) error {
 		}
 	}
 	if len(matched) == 0 {
-		allowed := strings.Join(res.Expected, " or ")
+		allowed := strings.Join(expectedNames(c.Expected), " or ")
 		switch {
 		case obs.Transport:
-			return endWith(reports.Indeterminate, "no answer: %s", obs.Message)
+			return endWith(Indeterminate, "no answer: %s", obs.Message)
 		case obs.NotImplemented:
-			return endWith(reports.Unsupported, "%s is not implemented (%s)", c.Op, obs.describe())
+			return endWith(Unsupported, "%s is not implemented (%s)", c.Op, obs.describe())
 		case c.Status == model.Undocumented:
-			return endWith(reports.Informational, "answered %s; the plausible answers are %s (undocumented cell)", orNone(obs.Code), allowed)
+			return endWith(Informational, "answered %s; the plausible answers are %s (undocumented cell)", orNone(obs.Code), allowed)
 		}
 		detail := fmt.Sprintf("answered %s; the model allows %s", orNone(obs.Code), allowed)
 		if obs.Code == SuccessCode && c.Column == model.NoSuchStore && (c.Op == model.OpCreateKey || c.Op == model.OpGenerateRandom) {
 			detail += ": the CustomKeyStoreId was silently ignored"
 		}
-		return endWith(reports.Fail, "%s", detail)
+		return endWith(Fail, "%s", detail)
 	}
 	r.releaseHolds(ctx)
 	return r.checkAfter(ctx, matched, ans)
@@ -251,13 +236,13 @@ func (r *cellRun) replay(ctx context.Context, w model.World, route []model.Call)
 			if obs := Classify(err); obs.Code != SuccessCode {
 				switch {
 				case obs.Unknown != "":
-					return w, endWith(reports.Unreachable, "route step %d (%s): %s", i+1, rc.Op, obs.Unknown)
+					return w, endWith(Unreachable, "route step %d (%s): %s", i+1, rc.Op, obs.Unknown)
 				case obs.Transport:
-					return w, endWith(reports.Indeterminate, "route step %d (%s): no answer: %s", i+1, rc.Op, obs.Message)
+					return w, endWith(Indeterminate, "route step %d (%s): no answer: %s", i+1, rc.Op, obs.Message)
 				case obs.NotImplemented:
-					return w, endWith(reports.Unsupported, "route step %d: %s is not implemented (%s)", i+1, rc.Op, obs.describe())
+					return w, endWith(Unsupported, "route step %d: %s is not implemented (%s)", i+1, rc.Op, obs.describe())
 				}
-				return w, endWith(reports.Unreachable, "route step %d (%s) answered %s %s; the model expects success", i+1, rc.Op, obs.Code, obs.Message)
+				return w, endWith(Unreachable, "route step %d (%s) answered %s %s; the model expects success", i+1, rc.Op, obs.Code, obs.Message)
 			}
 		}
 		w = next
@@ -274,7 +259,7 @@ func (r *cellRun) hold(ctx context.Context, id string) error {
 		return nil
 	}
 	if err := th.Hold(ctx, id); err != nil {
-		return endWith(reports.Indeterminate, "holding store %s: %v", id, err)
+		return endWith(Indeterminate, "holding store %s: %v", id, err)
 	}
 	r.held = append(r.held, id)
 	return nil
@@ -292,19 +277,19 @@ func (r *cellRun) releaseHolds(ctx context.Context) {
 func (r *cellRun) settleTo(ctx context.Context, id string, want model.ConnectionState, code model.ConnectionErrorCode) error {
 	if th := r.holder(); th != nil {
 		if err := th.Settle(ctx, id); err != nil {
-			return endWith(reports.Indeterminate, "settling store %s: %v", id, err)
+			return endWith(Indeterminate, "settling store %s: %v", id, err)
 		}
 	}
 	got, gotCode, err := r.waitStable(ctx, id)
 	var ve *verdictError
-	if errors.As(err, &ve) && ve.verdict == reports.Indeterminate {
-		return endWith(reports.Indeterminate, "setting up: %s", ve.detail)
+	if errors.As(err, &ve) && ve.verdict == Indeterminate {
+		return endWith(Indeterminate, "setting up: %s", ve.detail)
 	}
 	if err != nil {
 		return err
 	}
 	if got != want || gotCode != code {
-		return endWith(reports.Unreachable, "setting up: the store settled to %s %s, the model expects %s %s", got, gotCode, want, code)
+		return endWith(Unreachable, "setting up: the store settled to %s %s, the model expects %s %s", got, gotCode, want, code)
 	}
 	return nil
 }
@@ -330,14 +315,14 @@ func (r *cellRun) describeState(ctx context.Context, id string) (model.Connectio
 		obs := Classify(err)
 		switch {
 		case obs.Transport:
-			return "", "", endWith(reports.Indeterminate, "DescribeCustomKeyStores: no answer: %s", obs.Message)
+			return "", "", endWith(Indeterminate, "DescribeCustomKeyStores: no answer: %s", obs.Message)
 		case obs.NotImplemented:
-			return "", "", endWith(reports.Unsupported, "DescribeCustomKeyStores is not implemented (%s)", obs.describe())
+			return "", "", endWith(Unsupported, "DescribeCustomKeyStores is not implemented (%s)", obs.describe())
 		}
 		return "", "", &describeError{obs}
 	}
 	if len(out.CustomKeyStores) != 1 {
-		return "", "", endWith(reports.Fail, "DescribeCustomKeyStores by id returned %d stores", len(out.CustomKeyStores))
+		return "", "", endWith(Fail, "DescribeCustomKeyStores by id returned %d stores", len(out.CustomKeyStores))
 	}
 	s := out.CustomKeyStores[0]
 	return model.ConnectionState(s.ConnectionState), model.ConnectionErrorCode(s.ConnectionErrorCode), nil
@@ -391,7 +376,7 @@ func (r *cellRun) checkAfter(ctx context.Context, matched []model.Outcome, ans A
 	id := r.m.StoreID(model.SubjectStoreID)
 	if th := r.holder(); len(pending) > 0 && th != nil {
 		if err := th.Settle(ctx, id); err != nil {
-			return endWith(reports.Indeterminate, "settling store %s: %v", id, err)
+			return endWith(Indeterminate, "settling store %s: %v", id, err)
 		}
 	}
 	final, err := r.pollFinal(ctx, id, finals, pending)
@@ -434,7 +419,7 @@ func (r *cellRun) pollFinal(ctx context.Context, id string, finals []model.World
 		case !deleted && pending[state]:
 			seen = 0
 		case deleted:
-			return nil, endWith(reports.Fail, "the store is gone; the model expects it to remain")
+			return nil, endWith(Fail, "the store is gone; the model expects it to remain")
 		default:
 			var want []string
 			for _, f := range finals {
@@ -444,11 +429,11 @@ func (r *cellRun) pollFinal(ctx context.Context, id string, finals []model.World
 					want = append(want, "deleted")
 				}
 			}
-			return nil, endWith(reports.Fail, "the store went to %s; the model allows %s",
+			return nil, endWith(Fail, "the store went to %s; the model allows %s",
 				strings.TrimSpace(string(state)+" "+string(code)), strings.Join(slices.Compact(want), " or "))
 		}
 		if time.Now().After(deadline) {
-			return nil, endWith(reports.Indeterminate, "the store was still %s after %s", state, wait)
+			return nil, endWith(Indeterminate, "the store was still %s after %s", state, wait)
 		}
 		if match == nil {
 			r.h.waiting("waiting for the store to settle", deadline)
@@ -472,10 +457,10 @@ func (r *cellRun) checkAnswer(ctx context.Context, matched []model.Outcome, ans 
 			r.m.Calls++
 			out, err := r.client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(r.m.KeyID(k.ID))})
 			if err != nil {
-				return endWith(reports.Fail, "DescribeKey of the cell's key answered %s", Classify(err).Code)
+				return endWith(Fail, "DescribeKey of the cell's key answered %s", Classify(err).Code)
 			}
 			if got := model.KeyState(out.KeyMetadata.KeyState); got != want {
-				return endWith(reports.Fail, "the key shows %s; the model expects %s", got, want)
+				return endWith(Fail, "the key shows %s; the model expects %s", got, want)
 			}
 		}
 	}
@@ -485,31 +470,31 @@ func (r *cellRun) checkAnswer(ctx context.Context, matched []model.Outcome, ans 
 	switch c.Op {
 	case model.OpCreateKey:
 		if ans.Key == nil {
-			return endWith(reports.Fail, "CreateKey returned no KeyMetadata")
+			return endWith(Fail, "CreateKey returned no KeyMetadata")
 		}
 		wantStore := r.m.StoreID(c.Call.Store())
 		if aws.ToString(ans.Key.CustomKeyStoreId) != wantStore || string(ans.Key.Origin) != string(model.OriginFor(c.StoreType)) {
-			return endWith(reports.Fail, "the key was created with CustomKeyStoreId %q and Origin %s: the custom key store was ignored",
+			return endWith(Fail, "the key was created with CustomKeyStoreId %q and Origin %s: the custom key store was ignored",
 				aws.ToString(ans.Key.CustomKeyStoreId), ans.Key.Origin)
 		}
 		if ans.Key.KeyState != types.KeyStateEnabled {
-			return endWith(reports.Fail, "the new key is %s, not Enabled", ans.Key.KeyState)
+			return endWith(Fail, "the new key is %s, not Enabled", ans.Key.KeyState)
 		}
 	case model.OpDescribeCustomKeyStores:
 		return r.checkDescribe(ans, final)
 	case model.OpCreateCustomKeyStore:
 		if ans.StoreID == "" {
-			return endWith(reports.Fail, "CreateCustomKeyStore returned no CustomKeyStoreId")
+			return endWith(Fail, "CreateCustomKeyStore returned no CustomKeyStoreId")
 		}
 		if want := matched[0].StoreID; want == model.SubjectStoreID && ans.StoreID != r.m.StoreID(model.SubjectStoreID) {
-			return endWith(reports.Fail, "the idempotent create returned %s, not the existing store's id", ans.StoreID)
+			return endWith(Fail, "the idempotent create returned %s, not the existing store's id", ans.StoreID)
 		}
 		state, code, err := r.describeState(ctx, ans.StoreID)
 		if err != nil {
 			return err
 		}
 		if state != model.Disconnected || code != "" {
-			return endWith(reports.Fail, "the new store is %s %s, not DISCONNECTED", state, code)
+			return endWith(Fail, "the new store is %s %s, not DISCONNECTED", state, code)
 		}
 	}
 	return nil
@@ -528,10 +513,10 @@ func (r *cellRun) checkDescribe(ans Answer, final *model.World) error {
 				return checkEntry(s, *final)
 			}
 		}
-		return endWith(reports.Fail, "DescribeCustomKeyStores without a filter did not list the store")
+		return endWith(Fail, "DescribeCustomKeyStores without a filter did not list the store")
 	}
 	if len(ans.Stores) != 1 {
-		return endWith(reports.Fail, "a filtered DescribeCustomKeyStores returned %d stores", len(ans.Stores))
+		return endWith(Fail, "a filtered DescribeCustomKeyStores returned %d stores", len(ans.Stores))
 	}
 	if final == nil {
 		return nil
@@ -543,16 +528,16 @@ func checkEntry(e types.CustomKeyStoresListEntry, w model.World) error {
 	s, _ := w.Store(model.SubjectStoreID)
 	switch {
 	case string(e.CustomKeyStoreType) != string(s.Type) && !(e.CustomKeyStoreType == "" && s.Type == model.CloudHSM):
-		return endWith(reports.Fail, "the store is listed with type %q, not %s", e.CustomKeyStoreType, s.Type)
+		return endWith(Fail, "the store is listed with type %q, not %s", e.CustomKeyStoreType, s.Type)
 	case (e.ConnectionErrorCode != "") != (e.ConnectionState == types.ConnectionStateTypeFailed):
-		return endWith(reports.Fail, "the store is listed %s with ConnectionErrorCode %q: the code belongs to FAILED only", e.ConnectionState, e.ConnectionErrorCode)
+		return endWith(Fail, "the store is listed %s with ConnectionErrorCode %q: the code belongs to FAILED only", e.ConnectionState, e.ConnectionErrorCode)
 	case s.Type == model.CloudHSM && aws.ToString(e.CloudHsmClusterId) == "":
-		return endWith(reports.Fail, "a CloudHSM store is listed without CloudHsmClusterId")
+		return endWith(Fail, "a CloudHSM store is listed without CloudHsmClusterId")
 	case s.Type == model.External && e.XksProxyConfiguration == nil:
-		return endWith(reports.Fail, "an external key store is listed without XksProxyConfiguration")
+		return endWith(Fail, "an external key store is listed without XksProxyConfiguration")
 	}
 	return nil
 }
 
 // Failf ends a cell or scenario with the verdict fail.
-func Failf(format string, args ...any) error { return endWith(reports.Fail, format, args...) }
+func Failf(format string, args ...any) error { return endWith(Fail, format, args...) }

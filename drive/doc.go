@@ -18,6 +18,9 @@
 //     transient state held where the target can, else caught between two
 //     DescribeCustomKeyStores), and on a target that shares its backing
 //     runs each store type as a lane (UsesLanes, LaneCell).
+//   - What a cell or scenario gave is drive's own (CellResult,
+//     ScenarioResult, Verdict): drive does not import reports; the suites'
+//     harness turns a result into compat.json's (harness.CellReport).
 //   - Sweep removes what a run created, by ownership (the run's name prefix
 //     and the ids it created), never anything else.
 //   - Open builds the target a Spec names.

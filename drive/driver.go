@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsconform/kmsconform/model"
-	"github.com/kmsconform/kmsconform/reports"
 	"github.com/kmsconform/kmsconform/targets"
 	"github.com/kmsconform/kmsconform/wait"
 )
@@ -26,7 +25,7 @@ type Progress interface {
 	// Start is called once, with the number of specs that will run.
 	Start(total int)
 	// CellDone is called after every cell and scenario.
-	CellDone(id string, v reports.Verdict)
+	CellDone(id string, v Verdict)
 	// Waiting says what the run waits for and until when.
 	Waiting(what string, until time.Time)
 }
@@ -189,10 +188,10 @@ func (r *cellRun) applyEnv(ctx context.Context, c model.Call) error {
 			err = pc.DeleteProxy(ctx, r.m.v(c.Endpoint))
 		}
 		if errors.Is(err, targets.ErrUnsupported) {
-			return endWith(reports.Unreachable, "%s: %v", c.Op, err)
+			return endWith(Unreachable, "%s: %v", c.Op, err)
 		}
 		if err != nil {
-			return endWith(reports.Indeterminate, "changing the proxy (%s): %v", c.Op, err)
+			return endWith(Indeterminate, "changing the proxy (%s): %v", c.Op, err)
 		}
 		return nil
 	}
@@ -216,10 +215,10 @@ func (r *cellRun) applyEnv(ctx context.Context, c model.Call) error {
 	case c.Op == model.OpExpireKeyDeletion && tc != nil:
 		err = tc.ExpireKeyDeletion(ctx, r.m.KeyID(c.KeyID))
 	default:
-		return endWith(reports.Unreachable, "%s needs a control plane this target lacks", c.Op)
+		return endWith(Unreachable, "%s needs a control plane this target lacks", c.Op)
 	}
 	if err != nil {
-		return endWith(reports.Indeterminate, "control plane %s: %v", c.Op, err)
+		return endWith(Indeterminate, "control plane %s: %v", c.Op, err)
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/kmsconform/kmsconform/model"
-	"github.com/kmsconform/kmsconform/reports"
 	"github.com/kmsconform/kmsconform/targets"
 )
 
@@ -37,7 +36,7 @@ func (m *Mapper) Redact(s string) string { return m.redact(s) }
 func envErr(err error) error {
 	var ve *verdictError
 	if errors.As(err, &ve) {
-		if ve.verdict == reports.Unreachable {
+		if ve.verdict == Unreachable {
 			return errors.Join(targets.ErrUnsupported, errors.New(ve.detail))
 		}
 		return errors.New(ve.detail)

@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/kmsconform/kmsconform/model"
-	"github.com/kmsconform/kmsconform/reports"
 	"github.com/kmsconform/kmsconform/targets"
 )
 
@@ -38,8 +37,8 @@ import (
 // lane is the run of one store type's lane.
 type lane struct {
 	once      sync.Once
-	cells     map[string]reports.Cell
-	scenarios map[string]reports.Scenario
+	cells     map[string]CellResult
+	scenarios map[string]ScenarioResult
 }
 
 // UsesLanes reports whether the harness runs cells and scenarios in lanes
@@ -94,7 +93,7 @@ func (h *Driver) laneFor(t model.StoreType) *lane {
 	}
 	l := h.lanes[t]
 	if l == nil {
-		l = &lane{cells: map[string]reports.Cell{}, scenarios: map[string]reports.Scenario{}}
+		l = &lane{cells: map[string]CellResult{}, scenarios: map[string]ScenarioResult{}}
 		h.lanes[t] = l
 	}
 	return l
@@ -102,25 +101,25 @@ func (h *Driver) laneFor(t model.StoreType) *lane {
 
 // LaneCell returns a cell's result from its lane, running the lane first
 // if no spec of it has.
-func (h *Driver) LaneCell(ctx context.Context, c model.Cell) reports.Cell {
+func (h *Driver) LaneCell(ctx context.Context, c model.Cell) CellResult {
 	l := h.laneFor(c.StoreType)
 	l.once.Do(func() { h.runLane(ctx, c.StoreType, l) })
 	if res, ok := l.cells[c.ID]; ok {
 		return res
 	}
-	res := CellResultBase(c)
-	res.Verdict, res.Evidence.Detail = reports.Unreachable, "the lane of its store type did not reach it"
+	res := CellResult{Cell: c}
+	res.Verdict, res.Evidence.Detail = Unreachable, "the lane of its store type did not reach it"
 	return res
 }
 
 // LaneScenario returns a scenario's result from its lane.
-func (h *Driver) LaneScenario(ctx context.Context, s Scenario) reports.Scenario {
+func (h *Driver) LaneScenario(ctx context.Context, s Scenario) ScenarioResult {
 	l := h.laneFor(s.StoreType())
 	l.once.Do(func() { h.runLane(ctx, s.StoreType(), l) })
 	if res, ok := l.scenarios[s.Name]; ok {
 		return res
 	}
-	return reports.Scenario{Name: s.Name, Verdict: reports.Unreachable, Detail: "the lane of its store type did not reach it"}
+	return ScenarioResult{Name: s.Name, Verdict: Unreachable, Detail: "the lane of its store type did not reach it"}
 }
 
 // runLane runs the lane of store type t, for the specs the label filter
@@ -155,22 +154,22 @@ func (h *Driver) runLane(ctx context.Context, t model.StoreType, l *lane) {
 	// proxy URI): say so rather than fail each item on it.
 	if held := h.heldByOther(ctx, t); held != "" {
 		for _, c := range valid {
-			res := CellResultBase(c)
-			res.Verdict, res.Evidence.Detail = reports.Unreachable, held
+			res := CellResult{Cell: c}
+			res.Verdict, res.Evidence.Detail = Unreachable, held
 			l.cells[c.ID] = res
-			h.Done(res.ID, res.Verdict)
+			h.Done(res.Cell.ID, res.Verdict)
 		}
 		for _, c := range h.Cells {
 			if matrix[c.ID] {
-				res := CellResultBase(c)
-				res.Verdict, res.Evidence.Detail = reports.Unreachable, held
+				res := CellResult{Cell: c}
+				res.Verdict, res.Evidence.Detail = Unreachable, held
 				l.cells[c.ID] = res
-				h.Done(res.ID, res.Verdict)
+				h.Done(res.Cell.ID, res.Verdict)
 			}
 		}
 		for _, s := range ss {
-			l.scenarios[s.Name] = reports.Scenario{Name: s.Name, Verdict: reports.Unreachable, Detail: held}
-			h.Done("scenario "+s.Name, reports.Unreachable)
+			l.scenarios[s.Name] = ScenarioResult{Name: s.Name, Verdict: Unreachable, Detail: held}
+			h.Done("scenario "+s.Name, Unreachable)
 		}
 		return
 	}
@@ -184,7 +183,7 @@ func (h *Driver) runLane(ctx context.Context, t model.StoreType, l *lane) {
 		}
 		res := h.RunCell(ctx, c)
 		l.cells[c.ID] = res
-		h.Done(res.ID, res.Verdict)
+		h.Done(res.Cell.ID, res.Verdict)
 	}
 	var later []Scenario
 	for _, s := range ss {
@@ -216,9 +215,9 @@ func (h *Driver) runLane(ctx context.Context, t model.StoreType, l *lane) {
 		}
 		run := h.RunWalk(ctx, t, only, walkValid, pause)
 		for _, res := range run.Cells {
-			if _, mine := l.cells[res.ID]; !mine && (matrix[res.ID] || strings.HasPrefix(res.ID, "validation/")) {
-				l.cells[res.ID] = res
-				h.Done(res.ID, res.Verdict)
+			if _, mine := l.cells[res.Cell.ID]; !mine && (matrix[res.Cell.ID] || strings.HasPrefix(res.Cell.ID, "validation/")) {
+				l.cells[res.Cell.ID] = res
+				h.Done(res.Cell.ID, res.Verdict)
 			}
 		}
 		var left string
@@ -237,24 +236,24 @@ func (h *Driver) runLane(ctx context.Context, t model.StoreType, l *lane) {
 		if _, ran := l.scenarios[s.Name]; ran {
 			continue // at the walk's pause
 		}
-		var res reports.Scenario
+		var res ScenarioResult
 		var final *model.World
 		var m *Mapper
 		switch {
 		case bound == "":
 			res, final, m = h.runScenario(ctx, s, nil)
-			if res.Verdict != reports.Unreachable && res.Verdict != reports.Unsupported {
+			if res.Verdict != Unreachable && res.Verdict != Unsupported {
 				bound = boundAfterScenario(t, s, res)
 			}
 		default:
 			probe := &cellRun{h: h, tgt: h.Target}
 			if why := probe.lacks(s); why != "" {
-				res = reports.Scenario{Name: s.Name, Verdict: reports.Unreachable, Detail: "the scenario " + why}
+				res = ScenarioResult{Name: s.Name, Verdict: Unreachable, Detail: "the scenario " + why}
 				break
 			}
 			a, why := h.adopt(ctx, t, s, keep)
 			if a == nil {
-				res = reports.Scenario{Name: s.Name, Verdict: reports.Unreachable, Detail: bound + "; it cannot adopt that store: " + why}
+				res = ScenarioResult{Name: s.Name, Verdict: Unreachable, Detail: bound + "; it cannot adopt that store: " + why}
 				break
 			}
 			res, final, m = h.runScenario(ctx, s, a)
@@ -304,7 +303,7 @@ func binds(t model.StoreType, calls []model.Call) bool {
 	return false
 }
 
-func (h *Driver) Done(id string, v reports.Verdict) {
+func (h *Driver) Done(id string, v Verdict) {
 	if h.Progress != nil {
 		h.Progress.CellDone(id, v)
 	}
@@ -376,8 +375,8 @@ func (h *Driver) leftover(ctx context.Context, t model.StoreType) string {
 }
 
 // boundAfterScenario is boundAfterWalk for a scenario that ran.
-func boundAfterScenario(t model.StoreType, s Scenario, res reports.Scenario) string {
-	if res.Verdict == reports.Unreachable || res.Verdict == reports.Unsupported {
+func boundAfterScenario(t model.StoreType, s Scenario, res ScenarioResult) string {
+	if res.Verdict == Unreachable || res.Verdict == Unsupported {
 		return ""
 	}
 	for _, c := range s.Steps {

@@ -12,13 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/kmsconform/kmsconform/model"
-	"github.com/kmsconform/kmsconform/reports"
 	"github.com/kmsconform/kmsconform/targets"
 )
 
 // PlannedRun is what following the plan of one store type gave.
 type PlannedRun struct {
-	Cells []reports.Cell
+	Cells []CellResult
 	// Replans counts the times the target answered otherwise than the
 	// model and the walk was re-planned from the state observed.
 	Replans int
@@ -168,8 +167,8 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 
 	for id, why := range refused {
 		if only == nil || only[id] {
-			res := CellResultBase(cells[id])
-			res.Verdict, res.Evidence.Detail, res.Evidence.Route = reports.Unreachable, why, "planned"
+			res := CellResult{Cell: cells[id]}
+			res.Verdict, res.Evidence.Detail, res.Evidence.Route = Unreachable, why, "planned"
 			run.Cells = append(run.Cells, res)
 		}
 	}
@@ -197,8 +196,8 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 	}
 	done := map[string]bool{}
 	for id, why := range plan.Excluded {
-		res := CellResultBase(cells[id])
-		res.Verdict, res.Evidence.Detail, res.Evidence.Route = reports.Unreachable, "not in the planned walk: "+why, "planned"
+		res := CellResult{Cell: cells[id]}
+		res.Verdict, res.Evidence.Detail, res.Evidence.Route = Unreachable, "not in the planned walk: "+why, "planned"
 		run.Cells = append(run.Cells, res)
 		done[id] = true
 	}
@@ -269,19 +268,19 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 	run.final, run.m = &final, r.m
 	for _, id := range plan.Covered {
 		if !done[id] {
-			res := CellResultBase(cells[id])
-			res.Verdict, res.Evidence.Detail, res.Evidence.Route = reports.Indeterminate, "the planned run stopped before it: "+run.Stopped, "planned"
+			res := CellResult{Cell: cells[id]}
+			res.Verdict, res.Evidence.Detail, res.Evidence.Route = Indeterminate, "the planned run stopped before it: "+run.Stopped, "planned"
 			switch r.stopVerdict {
-			case reports.Unreachable:
-				res.Verdict, res.Evidence.Detail = reports.Unreachable, "the walk cannot go on: "+run.Stopped
-			case reports.Unsupported:
-				res.Verdict, res.Evidence.Detail = reports.Unsupported, run.Stopped
+			case Unreachable:
+				res.Verdict, res.Evidence.Detail = Unreachable, "the walk cannot go on: "+run.Stopped
+			case Unsupported:
+				res.Verdict, res.Evidence.Detail = Unsupported, run.Stopped
 			}
 			run.Cells = append(run.Cells, res)
 		}
 	}
 	for i := range run.Cells {
-		run.Cells[i].Evidence.Adapted = adapted[run.Cells[i].ID]
+		run.Cells[i].Evidence.Adapted = adapted[run.Cells[i].Cell.ID]
 	}
 	return run
 }
@@ -334,14 +333,14 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 	case obs.Unknown != "" && s.Cell == "":
 		// A move of the walk needs backing the run was not given: the
 		// cells after it cannot be reached (not a divergence of the target).
-		r.stopVerdict = reports.Unreachable
+		r.stopVerdict = Unreachable
 		return w, false, obs.Unknown
 	case obs.NotImplemented && s.Cell == "":
-		r.stopVerdict = reports.Unsupported
+		r.stopVerdict = Unsupported
 		return w, false, fmt.Sprintf("%s is not implemented (%s)", s.Call.Op, obs.describe())
 	case obs.Transport:
 		// No answer: the outcome is unknown, and so is every later one.
-		defer func() { r.stopVerdict = reports.Indeterminate }()
+		defer func() { r.stopVerdict = Indeterminate }()
 	}
 	var matched []model.Outcome
 	for _, o := range outs {
@@ -378,7 +377,7 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 	}
 	if s.Cell != "" {
 		c := cells[s.Cell]
-		res := CellResultBase(c)
+		res := CellResult{Cell: c}
 		res.Observed = obs.Code
 		res.Evidence.Route = "planned"
 		if bracket {
@@ -393,25 +392,25 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 		res.Evidence.Message = r.m.redact(obs.Message)
 		switch {
 		case obs.Unknown != "":
-			res.Verdict, res.Evidence.Detail = reports.Unreachable, obs.Unknown
+			res.Verdict, res.Evidence.Detail = Unreachable, obs.Unknown
 		case obs.Transport:
-			res.Verdict, res.Evidence.Detail = reports.Indeterminate, "no answer: "+r.m.redact(obs.Message)
+			res.Verdict, res.Evidence.Detail = Indeterminate, "no answer: "+r.m.redact(obs.Message)
 		case obs.NotImplemented:
-			res.Verdict, res.Evidence.Detail = reports.Unsupported, fmt.Sprintf("%s is not implemented (%s)", c.Op, obs.describe())
+			res.Verdict, res.Evidence.Detail = Unsupported, fmt.Sprintf("%s is not implemented (%s)", c.Op, obs.describe())
 		case len(matched) > 0:
-			res.Verdict = reports.Pass
+			res.Verdict = Pass
 			if detail := r.checkReached(ctx, c, s, matched, ans); detail != "" {
-				res.Verdict, res.Evidence.Detail = reports.Fail, r.m.redact(detail)
+				res.Verdict, res.Evidence.Detail = Fail, r.m.redact(detail)
 			}
 		case c.Status == model.Undocumented:
-			res.Verdict, res.Evidence.Detail = reports.Informational, "an undocumented cell answered outside the plausible set"
+			res.Verdict, res.Evidence.Detail = Informational, "an undocumented cell answered outside the plausible set"
 		default:
-			res.Verdict, res.Evidence.Detail = reports.Fail, fmt.Sprintf("answered %s; the model allows %v", orNone(obs.Code), expectedNames(c.Expected))
+			res.Verdict, res.Evidence.Detail = Fail, fmt.Sprintf("answered %s; the model allows %v", orNone(obs.Code), expectedNames(c.Expected))
 		}
 		res.Seconds = time.Since(start).Seconds()
 		run.Cells = append(run.Cells, res)
 		done[s.Cell] = true
-		if res.Verdict == reports.Pass && s.From != s.To && model.ConnectionState(s.To).Transient() {
+		if res.Verdict == Pass && s.From != s.To && model.ConnectionState(s.To).Transient() {
 			r.lastCell = len(run.Cells) - 1 // the settle that follows is this cell's too
 		}
 	}
@@ -466,11 +465,11 @@ func (r *cellRun) replan(ctx context.Context, w *model.World, s model.PlanStep, 
 	}
 	for id, why := range re.Excluded {
 		if !done[id] {
-			res := CellResultBase(cells[id])
+			res := CellResult{Cell: cells[id]}
 			if !opt.Transient && run.Finding != "" && strings.Contains(why, "held in") {
 				why = run.Finding
 			}
-			res.Verdict, res.Evidence.Detail, res.Evidence.Route = reports.Unreachable, "after a divergence, the re-planned walk cannot reach it: "+why, "planned"
+			res.Verdict, res.Evidence.Detail, res.Evidence.Route = Unreachable, "after a divergence, the re-planned walk cannot reach it: "+why, "planned"
 			run.Cells = append(run.Cells, res)
 			done[id] = true
 		}
@@ -526,8 +525,8 @@ func (r *cellRun) bracketMiss(w model.World, s model.PlanStep, cells map[string]
 	r.misses++
 	r.missed, r.lastMiss = true, true
 	if r.tries[s.Cell] >= maxBracketTries {
-		res := CellResultBase(cells[s.Cell])
-		res.Verdict = reports.Unreachable
+		res := CellResult{Cell: cells[s.Cell]}
+		res.Verdict = Unreachable
 		res.Evidence.Route = "planned, bracketed"
 		res.Evidence.Detail = fmt.Sprintf("the store did not stay %s around the call on %d tries (last: %s): the transition ends sooner than two DescribeCustomKeyStores and a call",
 			s.From, r.tries[s.Cell], seen)
@@ -555,7 +554,7 @@ func (r *cellRun) planSettle(ctx context.Context, w model.World, s model.PlanSte
 	state, code, err := r.waitStable(ctx, id)
 	if err != nil {
 		var ve *verdictError
-		if errors.As(err, &ve) && ve.verdict == reports.Indeterminate {
+		if errors.As(err, &ve) && ve.verdict == Indeterminate {
 			return w, false, ve.detail
 		}
 		return w, true, ""
@@ -572,9 +571,9 @@ func (r *cellRun) planSettle(ctx context.Context, w model.World, s model.PlanSte
 		// Not the target's fault: the password the run was given is not
 		// the cluster's any more. Nothing on the cluster can connect.
 		if cellIdx >= 0 && cellIdx < len(run.Cells) {
-			run.Cells[cellIdx].Verdict, run.Cells[cellIdx].Evidence.Detail = reports.Unreachable, why
+			run.Cells[cellIdx].Verdict, run.Cells[cellIdx].Evidence.Detail = Unreachable, why
 		}
-		r.stopVerdict = reports.Unreachable
+		r.stopVerdict = Unreachable
 		return w, false, why
 	}
 	if state == ps.State && code == ps.ErrorCode {
@@ -592,7 +591,7 @@ func (r *cellRun) planSettle(ctx context.Context, w model.World, s model.PlanSte
 	}
 	if cellIdx >= 0 && cellIdx < len(run.Cells) {
 		c := &run.Cells[cellIdx]
-		c.Verdict = reports.Fail
+		c.Verdict = Fail
 		c.Evidence.Detail = fmt.Sprintf("the store settled to %s; the model allows %s",
 			strings.TrimSpace(string(state)+" "+string(code)), strings.Join(slices.Compact(allowed), " or "))
 	}
@@ -620,7 +619,7 @@ func (r *cellRun) checkKeysAfter(ctx context.Context, w model.World, s model.Pla
 	}
 	if got != want && cellIdx >= 0 && cellIdx < len(run.Cells) {
 		c := &run.Cells[cellIdx]
-		c.Verdict = reports.Fail
+		c.Verdict = Fail
 		c.Evidence.Detail = fmt.Sprintf("after the store settled, its key shows %s; the model expects %s", orNone(string(got)), want)
 	}
 	return ""
@@ -791,7 +790,7 @@ func stopReason(err error) string {
 		return err.Error()
 	}
 	var ve *verdictError
-	if errors.As(err, &ve) && ve.verdict == reports.Indeterminate {
+	if errors.As(err, &ve) && ve.verdict == Indeterminate {
 		return ve.detail
 	}
 	return ""

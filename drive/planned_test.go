@@ -13,7 +13,6 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	m "github.com/kmsconform/kmsconform/model"
-	"github.com/kmsconform/kmsconform/reports"
 	"github.com/kmsconform/kmsconform/targets"
 	"github.com/kmsconform/kmsconform/targets/emulator"
 )
@@ -52,16 +51,16 @@ func TestPlannedRunOnTheEmulator(t *testing.T) {
 		t.Logf("%s: %d transitions (planned %d+%d), %d re-plans", st, run.Transitions, plan.Transitions, plan.TeardownTransitions, run.Replans)
 		seen := map[string]bool{}
 		for _, c := range run.Cells {
-			if seen[c.ID] {
-				t.Fatalf("%s twice", c.ID)
+			if seen[c.Cell.ID] {
+				t.Fatalf("%s twice", c.Cell.ID)
 			}
-			seen[c.ID] = true
-			_, excluded := plan.Excluded[c.ID]
+			seen[c.Cell.ID] = true
+			_, excluded := plan.Excluded[c.Cell.ID]
 			switch {
-			case excluded && c.Verdict != reports.Unreachable:
-				t.Errorf("%s: excluded but %s", c.ID, c.Verdict)
-			case !excluded && c.Verdict != reports.Pass:
-				t.Errorf("%s: %s, answered %s: %s", c.ID, c.Verdict, c.Observed, c.Evidence.Detail)
+			case excluded && c.Verdict != Unreachable:
+				t.Errorf("%s: excluded but %s", c.Cell.ID, c.Verdict)
+			case !excluded && c.Verdict != Pass:
+				t.Errorf("%s: %s, answered %s: %s", c.Cell.ID, c.Verdict, c.Observed, c.Evidence.Detail)
 			}
 		}
 		n := 0
@@ -121,14 +120,14 @@ func TestPlannedRunReplansOnDivergence(t *testing.T) {
 	failed := 0
 	for _, c := range run.Cells {
 		switch c.Verdict {
-		case reports.Pass, reports.Unreachable:
-		case reports.Fail:
+		case Pass, Unreachable:
+		case Fail:
 			failed++
-			if c.ID != "EXTERNAL_KEY_STORE/CONNECTED/DisconnectCustomKeyStore" || !strings.Contains(c.Evidence.Detail, "CustomKeyStoreInvalidStateException") {
-				t.Errorf("%s failed: %s", c.ID, c.Evidence.Detail)
+			if c.Cell.ID != "EXTERNAL_KEY_STORE/CONNECTED/DisconnectCustomKeyStore" || !strings.Contains(c.Evidence.Detail, "CustomKeyStoreInvalidStateException") {
+				t.Errorf("%s failed: %s", c.Cell.ID, c.Evidence.Detail)
 			}
 		default:
-			t.Errorf("%s: %s: %s", c.ID, c.Verdict, c.Evidence.Detail)
+			t.Errorf("%s: %s: %s", c.Cell.ID, c.Verdict, c.Evidence.Detail)
 		}
 	}
 	if failed != 1 {

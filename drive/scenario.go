@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/kmsconform/kmsconform/model"
-	"github.com/kmsconform/kmsconform/reports"
 	"github.com/kmsconform/kmsconform/wait"
 )
 
@@ -40,7 +39,7 @@ func (s Scenario) Needs() []model.Need {
 // with every answer so far: each API answer must be one the model allows in
 // one of them, each settled state one the model reaches, each key state one
 // it shows; the scenario fails the moment the set is empty.
-func (h *Driver) RunScenario(ctx context.Context, s Scenario) (res reports.Scenario) {
+func (h *Driver) RunScenario(ctx context.Context, s Scenario) (res ScenarioResult) {
 	res, _, _ = h.runScenario(ctx, s, nil)
 	return res
 }
@@ -48,7 +47,7 @@ func (h *Driver) RunScenario(ctx context.Context, s Scenario) (res reports.Scena
 // runScenario runs a scenario; with an adoption, on a store it adopts
 // instead of the one its first step creates. It also returns the model's
 // world where the scenario ended (nil unless it passed) and its mapper.
-func (h *Driver) runScenario(ctx context.Context, s Scenario, a *adoption) (res reports.Scenario, final *model.World, m *Mapper) {
+func (h *Driver) runScenario(ctx context.Context, s Scenario, a *adoption) (res ScenarioResult, final *model.World, m *Mapper) {
 	start := time.Now()
 	res.Name = s.Name
 	r := &cellRun{h: h, client: h.Target.KMS(), tgt: h.Target, route: "api"}
@@ -72,23 +71,23 @@ func (h *Driver) runScenario(ctx context.Context, s Scenario, a *adoption) (res 
 	var ve *verdictError
 	switch {
 	case err == nil:
-		res.Verdict = reports.Pass
+		res.Verdict = Pass
 		res.Detail = fmt.Sprintf("%d steps", len(s.Steps))
 	case errors.As(err, &ve):
 		res.Verdict, res.Detail = ve.verdict, ve.detail
 	default:
-		res.Verdict, res.Detail = reports.Indeterminate, err.Error()
+		res.Verdict, res.Detail = Indeterminate, err.Error()
 	}
 	return res, final, m
 }
 
 func (r *cellRun) scenario(ctx context.Context, s Scenario) error {
 	if why := r.lacks(s); why != "" {
-		return endWith(reports.Unreachable, "the scenario %s", why)
+		return endWith(Unreachable, "the scenario %s", why)
 	}
 	if rs := r.resetter(); rs != nil && r.holder() != nil && r.clusters() != nil && r.fleet() != nil {
 		if err := rs.Reset(ctx); err != nil {
-			return endWith(reports.Indeterminate, "resetting the target: %v", err)
+			return endWith(Indeterminate, "resetting the target: %v", err)
 		}
 		if err := r.putBacking(ctx, model.NewWorld()); err != nil {
 			return err
@@ -129,7 +128,7 @@ func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Ca
 		id := r.m.StoreID(c.Store())
 		if th := r.holder(); th != nil {
 			if err := th.Settle(ctx, id); err != nil {
-				return nil, endWith(reports.Indeterminate, "settling: %v", err)
+				return nil, endWith(Indeterminate, "settling: %v", err)
 			}
 		}
 		state, code, err := r.waitStable(ctx, id)
@@ -155,13 +154,13 @@ func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Ca
 					for _, o := range model.Step(w, c) {
 						if ns, ok := o.Worlds[0].Store(st.ID); ok {
 							if why := r.h.stalePassword(ns, state, code); why != "" {
-								return nil, endWith(reports.Unreachable, "%s", why)
+								return nil, endWith(Unreachable, "%s", why)
 							}
 						}
 					}
 				}
 			}
-			return nil, endWith(reports.Fail, "the store settled to %s; the model allows %s",
+			return nil, endWith(Fail, "the store settled to %s; the model allows %s",
 				strings.TrimSpace(string(state)+" "+string(code)), strings.Join(slices.Compact(allowed), " or "))
 		}
 		if state == model.Connected {
@@ -191,7 +190,7 @@ func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Ca
 	_, err := r.invoke(ctx, c, store, key)
 	obs := Classify(err)
 	if obs.Unknown != "" {
-		return nil, endWith(reports.Unreachable, "%s", obs.Unknown)
+		return nil, endWith(Unreachable, "%s", obs.Unknown)
 	}
 	var next []model.World
 	var allowed []string
@@ -210,12 +209,12 @@ func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Ca
 	if len(next) == 0 {
 		switch {
 		case obs.Transport:
-			return nil, endWith(reports.Indeterminate, "no answer: %s", obs.Message)
+			return nil, endWith(Indeterminate, "no answer: %s", obs.Message)
 		case obs.NotImplemented:
-			return nil, endWith(reports.Unsupported, "%s is not implemented (%s)", c.Op, obs.describe())
+			return nil, endWith(Unsupported, "%s is not implemented (%s)", c.Op, obs.describe())
 		}
 		slices.Sort(allowed)
-		return nil, endWith(reports.Fail, "answered %s (%s); the model allows %s", orNone(obs.Code), obs.Message, strings.Join(slices.Compact(allowed), " or "))
+		return nil, endWith(Fail, "answered %s (%s); the model allows %s", orNone(obs.Code), obs.Message, strings.Join(slices.Compact(allowed), " or "))
 	}
 	switch c.Op {
 	case model.OpCreateKey, model.OpEnableKey, model.OpDisableKey, model.OpScheduleKeyDeletion, model.OpCancelKeyDeletion:
@@ -279,20 +278,20 @@ func (r *cellRun) waitStable(ctx context.Context, id string) (model.ConnectionSt
 	case err == nil:
 		return state, code, nil
 	case errors.Is(err, wait.ErrTimeout):
-		return "", "", endWith(reports.Indeterminate, "the store is still %s after %s", state, limit)
+		return "", "", endWith(Indeterminate, "the store is still %s after %s", state, limit)
 	case ctx.Err() != nil:
 		return "", "", ctx.Err()
 	}
 	o := Classify(err)
 	switch {
 	case o.Transport:
-		return "", "", endWith(reports.Indeterminate, "DescribeCustomKeyStores: no answer: %s", o.Message)
+		return "", "", endWith(Indeterminate, "DescribeCustomKeyStores: no answer: %s", o.Message)
 	case o.NotImplemented:
-		return "", "", endWith(reports.Unsupported, "DescribeCustomKeyStores is not implemented (%s)", o.describe())
+		return "", "", endWith(Unsupported, "DescribeCustomKeyStores is not implemented (%s)", o.describe())
 	case o.Code != "":
-		return "", "", endWith(reports.Fail, "DescribeCustomKeyStores answered %s: %s", o.Code, o.Message)
+		return "", "", endWith(Fail, "DescribeCustomKeyStores answered %s: %s", o.Code, o.Message)
 	}
-	return "", "", endWith(reports.Fail, "%v", err)
+	return "", "", endWith(Fail, "%v", err)
 }
 
 // observeKeys reads the KeyState of every key the scenario made and keeps
@@ -310,7 +309,7 @@ func (r *cellRun) observeKeys(ctx context.Context, ws []model.World) ([]model.Wo
 			if obs.Code == string(model.ErrNotFound) {
 				continue
 			}
-			return nil, endWith(reports.Fail, "DescribeKey answered %s", obs.Code)
+			return nil, endWith(Fail, "DescribeKey answered %s", obs.Code)
 		}
 		got[k.ID] = model.KeyState(out.KeyMetadata.KeyState)
 	}
@@ -335,7 +334,7 @@ func (r *cellRun) observeKeys(ctx context.Context, ws []model.World) ([]model.Wo
 			g = append(g, id[len(id)-4:]+"="+string(st))
 		}
 		slices.Sort(g)
-		return nil, endWith(reports.Fail, "keys show %s; the model expects %s", strings.Join(g, ","), strings.Join(slices.Compact(shown), ","))
+		return nil, endWith(Fail, "keys show %s; the model expects %s", strings.Join(g, ","), strings.Join(slices.Compact(shown), ","))
 	}
 	return next, nil
 }

@@ -47,7 +47,7 @@ func runPlanned(f runFlags, stdout, stderr io.Writer) int {
 	walk := func(ctx context.Context) error {
 		for _, st := range model.StoreTypes {
 			run := h.RunPlanned(ctx, st)
-			cells = append(cells, run.Cells...)
+			cells = append(cells, harness.CellReports(run.Cells)...)
 			fmt.Fprintf(stderr, "kmsconform run: %s walk: %d cells, %d transitions (lower bound %d), %d re-plans, %d retries at transient cells\n",
 				st, len(run.Cells), run.Transitions, run.LowerBound, run.Replans, run.Retries)
 			if run.Stopped != "" {

@@ -17,6 +17,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
 
+	"github.com/kmsconform/kmsconform/drive"
 	"github.com/kmsconform/kmsconform/reports"
 	_ "github.com/kmsconform/kmsconform/suites/conformance"
 	"github.com/kmsconform/kmsconform/suites/harness"
@@ -290,14 +291,14 @@ func (p *progress) Start(total int) {
 	}
 }
 
-func (p *progress) CellDone(id string, v reports.Verdict) {
+func (p *progress) CellDone(id string, v drive.Verdict) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done++
 	if p.quiet {
 		return
 	}
-	if time.Since(p.last) > 2*time.Second || v == reports.Fail {
+	if time.Since(p.last) > 2*time.Second || v == drive.Fail {
 		fmt.Fprintf(p.w, "kmsconform: %d/%d done (last: %s %s)\n", p.done, p.total, id, v)
 		p.last = time.Now()
 	}

@@ -161,10 +161,12 @@ const (
 	entryFinding  = "kmsconform.finding"
 )
 
-// RecordCell attaches a cell's result to the running spec.
+// RecordCell attaches a cell's result, as compat.json has it, to the
+// running spec.
 func RecordCell(c reports.Cell) { addEntry(entryCell, c) }
 
-// RecordScenario attaches a scenario's result to the running spec.
+// RecordScenario attaches a scenario's result, as compat.json has it, to
+// the running spec.
 func RecordScenario(s reports.Scenario) { addEntry(entryScenario, s) }
 
 func addEntry(name string, v any) {
@@ -270,7 +272,7 @@ func BuildCompat(r Report) *reports.Compat {
 	}
 	for _, cell := range expectedCells {
 		if !seen[cell.ID] && InShard(shardKey(cell)) {
-			res := drive.CellResultBase(cell)
+			res := reports.CellFor(cell)
 			res.Verdict = reports.Skipped
 			res.Evidence.Detail = "not selected (label filter)"
 			c.Cells = append(c.Cells, res)
@@ -287,14 +289,14 @@ func CellSpec(ctx SpecContext, c model.Cell) {
 		Skip("in another process's shard")
 	}
 	h := current
-	var res reports.Cell
+	var res drive.CellResult
 	if h.UsesLanes() && drive.LaneOf(c) != "" {
 		res = h.LaneCell(ctx, c)
 	} else {
 		res = h.RunCell(ctx, c)
-		h.Done(res.ID, res.Verdict)
+		h.Done(res.Cell.ID, res.Verdict)
 	}
-	RecordCell(res)
+	RecordCell(CellReport(res))
 	Conclude(res.Verdict, res.Evidence.Detail)
 }
 
@@ -308,14 +310,14 @@ func ScenarioSpec(ctx SpecContext, s drive.Scenario) {
 	if !InShard(key) {
 		Skip("in another process's shard")
 	}
-	var res reports.Scenario
+	var res drive.ScenarioResult
 	if h.UsesLanes() && s.StoreType() != "" {
 		res = h.LaneScenario(ctx, s)
 	} else {
 		res = h.RunScenario(ctx, s)
 		h.Done("scenario "+res.Name, res.Verdict)
 	}
-	RecordScenario(res)
+	RecordScenario(ScenarioReport(res))
 	Conclude(res.Verdict, res.Detail)
 }
 
@@ -323,11 +325,11 @@ func ScenarioSpec(ctx SpecContext, s drive.Scenario) {
 // informational pass; the others skip it — except on a target with every
 // capability (the embedded emulator), where every cell is reachable, so
 // anything short of pass there is a defect of the target or of the suite.
-func Conclude(v reports.Verdict, detail string) {
+func Conclude(v drive.Verdict, detail string) {
 	switch v {
-	case reports.Fail:
+	case drive.Fail:
 		Fail(detail)
-	case reports.Pass, reports.Informational:
+	case drive.Pass, drive.Informational:
 	default:
 		if h := current; h != nil && h.FullControl() {
 			Fail(fmt.Sprintf("%s on a target with every capability: %s", v, detail))
