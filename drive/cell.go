@@ -28,22 +28,6 @@ func endWith(v Verdict, format string, args ...any) error {
 	return &verdictError{verdict: v, detail: fmt.Sprintf(format, args...)}
 }
 
-// expectedNames names an outcome set (exception names, SuccessCode) for a
-// verdict's detail.
-func expectedNames(outs []model.Outcome) []string {
-	var names []string
-	for _, o := range outs {
-		n := string(o.Error)
-		if o.Error == model.Success {
-			n = SuccessCode
-		}
-		if !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	return names
-}
-
 // cellRun is the state of one cell's run.
 type cellRun struct {
 	h      *Driver
@@ -180,7 +164,7 @@ func (r *cellRun) run(ctx context.Context, res *CellResult) error {
 		}
 	}
 	if len(matched) == 0 {
-		allowed := strings.Join(expectedNames(c.Expected), " or ")
+		allowed := strings.Join(model.OutcomeNames(c.Expected), " or ")
 		switch {
 		case obs.Transport:
 			return endWith(Indeterminate, "no answer: %s", obs.Message)

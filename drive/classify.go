@@ -9,6 +9,8 @@ import (
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
+
+	"github.com/kmsconform/kmsconform/model"
 )
 
 // Observation is a target's answer, classified.
@@ -33,7 +35,7 @@ type Observation struct {
 }
 
 // SuccessCode is the observed code of a call that succeeded.
-const SuccessCode = "success"
+const SuccessCode = model.SuccessName
 
 // notImplementedCodes are error codes emulators send for an operation they
 // lack. Real KMS never sends them for a well-formed custom key store call.

@@ -405,7 +405,7 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 		case c.Status == model.Undocumented:
 			res.Verdict, res.Evidence.Detail = Informational, "an undocumented cell answered outside the plausible set"
 		default:
-			res.Verdict, res.Evidence.Detail = Fail, fmt.Sprintf("answered %s; the model allows %v", orNone(obs.Code), expectedNames(c.Expected))
+			res.Verdict, res.Evidence.Detail = Fail, fmt.Sprintf("answered %s; the model allows %v", orNone(obs.Code), model.OutcomeNames(c.Expected))
 		}
 		res.Seconds = time.Since(start).Seconds()
 		run.Cells = append(run.Cells, res)

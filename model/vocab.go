@@ -1,5 +1,7 @@
 package model
 
+import "slices"
+
 // StoreType is a custom key store's type (CustomKeyStoreType on the wire).
 type StoreType string
 
@@ -155,6 +157,25 @@ type Exception string
 
 // Success is the outcome of a call that returns HTTP 200.
 const Success Exception = ""
+
+// SuccessName names success among exception names (in reports, say).
+const SuccessName = "success"
+
+// OutcomeNames names an outcome set: its exceptions, and SuccessName for
+// success, each once, in order.
+func OutcomeNames(outs []Outcome) []string {
+	var names []string
+	for _, o := range outs {
+		n := string(o.Error)
+		if o.Error == Success {
+			n = SuccessName
+		}
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
 
 const (
 	ErrCloudHsmClusterInUse            Exception = "CloudHsmClusterInUseException"

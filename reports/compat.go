@@ -80,7 +80,7 @@ type Cell struct {
 
 // SuccessName is the name of success among a cell's expected and observed
 // outcomes.
-const SuccessName = "success"
+const SuccessName = model.SuccessName
 
 // CellFor returns the result of model cell c with the fields that do not
 // depend on the run: its id, store type, state (NonexistentState for a
@@ -92,26 +92,11 @@ func CellFor(c model.Cell) Cell {
 		state = NonexistentState
 	}
 	r := Cell{ID: c.ID, StoreType: string(c.StoreType), State: state, Operation: string(c.Op), Variant: c.Variant,
-		Provenance: string(c.Status), Expected: expectedNames(c.Expected)}
+		Provenance: string(c.Status), Expected: model.OutcomeNames(c.Expected)}
 	for _, rl := range c.Rules {
 		r.Rules = append(r.Rules, rl.ID)
 	}
 	return r
-}
-
-// expectedNames names an outcome set: exception names, or SuccessName.
-func expectedNames(outs []model.Outcome) []string {
-	var names []string
-	for _, o := range outs {
-		n := string(o.Error)
-		if o.Error == model.Success {
-			n = SuccessName
-		}
-		if !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	return names
 }
 
 // Evidence is what the target answered, and how the cell's state was reached.
