@@ -73,7 +73,7 @@ fuzz:
 
 ## mutants: the rapid machine and the conformance suite against every emulator mutant; the kill table
 mutants:
-	$(GO) run ./fuzz/cmd/mutants
+	$(GO) run ./cmd/mutants
 
 ## model: print the model's rule table as Markdown
 model:

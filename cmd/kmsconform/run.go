@@ -41,7 +41,7 @@ type runFlags struct {
 	planned                                                  bool
 	verbose                                                  bool
 	// mutant is emulator.MutantEnv: the emulator mutant the mutation
-	// driver (fuzz/cmd/mutants) starts this run against.
+	// driver (cmd/mutants) starts this run against.
 	mutant string
 	// expect is the --expect file; expectations its content, read before
 	// the run.

@@ -5,7 +5,7 @@
 // sequence. It exits 1 when a mutant survives: a survivor is a hole in the
 // suite.
 //
-//	go run ./fuzz/cmd/mutants [-checks 300] [-only name,name] [-suite=false] [-shrinktime 2m] [-show]
+//	go run ./cmd/mutants [-checks 300] [-only name,name] [-suite=false] [-shrinktime 2m] [-show]
 package main
 
 import (
