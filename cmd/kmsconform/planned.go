@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -100,11 +101,11 @@ func writePlannedCompat(c *reports.Compat, path string, tgt targets.Target) erro
 	if !ok {
 		return c.WriteFile(path)
 	}
-	var buf bytesBuffer
+	var buf bytes.Buffer
 	if err := c.Write(&buf); err != nil {
 		return err
 	}
-	raw, err := rec.NormalizeRecording(buf.b)
+	raw, err := rec.NormalizeRecording(buf.Bytes())
 	if err != nil {
 		return err
 	}
@@ -113,7 +114,3 @@ func writePlannedCompat(c *reports.Compat, path string, tgt targets.Target) erro
 	}
 	return os.WriteFile(path, raw, 0o644)
 }
-
-type bytesBuffer struct{ b []byte }
-
-func (w *bytesBuffer) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
