@@ -54,6 +54,15 @@ type cellRun struct {
 	mendAt           int // the walk's plan's Mend
 	mendPaused       bool
 	stopVerdict      Verdict // the verdict of the cells a stopped walk leaves ("": indeterminate)
+	created          map[string]time.Time // the first CreationDate seen per store (checkEntryFields)
+}
+
+// creationDates is where the run remembers each store's CreationDate.
+func (r *cellRun) creationDates() map[string]time.Time {
+	if r.created == nil {
+		r.created = map[string]time.Time{}
+	}
+	return r.created
 }
 
 // The target's capabilities, nil where it lacks one.
@@ -443,8 +452,9 @@ func (r *cellRun) checkAnswer(ctx context.Context, matched []model.Outcome, ans 
 			if err != nil {
 				return endWith(Fail, "DescribeKey of the cell's key answered %s", Classify(err).Code)
 			}
-			if got := model.KeyState(out.KeyMetadata.KeyState); got != want {
-				return endWith(Fail, "the key shows %s; the model expects %s", got, want)
+			s, _ := final.Store(k.Store)
+			if err := checkKeyFields(out.KeyMetadata, k, s, want, r.m); err != nil {
+				return err
 			}
 		}
 	}
@@ -463,6 +473,14 @@ func (r *cellRun) checkAnswer(ctx context.Context, matched []model.Outcome, ans 
 		}
 		if ans.Key.KeyState != types.KeyStateEnabled {
 			return endWith(Fail, "the new key is %s, not Enabled", ans.Key.KeyState)
+		}
+		if final != nil {
+			if k, ok := final.Key(matched[0].KeyID); ok {
+				s, _ := final.Store(k.Store)
+				if err := checkKeyFields(ans.Key, k, s, model.KeyEnabled, r.m); err != nil {
+					return err
+				}
+			}
 		}
 	case model.OpDescribeCustomKeyStores:
 		return r.checkDescribe(ans, final)
@@ -494,7 +512,7 @@ func (r *cellRun) checkDescribe(ans Answer, final *model.World) error {
 		}
 		for _, s := range ans.Stores {
 			if aws.ToString(s.CustomKeyStoreId) == r.m.StoreID(model.SubjectStoreID) {
-				return checkEntry(s, *final)
+				return r.checkEntry(s, *final)
 			}
 		}
 		return endWith(Fail, "DescribeCustomKeyStores without a filter did not list the store")
@@ -505,10 +523,12 @@ func (r *cellRun) checkDescribe(ans Answer, final *model.World) error {
 	if final == nil {
 		return nil
 	}
-	return checkEntry(ans.Stores[0], *final)
+	return r.checkEntry(ans.Stores[0], *final)
 }
 
-func checkEntry(e types.CustomKeyStoresListEntry, w model.World) error {
+// checkEntry checks a DescribeCustomKeyStores entry for the subject store
+// of world w.
+func (r *cellRun) checkEntry(e types.CustomKeyStoresListEntry, w model.World) error {
 	s, _ := w.Store(model.SubjectStoreID)
 	switch {
 	case string(e.CustomKeyStoreType) != string(s.Type) && !(e.CustomKeyStoreType == "" && s.Type == model.CloudHSM):
@@ -520,7 +540,7 @@ func checkEntry(e types.CustomKeyStoresListEntry, w model.World) error {
 	case s.Type == model.External && e.XksProxyConfiguration == nil:
 		return endWith(Fail, "an external key store is listed without XksProxyConfiguration")
 	}
-	return nil
+	return checkEntryFields(e, s, r.m, r.creationDates())
 }
 
 // Failf ends a cell or scenario with the verdict fail.

@@ -678,7 +678,7 @@ func (r *cellRun) checkReached(ctx context.Context, c model.Cell, s model.PlanSt
 		if ms, ok := fits[0].Store(s.Subject); ok && ms.State == state {
 			for _, e := range ans.Stores {
 				if aws.ToString(e.CustomKeyStoreId) == id {
-					if err := checkEntry(e, renameSubject(fits[0], s.Subject)); err != nil {
+					if err := r.checkEntry(e, renameSubject(fits[0], s.Subject)); err != nil {
 						return err.Error()
 					}
 				}
@@ -713,6 +713,10 @@ func (r *cellRun) checkReached(ctx context.Context, c model.Cell, s model.PlanSt
 	for _, w := range fits {
 		if k, ok := w.Key(kid); ok {
 			if w.ShownKeyState(k) == got {
+				ks, _ := w.Store(k.Store)
+				if err := checkKeyFields(out.KeyMetadata, k, ks, got, r.m); err != nil {
+					return err.Error()
+				}
 				return ""
 			}
 			want = append(want, string(w.ShownKeyState(k)))
