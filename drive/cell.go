@@ -53,7 +53,7 @@ type cellRun struct {
 	paused           bool
 	mendAt           int // the walk's plan's Mend
 	mendPaused       bool
-	stopVerdict      Verdict // the verdict of the cells a stopped walk leaves ("": indeterminate)
+	stopVerdict      Verdict              // the verdict of the cells a stopped walk leaves ("": indeterminate)
 	created          map[string]time.Time // the first CreationDate seen per store (checkEntryFields)
 }
 
