@@ -483,7 +483,7 @@ func (r *cellRun) checkAnswer(ctx context.Context, matched []model.Outcome, ans 
 			}
 		}
 	case model.OpDescribeCustomKeyStores:
-		return r.checkDescribe(ans, final)
+		return r.checkDescribe(ctx, ans, final)
 	case model.OpCreateCustomKeyStore:
 		if ans.StoreID == "" {
 			return endWith(Fail, "CreateCustomKeyStore returned no CustomKeyStoreId")
@@ -503,7 +503,7 @@ func (r *cellRun) checkAnswer(ctx context.Context, matched []model.Outcome, ans 
 }
 
 // checkDescribe compares a DescribeCustomKeyStores answer with the model.
-func (r *cellRun) checkDescribe(ans Answer, final *model.World) error {
+func (r *cellRun) checkDescribe(ctx context.Context, ans Answer, final *model.World) error {
 	c := r.cell
 	if c.Call.StoreID == nil && c.Call.StoreName == nil {
 		// All stores: the subject must be listed (the account may hold others).
@@ -523,7 +523,17 @@ func (r *cellRun) checkDescribe(ans Answer, final *model.World) error {
 	if final == nil {
 		return nil
 	}
-	return r.checkEntry(ans.Stores[0], *final)
+	if err := r.checkEntry(ans.Stores[0], *final); err != nil {
+		return err
+	}
+	// A store's CreationDate never changes: read it once more.
+	id := aws.ToString(ans.Stores[0].CustomKeyStoreId)
+	r.m.Calls++
+	out, err := r.client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{CustomKeyStoreId: aws.String(id)})
+	if err != nil || len(out.CustomKeyStores) != 1 {
+		return nil // what this second read answers is not the cell's call
+	}
+	return r.checkEntry(out.CustomKeyStores[0], *final)
 }
 
 // checkEntry checks a DescribeCustomKeyStores entry for the subject store

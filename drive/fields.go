@@ -1,6 +1,7 @@
 package drive
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -36,7 +37,7 @@ func checkEntryFields(e types.CustomKeyStoresListEntry, s model.Store, m *Mapper
 		return endWith(Fail, "the store is listed with CreationDate %s, which is not plausible", c.UTC().Format(time.RFC3339))
 	default:
 		if first, seen := created[id]; seen && !first.Equal(*c) {
-			return endWith(Fail, "the store's CreationDate changed from %s to %s", first.UTC().Format(time.RFC3339), c.UTC().Format(time.RFC3339))
+			return endWith(Fail, "the store's CreationDate changed from %s to %s", first.UTC().Format(time.RFC3339Nano), c.UTC().Format(time.RFC3339Nano))
 		}
 		created[id] = *c
 	}
@@ -117,6 +118,15 @@ func checkKeyFields(md *types.KeyMetadata, k model.Key, s model.Store, shown mod
 		}
 	}
 	return nil
+}
+
+// detailOf is what a check's error says, without its verdict.
+func detailOf(err error) string {
+	var ve *verdictError
+	if errors.As(err, &ve) {
+		return ve.detail
+	}
+	return err.Error()
 }
 
 func noSpace(s string) string { return strings.Join(strings.Fields(s), "") }

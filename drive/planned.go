@@ -679,7 +679,7 @@ func (r *cellRun) checkReached(ctx context.Context, c model.Cell, s model.PlanSt
 			for _, e := range ans.Stores {
 				if aws.ToString(e.CustomKeyStoreId) == id {
 					if err := r.checkEntry(e, renameSubject(fits[0], s.Subject)); err != nil {
-						return err.Error()
+						return detailOf(err)
 					}
 				}
 			}
@@ -715,7 +715,7 @@ func (r *cellRun) checkReached(ctx context.Context, c model.Cell, s model.PlanSt
 			if w.ShownKeyState(k) == got {
 				ks, _ := w.Store(k.Store)
 				if err := checkKeyFields(out.KeyMetadata, k, ks, got, r.m); err != nil {
-					return err.Error()
+					return detailOf(err)
 				}
 				return ""
 			}

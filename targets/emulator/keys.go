@@ -104,7 +104,7 @@ func (e *Emulator) metadataLocked(k *key) keyMetadata {
 		KeySpec:               "SYMMETRIC_DEFAULT",
 		EncryptionAlgorithms:  []string{"SYMMETRIC_DEFAULT"},
 	}
-	if k.State == keyPendingDeletion {
+	if k.State == keyPendingDeletion || e.mut(mutDeletionDateDisabled) && k.State == keyDisabled {
 		d := epochTime(k.DeletionDate)
 		m.DeletionDate = &d
 		m.PendingDeletionWindowInDays = k.Window

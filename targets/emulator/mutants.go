@@ -53,6 +53,8 @@ const (
 	mutGenerateRandomOffline  = "generate-random-while-disconnected"
 	mutCancelDeletionEnabled  = "cancel-deletion-enables"
 	mutLockoutNotCounted      = "kmsuser-lockout-not-counted"
+	mutCreationDateNow        = "creation-date-is-now"
+	mutDeletionDateDisabled   = "deletion-date-on-disabled-keys"
 )
 
 // Mutants lists every mutant, for `make mutants` and for the check of
@@ -89,6 +91,8 @@ var Mutants = []Mutant{
 	{mutGenerateRandomOffline, "GenerateRandom", typeCloudHSM, stateDisconnected, "GenerateRandom succeeds with a store that is not connected"},
 	{mutCancelDeletionEnabled, "CancelKeyDeletion", "both", "any", "a key whose deletion is cancelled comes back Enabled, not Disabled"},
 	{mutLockoutNotCounted, "ConnectCustomKeyStore", typeCloudHSM, stateConnecting, "failed kmsuser logins are not counted: no USER_LOCKED_OUT"},
+	{mutCreationDateNow, "DescribeCustomKeyStores", "both", "any", "a store's CreationDate is the time of each DescribeCustomKeyStores"},
+	{mutDeletionDateDisabled, "DescribeKey", "both", "any", "a disabled key carries a DeletionDate"},
 }
 
 // MutantNames returns the names of every mutant.

@@ -530,7 +530,11 @@ func (e *Emulator) opDescribeCustomKeyStores(ctx context.Context, body []byte) (
 			out.NextMarker = "m" + strconv.FormatInt(s.Seq, 10)
 			break
 		}
-		out.CustomKeyStores = append(out.CustomKeyStores, s.entry())
+		en := s.entry()
+		if e.mut(mutCreationDateNow) {
+			en.CreationDate = epochTime(e.clock.Now())
+		}
+		out.CustomKeyStores = append(out.CustomKeyStores, en)
 	}
 	return out, nil
 }
