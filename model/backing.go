@@ -38,6 +38,8 @@ const (
 	pxEKMUnavailable // health: every key manager UNAVAILABLE
 	pxKeyNotFound
 	pxKeyInvalid // DISABLED, wrong spec or usage
+	pxNetwork    // the connection is made, then broken by the network
+	pxKMSInternal
 )
 
 // proxyRequest returns the possible answers to one request from KMS to the
@@ -51,8 +53,12 @@ func proxyRequest(w World, s Store, xksKeyID string) []proxyAnswer {
 		return []proxyAnswer{pxNoTCP}
 	}
 	switch p.Fault {
+	case ProxyKMSInternalError:
+		return []proxyAnswer{pxKMSInternal}
 	case ProxyUnreachable:
 		return []proxyAnswer{pxNoTCP}
+	case ProxyNetworkError:
+		return []proxyAnswer{pxNetwork}
 	case ProxySlow:
 		return []proxyAnswer{pxTimeout}
 	case ProxyTLSInvalid:
@@ -126,6 +132,10 @@ func healthFindings(as []proxyAnswer) []finding {
 		case pxOK:
 		case pxNoTCP, pxTimeout, pxThrottled, pxDepTimeout, pxEKMUnavailable:
 			fs = append(fs, finding{err: ErrXksProxyUriUnreachable, rule: r})
+		case pxNetwork:
+			fs = append(fs, finding{err: ErrXksProxyUriUnreachable, rule: rXksNetwork})
+		case pxKMSInternal:
+			fs = append(fs, finding{err: ErrKMSInternal, rule: rXksKMSInternal})
 		case pxTLS:
 			fs = append(fs, finding{err: ErrXksProxyUriUnreachable, rule: rXksHealthTLS},
 				finding{err: ErrXksProxyInvalidConfiguration, rule: rXksHealthTLS})
@@ -211,6 +221,10 @@ func xksConnect(w World, s Store) []connectResult {
 			rs = append(rs, connectResult{ErrCodeXksProxyNotReachable, rSettleFailedXks})
 		case pxTimeout:
 			rs = append(rs, connectResult{ErrCodeXksProxyTimedOut, rSettleFailedXks})
+		case pxNetwork:
+			rs = append(rs, connectResult{ErrCodeNetworkErrors, rXksNetwork})
+		case pxKMSInternal:
+			rs = append(rs, connectResult{ErrCodeInternalError, rXksKMSInternal})
 		case pxTLS:
 			rs = append(rs, connectResult{ErrCodeXksProxyInvalidTLS, rSettleFailedXks})
 		case pxAuth:

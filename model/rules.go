@@ -154,6 +154,10 @@ var (
 		"A proxy answering 404 InvalidUriPath fails the connect with XKS_PROXY_INVALID_CONFIGURATION; 403 with XKS_PROXY_ACCESS_DENIED.")
 	rSettleFailedXksU = rule("settle.failed-xks-undocumented", Undocumented, "§7.4 (U rows)",
 		"A proxy answering 429, 500 or 503 to the connect's health check: the code is undocumented; XKS_PROXY_NOT_REACHABLE, XKS_PROXY_TIMED_OUT, XKS_PROXY_INVALID_RESPONSE or INTERNAL_ERROR are allowed.")
+	rXksNetwork = rule("xks.network-error", Inferred, "§4.2, §7.4; the SDK's ConnectionErrorCode lists NETWORK_ERRORS for all custom key stores: \"Network errors are preventing KMS from connecting the custom key store to its backing key store\"; [DG:xks-troubleshooting] lists it among the external key store codes",
+		"A connection to the proxy that is made and then broken by the network (reset): a connect fails with NETWORK_ERRORS (XKS_PROXY_NOT_REACHABLE is for no TCP connection at all, §7.4); Create and Update get XksProxyUriUnreachableException as for any transport failure. Which network errors give NETWORK_ERRORS rather than XKS_PROXY_NOT_REACHABLE is not documented: inferred.")
+	rXksKMSInternal = rule("xks.kms-internal-error", Documented, "§4.2, §3.2; the SDK's ConnectionErrorCode lists INTERNAL_ERROR for all custom key stores: \"KMS could not complete the request due to an internal error. Retry the request. For ConnectCustomKeyStore requests, disconnect the custom key store before trying to connect again\"; KMSInternalException: \"The request was rejected because an internal exception occurred\"",
+		"An internal error of KMS on its way to an external key store's proxy: a connect fails with INTERNAL_ERROR; Create and Update get KMSInternalException.")
 	rSettleDisconnected = rule("settle.disconnected", Documented, "§2.3",
 		"DISCONNECTING settles to DISCONNECTED.")
 	rSettleNoop = rule("settle.stable", Documented, "§4.1",

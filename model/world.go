@@ -124,6 +124,12 @@ const (
 	ProxyMalformed      ProxyFault = "malformed"          // a non-JSON or malformed answer
 	ProxyEKMUnavailable ProxyFault = "ekm-unavailable"    // every external key manager UNAVAILABLE
 	ProxyEKMDegraded    ProxyFault = "ekm-degraded"       // DEGRADED: still healthy for KMS
+	// ProxyNetworkError: the network breaks a connection to the proxy
+	// after it is made (a reset), as opposed to no connection at all.
+	ProxyNetworkError ProxyFault = "network-error"
+	// ProxyKMSInternalError: KMS itself fails on its way to this proxy, a
+	// cause no condition of the proxy explains (like ClusterInternalError).
+	ProxyKMSInternalError ProxyFault = "kms-internal-error"
 )
 
 // ExternalKeyStatus is what a proxy's GetKeyMetadata says of an external key.
