@@ -119,6 +119,12 @@ const (
 	ProxyMalformed         ProxyFault = "malformed"
 	ProxyEKMUnavailable    ProxyFault = "ekm-unavailable"
 	ProxyEKMDegraded       ProxyFault = "ekm-degraded"
+	// ProxyNetworkError: the network resets a connection to the proxy
+	// after it is made (NETWORK_ERRORS at a connect).
+	ProxyNetworkError ProxyFault = "network-error"
+	// ProxyKMSInternalError: KMS fails internally on its way to the proxy
+	// (INTERNAL_ERROR at a connect); only a KMS emulator can inject it.
+	ProxyKMSInternalError ProxyFault = "kms-internal-error"
 )
 
 // ExternalKeyStatus is what is wrong with an external key, if anything.

@@ -238,6 +238,9 @@ func (e *Emulator) DeleteVpcEndpointService(name string) error {
 
 // RouteXKS points an XKS UriEndpoint host (without "https://") at a proxy.
 func (e *Emulator) RouteXKS(host string, r XKSRoute) error {
+	if !validRouteFault(r.Fault) {
+		return fmt.Errorf("emulator: unknown XKS route fault %q", r.Fault)
+	}
 	e.mu.Lock()
 	e.st.Routes[host] = &r
 	err := e.notifyLocked()

@@ -3,8 +3,10 @@ package emulator
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -307,6 +309,13 @@ func (c *control) cluster(tc targets.Cluster) (*Cluster, error) {
 	region := c.emu.Region()
 	zone := func(i int) string { return region + string(rune('a'+i)) }
 	ec := &Cluster{ID: tc.ID, TrustAnchorCertificate: tc.TrustAnchor, State: "UNINITIALIZED"}
+	if tc.TrustAnchor != "" {
+		// The trust anchor is the certificate of the cluster's backup
+		// history: clusters given the same one are related (restored from
+		// each other's backups), which the emulator reads from the lineage.
+		sum := sha256.Sum256([]byte(tc.TrustAnchor))
+		ec.BackupLineage = "lineage-" + hex.EncodeToString(sum[:8])
+	}
 	if tc.Initialized {
 		ec.State = "ACTIVE"
 	}
@@ -390,6 +399,14 @@ var proxyFaults = map[targets.ProxyFault]xksproxy.Fault{
 	targets.ProxyEKMDegraded:       xksproxy.FaultHealthDegraded,
 }
 
+// routeFaults are the model's proxy faults that lie between KMS and the
+// proxy rather than in it: the proxy stays healthy and the emulator's
+// route to it carries the fault.
+var routeFaults = map[targets.ProxyFault]string{
+	targets.ProxyNetworkError:     RouteNetworkError,
+	targets.ProxyKMSInternalError: RouteKMSInternalError,
+}
+
 const xksAPIPath = "/kms/xks/v1"
 
 // PutProxy runs (or changes) the proxy of p.Endpoint's host: it accepts
@@ -415,7 +432,8 @@ func (c *control) PutProxy(ctx context.Context, p targets.Proxy) error {
 		return fmt.Errorf("emulator target: proxy path %q: the proxy serves only XKS API v1, so the path must end in %s", path, xksAPIPath)
 	}
 	fault, known := proxyFaults[p.Fault]
-	if !known && p.Fault != targets.ProxyUnreachable {
+	routeFault, onRoute := routeFaults[p.Fault]
+	if !known && !onRoute && p.Fault != targets.ProxyUnreachable {
 		return fmt.Errorf("emulator target: unknown proxy fault %q", p.Fault)
 	}
 	creds := make([]xksproxy.Credential, 0, len(p.Accepted))
@@ -487,7 +505,7 @@ func (c *control) PutProxy(ctx context.Context, p targets.Proxy) error {
 	if p.Fault == targets.ProxyUnreachable {
 		return c.emu.BreakXKS(host)
 	}
-	return c.emu.RouteXKS(host, XKSRoute{Addr: px.Addr(), CAPEM: string(px.CACertPEM())})
+	return c.emu.RouteXKS(host, XKSRoute{Addr: px.Addr(), CAPEM: string(px.CACertPEM()), Fault: routeFault})
 }
 
 // endpointHost checks an XksProxyUriEndpoint-style endpoint and returns

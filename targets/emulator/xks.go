@@ -14,8 +14,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,6 +37,21 @@ type XKSRoute struct {
 	// ServerName overrides the name checked in the proxy's certificate;
 	// empty means the UriEndpoint host, as KMS checks it.
 	ServerName string `json:"serverName,omitempty"`
+	// Fault, when set, is trouble on the way to the proxy that the proxy
+	// itself cannot cause: RouteNetworkError (the network resets every
+	// connection once it is made: NETWORK_ERRORS) or RouteKMSInternalError
+	// (KMS fails internally before it sends anything: INTERNAL_ERROR).
+	Fault string `json:"fault,omitempty"`
+}
+
+// The faults of an XKSRoute.
+const (
+	RouteNetworkError     = "network-error"
+	RouteKMSInternalError = "kms-internal-error"
+)
+
+func validRouteFault(f string) bool {
+	return f == "" || f == RouteNetworkError || f == RouteKMSInternalError
 }
 
 // xksKind classifies how a call to a proxy failed, in the rows of spec §7.4.
@@ -47,6 +64,8 @@ const (
 	xksMalformed
 	xksProxyError // the proxy answered with an errorName
 	xksAllUnavailable
+	xksNetwork     // a connection made, then reset
+	xksKMSInternal // KMS's own failure, not the proxy's
 )
 
 // xksFailure is a failed proxy call. detail may name the cause but never a
@@ -72,6 +91,10 @@ func (f *xksFailure) adminError() *apiError {
 	switch f.kind {
 	case xksNoConnection, xksTLS, xksTimeout, xksAllUnavailable:
 		return clientErr(errXksUnreachable, "KMS cannot reach the XKS proxy: %s.", f.cause())
+	case xksNetwork:
+		return clientErr(errXksUnreachable, "KMS cannot reach the XKS proxy: %s.", f.cause())
+	case xksKMSInternal:
+		return internalErr("KMS could not complete the request due to an internal error.")
 	case xksMalformed:
 		return clientErr(errXksInvalidResponse, "KMS cannot interpret the response from the XKS proxy: %s.", f.cause())
 	}
@@ -101,6 +124,12 @@ func (f *xksFailure) connectionErrorCode() string {
 		return "XKS_PROXY_TIMED_OUT"
 	case xksMalformed:
 		return "XKS_PROXY_INVALID_RESPONSE"
+	case xksNetwork:
+		// The proxy was reached, but the network broke the exchange:
+		// "Network errors are preventing KMS from connecting" (SDK doc).
+		return "NETWORK_ERRORS"
+	case xksKMSInternal:
+		return "INTERNAL_ERROR"
 	}
 	switch f.errorName {
 	case "AuthenticationFailedException":
@@ -199,7 +228,11 @@ func (c *xksClient) transport(host string, r XKSRoute, routed bool) (*http.Trans
 			if r.Addr == "" {
 				return nil, fmt.Errorf("XKS proxy host %s is unreachable", host)
 			}
-			return dialer.DialContext(ctx, network, r.Addr)
+			conn, err := dialer.DialContext(ctx, network, r.Addr)
+			if err == nil && r.Fault == RouteNetworkError {
+				return &resetConn{Conn: conn}, nil
+			}
+			return conn, err
 		},
 	}
 	c.transports[key] = t
@@ -244,6 +277,9 @@ func (c *xksClient) forgetRoutes() {
 func (c *xksClient) call(ctx context.Context, cfg xksConfig, suffix string, in, out any) *xksFailure {
 	host := strings.TrimPrefix(cfg.Endpoint, "https://")
 	route, routed := c.routeFor(host)
+	if routed && route.Fault == RouteKMSInternalError {
+		return &xksFailure{kind: xksKMSInternal, detail: "KMS could not complete the request due to an internal error"}
+	}
 	tr, err := c.transport(host, route, routed)
 	if err != nil {
 		return &xksFailure{kind: xksTLS, detail: err.Error()}
@@ -322,6 +358,8 @@ func classifyTransport(err error) *xksFailure {
 		netErr     net.Error
 	)
 	switch {
+	case errors.Is(err, syscall.ECONNRESET):
+		return &xksFailure{kind: xksNetwork, detail: "the network reset the connection to the XKS proxy"}
 	case errors.As(err, &certErr), errors.As(err, &unknownCA), errors.As(err, &hostErr),
 		errors.As(err, &invalidErr), errors.As(err, &recordErr), errors.As(err, &alertErr):
 		return &xksFailure{kind: xksTLS, detail: "the TLS connection to the XKS proxy failed"}
@@ -530,3 +568,12 @@ func (e *Emulator) finishXKSConnect(id string, gen int64, cfg xksConfig) {
 }
 
 func xksTarget(s *store) xksConfig { return s.xks() }
+
+// resetConn is a connection the network resets once it is made: the
+// request goes out, and every read fails as a TCP reset does.
+type resetConn struct{ net.Conn }
+
+func (c *resetConn) Read([]byte) (int, error) {
+	_ = c.Conn.Close()
+	return 0, &net.OpError{Op: "read", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+}
