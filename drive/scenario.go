@@ -59,6 +59,8 @@ func (h *Driver) runScenario(ctx context.Context, s Scenario, a *adoption) (res 
 		r.cleanup(context.WithoutCancel(ctx))
 	}()
 	m = r.m
+	log := &settleLog{}
+	ctx = context.WithValue(ctx, settleLogKey{}, log)
 	var err error
 	if a != nil {
 		err = r.adoptedScenario(ctx, s, a)
@@ -73,6 +75,11 @@ func (h *Driver) runScenario(ctx context.Context, s Scenario, a *adoption) (res 
 	case err == nil:
 		res.Verdict = Pass
 		res.Detail = fmt.Sprintf("%d steps", len(s.Steps))
+		if len(log.settled) > 0 {
+			// Name what the settle steps checked, so that a reader of
+			// compat.json sees each state and code the scenario asserted.
+			res.Detail += "; settled " + strings.Join(log.settled, ", then ")
+		}
 	case errors.As(err, &ve):
 		res.Verdict, res.Detail = ve.verdict, ve.detail
 	default:
@@ -114,6 +121,11 @@ func (r *cellRun) scenarioSteps(ctx context.Context, s Scenario, ws []model.Worl
 			return err
 		}
 		ws = model.Distinct(next)
+		if c.Op == model.OpSettle && len(ws) > 0 {
+			if st, ok := ws[0].Store(c.Store()); ok {
+				logSettle(ctx, st)
+			}
+		}
 	}
 	r.finalWorlds = ws
 	if s.Check != nil {
@@ -337,4 +349,80 @@ func (r *cellRun) observeKeys(ctx context.Context, ws []model.World) ([]model.Wo
 		return nil, endWith(Fail, "keys show %s; the model expects %s", strings.Join(g, ","), strings.Join(slices.Compact(shown), ","))
 	}
 	return next, nil
+}
+
+// settleLog collects what a scenario's settle steps observed (and the
+// model allowed): "FAILED with <code>" or the state.
+type settleLog struct{ settled []string }
+
+type settleLogKey struct{}
+
+func logSettle(ctx context.Context, st model.Store) {
+	l, _ := ctx.Value(settleLogKey{}).(*settleLog)
+	if l == nil {
+		return
+	}
+	d := string(st.State)
+	if st.ErrorCode != "" {
+		d += " with " + string(st.ErrorCode)
+	}
+	l.settled = append(l.settled, d)
+}
+
+// CodeCheck is a ConnectionErrorCode a scenario asserts for a store type.
+type CodeCheck struct {
+	Type model.StoreType
+	Code model.ConnectionErrorCode
+}
+
+// AssertedCodes returns the ConnectionErrorCodes the scenario checks
+// exactly, found by following the model alone: a settle step where, given
+// the answers of the steps before it, the model allows only FAILED with
+// that code (the settle step compares state and code exactly). Where the
+// documentation lets an earlier answer differ (a contradiction), the code
+// is asserted on the branch that reaches the settle step.
+func (s Scenario) AssertedCodes() []CodeCheck {
+	paths := [][]model.World{{model.NewWorld()}}
+	var out []CodeCheck
+	for _, c := range s.Steps {
+		var next [][]model.World
+		for _, ws := range paths {
+			groups := map[string][]model.World{}
+			var order []string
+			add := func(k string, w ...model.World) {
+				if _, ok := groups[k]; !ok {
+					order = append(order, k)
+				}
+				groups[k] = append(groups[k], w...)
+			}
+			for _, w := range ws {
+				for _, o := range model.Step(w, c) {
+					switch {
+					case c.Op == model.OpSettle:
+						for _, n := range o.Worlds {
+							st, _ := n.Store(c.Store())
+							add(string(st.State)+" "+string(st.ErrorCode), n)
+						}
+					case c.Op.IsEnv():
+						add("", o.Worlds...)
+					default:
+						add(string(o.Error), o.Worlds...)
+					}
+				}
+			}
+			if c.Op == model.OpSettle && len(order) == 1 {
+				if st, ok := groups[order[0]][0].Store(c.Store()); ok && st.State == model.Failed {
+					cc := CodeCheck{Type: st.Type, Code: st.ErrorCode}
+					if !slices.Contains(out, cc) {
+						out = append(out, cc)
+					}
+				}
+			}
+			for _, k := range order {
+				next = append(next, model.Distinct(groups[k]))
+			}
+		}
+		paths = next
+	}
+	return out
 }
