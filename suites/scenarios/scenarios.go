@@ -63,6 +63,91 @@ func cluster(change func(*m.Cluster)) []m.Call {
 	return one(m.Call{Op: m.OpSetCluster, Cluster: &c})
 }
 
+// healthyCluster is cluster A as a user who knows its kmsuser password
+// (KmsuserPassword) sets it up, changed by change.
+func healthyCluster(change func(*m.Cluster)) []m.Call {
+	c := m.HealthyCluster(m.ClusterA, m.TrustAnchorA)
+	change(&c)
+	return one(m.Call{Op: m.OpSetCluster, Cluster: &c})
+}
+
+// proxyAt is a healthy proxy at endpoint A, changed by change.
+func proxyAt(change func(*m.Proxy)) []m.Call {
+	p := m.HealthyProxy(m.EndpointA)
+	change(&p)
+	return one(m.Call{Op: m.OpSetProxy, Proxy: &p})
+}
+
+// createVpc creates the subject store as an external key store with VPC
+// endpoint service connectivity (endpoint service A).
+func createVpc() m.Call {
+	return m.Call{Op: m.OpCreateCustomKeyStore, Create: &m.CreateStoreInput{Name: m.SubjectStoreName, Type: m.Ptr(string(m.External)),
+		Connectivity: m.Ptr(string(m.VpcEndpointService)), Endpoint: m.Ptr(m.EndpointA), Path: m.Ptr(m.PathV1),
+		Credential: &m.CredentialA, VpcService: m.Ptr(m.VpcServiceA)}}
+}
+
+func vpcService(st m.VpcServiceStatus) []m.Call {
+	return one(m.Call{Op: m.OpSetVpcService, VpcServiceSpec: &m.VpcService{Name: m.VpcServiceA, Status: st}})
+}
+
+// failedCloudHSM is the recovery of a CloudHSM store whose connect fails
+// with the code the broken cluster causes (spec §4.2): the store settles
+// FAILED with it, Disconnect clears it, and once the cluster is mended
+// (and, where the documentation asks for it, the store updated) the store
+// connects.
+func failedCloudHSM(name string, breakIt, mend []m.Call) drive.Scenario {
+	return drive.Scenario{Name: "failed-recovery/CloudHSM-" + name, Steps: seq(
+		one(create(m.CloudHSM, m.KmsuserPassword)), breakIt, connect(), disconnect(), mend, connect(),
+	)}
+}
+
+// failedXks is failedCloudHSM for an external key store on proxy A.
+func failedXks(name string, breakIt, mend []m.Call) drive.Scenario {
+	return drive.Scenario{Name: "failed-recovery/XKS-" + name, Steps: seq(
+		one(create(m.External, "")), breakIt, connect(), disconnect(), mend, connect(),
+	)}
+}
+
+// connectionErrors are the scenarios that drive the documented cause of
+// each ConnectionErrorCode the others do not (spec §4.2, §7.4).
+func connectionErrors() []drive.Scenario {
+	healthy := healthyCluster(func(*m.Cluster) {})
+	newPassword := update(m.UpdateStoreInput{Password: m.Ptr(m.KmsuserPassword)})
+	return []drive.Scenario{
+		failedCloudHSM("internal-error", healthyCluster(func(c *m.Cluster) { c.Fault = m.ClusterInternalError }), healthy),
+		failedCloudHSM("network-errors", healthyCluster(func(c *m.Cluster) { c.Fault = m.ClusterNetworkError }), healthy),
+		failedCloudHSM("cluster-not-found", one(m.Call{Op: m.OpDeleteCluster, ClusterID: m.ClusterA}), healthy),
+		// C-11: a target may refuse the connect at once instead
+		// (CloudHsmClusterInvalidConfiguration); the code is then not seen.
+		failedCloudHSM("no-active-hsms", healthyCluster(func(c *m.Cluster) { c.ActiveHSMs = 0 }), healthy),
+		failedCloudHSM("no-free-addresses", healthyCluster(func(c *m.Cluster) { c.Fault = m.ClusterNoFreeAddresses }), healthy),
+		// The documented fix: a cluster made from a recent backup (a
+		// related one), associated with the store.
+		failedCloudHSM("subnet-deleted", healthyCluster(func(c *m.Cluster) { c.Fault = m.ClusterSubnetDeleted }),
+			update(m.UpdateStoreInput{ClusterID: m.Ptr(m.ClusterARelated)})),
+		// The documented fix for both: the kmsuser password set anew (or
+		// the user created) in the cluster, then the store's updated.
+		failedCloudHSM("kmsuser-locked-out", healthyCluster(func(c *m.Cluster) { c.Kmsuser = m.KmsuserLockedOut }), seq(healthy, newPassword)),
+		failedCloudHSM("kmsuser-missing", healthyCluster(func(c *m.Cluster) { c.Kmsuser = m.KmsuserMissing }), seq(healthy, newPassword)),
+
+		failedXks("wrong-credential", proxy(m.ProxyHealthy, m.CredentialB), update(m.UpdateStoreInput{Credential: &m.CredentialB})),
+		failedXks("access-denied", proxy(m.ProxyDenyAll), proxy(m.ProxyHealthy)),
+		failedXks("wrong-uri-path", proxyAt(func(p *m.Proxy) { p.Path = m.PathAlt }), update(m.UpdateStoreInput{Path: m.Ptr(m.PathAlt)})),
+		failedXks("invalid-response", proxy(m.ProxyMalformed), proxy(m.ProxyHealthy)),
+		failedXks("invalid-tls", proxy(m.ProxyTLSInvalid), proxy(m.ProxyHealthy)),
+		failedXks("network-error", proxy(m.ProxyNetworkError), proxy(m.ProxyHealthy)),
+		failedXks("kms-internal-error", proxy(m.ProxyKMSInternalError), proxy(m.ProxyHealthy)),
+		{Name: "failed-recovery/XKS-vpc-service-not-found", Steps: seq(
+			one(createVpc()), one(m.Call{Op: m.OpDeleteVpcService, VpcServiceName: m.VpcServiceA}), connect(),
+			disconnect(), vpcService(m.VpcServiceOK), connect(),
+		)},
+		{Name: "failed-recovery/XKS-vpc-service-invalid", Steps: seq(
+			one(createVpc()), vpcService(m.VpcServiceInvalidConfig), connect(),
+			disconnect(), vpcService(m.VpcServiceOK), connect(),
+		)},
+	}
+}
+
 func update(u m.UpdateStoreInput) []m.Call {
 	return one(m.Call{Op: m.OpUpdateCustomKeyStore, StoreID: sid, Update: &u})
 }
@@ -143,6 +228,7 @@ func Scenarios() []drive.Scenario {
 		)},
 		drive.Scenario{Name: "describe-pagination", Steps: seq(one(create(m.External, "")), fillers(4)), Check: checkPagination},
 	)
+	ss = append(ss, connectionErrors()...)
 	return ss
 }
 
