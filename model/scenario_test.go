@@ -254,6 +254,8 @@ func TestEveryConnectionErrorCode(t *testing.T) {
 		{External, false, proxy(ProxySlow), []ConnectionErrorCode{ErrCodeXksProxyTimedOut}},
 		{External, false, proxy(ProxyTLSInvalid), []ConnectionErrorCode{ErrCodeXksProxyInvalidTLS}},
 		{External, false, proxy(ProxyMalformed), []ConnectionErrorCode{ErrCodeXksProxyInvalidResponse}},
+		{External, false, proxy(ProxyNetworkError), []ConnectionErrorCode{ErrCodeNetworkErrors}},
+		{External, false, proxy(ProxyKMSInternalError), []ConnectionErrorCode{ErrCodeInternalError}},
 		{External, false, proxy(ProxyDenyAll), []ConnectionErrorCode{ErrCodeXksProxyAccessDenied}},
 		{External, false, func(w World) World { return must(t, w, proxyAccepting(CredentialB)) }, []ConnectionErrorCode{ErrCodeInvalidCredentials}},
 		{External, false, func(w World) World {
@@ -355,6 +357,8 @@ func TestXksHealthCheckAtCreate(t *testing.T) {
 		{ProxyEKMUnavailable, "XksProxyUriUnreachable"},
 		{ProxyMalformed, "XksProxyInvalidResponse"},
 		{ProxyInternal, "XksProxyInvalidResponse"},
+		{ProxyNetworkError, "XksProxyUriUnreachable"},
+		{ProxyKMSInternalError, "KMSInternal"},
 	} {
 		p := HealthyProxy(EndpointA)
 		p.Fault = tc.fault
