@@ -183,6 +183,13 @@ func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Ca
 		return r.observeKeys(ctx, next)
 	case c.Op.IsEnv():
 		if err := r.applyEnv(ctx, c); err != nil {
+			var ve *verdictError
+			if errors.As(err, &ve) && ve.verdict == Unreachable {
+				// The capability is there but cannot make this change (a
+				// proxy's control API asked for a path or fault its proxy
+				// has no equivalent of): still a lack of control.
+				ve.detail = "the target's control cannot make this change: " + ve.detail
+			}
 			return nil, err
 		}
 		var next []model.World
@@ -255,6 +262,9 @@ func (r *cellRun) lacks(s Scenario) string {
 			if r.proxyControl() == nil && r.fleet() == nil {
 				return "changes the XKS proxy, which needs control of it (KMSCONFORM_XKS_CONTROL_URL or a control plane)"
 			}
+			if c.Proxy != nil && kmsSideFault(c.Proxy.Fault) && r.fleet() == nil {
+				return fmt.Sprintf("puts the fault %s between KMS and its XKS proxy, which needs a control plane of the KMS under test (a proxy's control API cannot)", c.Proxy.Fault)
+			}
 		case model.OpSetCluster, model.OpDeleteCluster, model.OpDeleteKeyMaterial:
 			if r.clusters() == nil {
 				return "changes the CloudHSM cluster, which needs a control plane that controls clusters"
@@ -270,6 +280,12 @@ func (r *cellRun) lacks(s Scenario) string {
 		}
 	}
 	return ""
+}
+
+// kmsSideFault reports whether a proxy fault lies on KMS's side of the
+// connection (its network path or KMS itself), where no proxy can put it.
+func kmsSideFault(f model.ProxyFault) bool {
+	return f == model.ProxyNetworkError || f == model.ProxyKMSInternalError
 }
 
 // waitStable waits (package wait) for a store to be neither CONNECTING nor
