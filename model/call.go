@@ -94,9 +94,17 @@ type Call struct {
 	Update    *UpdateStoreInput
 	CreateKey *CreateKeyInput
 
-	Limit             *int // DescribeCustomKeyStores
-	NumberOfBytes     *int // GenerateRandom
-	PendingWindowDays *int // ScheduleKeyDeletion; nil means the default, 30
+	Limit             *int    // DescribeCustomKeyStores
+	Marker            *string // DescribeCustomKeyStores
+	NumberOfBytes     *int    // GenerateRandom
+	PendingWindowDays *int    // ScheduleKeyDeletion; nil means the default, 30
+
+	// Omit names a required member the call leaves out although its field
+	// holds a value (a plain string cannot be nil): CustomKeyStoreName of
+	// CreateCustomKeyStore, or XksProxyAuthenticationCredential.AccessKeyId
+	// or .RawSecretAccessKey of Create and Update. "" for none. Only the
+	// validation suite's missing-member cells set it.
+	Omit string
 
 	// Environment operations.
 	Cluster        *Cluster

@@ -19,6 +19,14 @@ var (
 	reAccessKeyID = regexp.MustCompile(`^[A-Z2-7]+$`)
 	reSecret      = regexp.MustCompile(`^[a-zA-Z0-9/+=]+$`)
 	reXksKeyID    = regexp.MustCompile(`^[a-zA-Z0-9-_.]+$`)
+	reMarker      = regexp.MustCompile(`^[\x{0020}-\x{00FF}]*$`)
+)
+
+// Wire paths of the members Call.Omit can name.
+const (
+	OmitName        = "CustomKeyStoreName"
+	OmitAccessKeyID = "XksProxyAuthenticationCredential.AccessKeyId"
+	OmitSecret      = "XksProxyAuthenticationCredential.RawSecretAccessKey"
 )
 
 // Enumerations the service checks.
@@ -87,12 +95,22 @@ func (v *violations) required(field string, present bool) {
 	}
 }
 
-func (v *violations) credential(c *Credential) {
+func (v *violations) credential(c *Credential, omit string) {
 	if c == nil {
 		return
 	}
-	v.str("xksProxyAuthenticationCredential.accessKeyId", &c.AccessKeyID, 20, 30, reAccessKeyID, true)
-	v.str("xksProxyAuthenticationCredential.rawSecretAccessKey", &c.Secret, 43, 64, reSecret, true)
+	// Both members are required inside the structure.
+	const akid, secret = "xksProxyAuthenticationCredential.accessKeyId", "xksProxyAuthenticationCredential.rawSecretAccessKey"
+	if omit == OmitAccessKeyID {
+		v.required(akid, false)
+	} else {
+		v.str(akid, &c.AccessKeyID, 20, 30, reAccessKeyID, true)
+	}
+	if omit == OmitSecret {
+		v.required(secret, false)
+	} else {
+		v.str(secret, &c.Secret, 43, 64, reSecret, true)
+	}
 }
 
 // message renders the violations the way real KMS does.
@@ -137,7 +155,11 @@ func validate(c Call) violations {
 		if in == nil {
 			in = &CreateStoreInput{}
 		}
-		v.str("customKeyStoreName", &in.Name, 1, 256, nil, false)
+		if c.Omit == OmitName {
+			v.required("customKeyStoreName", false)
+		} else {
+			v.str("customKeyStoreName", &in.Name, 1, 256, nil, false)
+		}
 		v.enum("customKeyStoreType", in.Type, enumStoreType)
 		v.str("cloudHsmClusterId", in.ClusterID, 19, 24, reClusterID, false)
 		v.str("trustAnchorCertificate", in.TrustAnchor, 1, 5000, nil, false)
@@ -145,7 +167,7 @@ func validate(c Call) violations {
 		v.enum("xksProxyConnectivity", in.Connectivity, enumConnectivity)
 		v.str("xksProxyUriEndpoint", in.Endpoint, 10, 128, reEndpoint, false)
 		v.str("xksProxyUriPath", in.Path, 10, 128, rePath, false)
-		v.credential(in.Credential)
+		v.credential(in.Credential, c.Omit)
 		v.str("xksProxyVpcEndpointServiceName", in.VpcService, 20, 64, reVpcService, false)
 		v.str("xksProxyVpcEndpointServiceOwner", in.VpcOwner, 12, 12, reAccountID, false)
 	case OpUpdateCustomKeyStore:
@@ -160,7 +182,7 @@ func validate(c Call) violations {
 		v.enum("xksProxyConnectivity", in.Connectivity, enumConnectivity)
 		v.str("xksProxyUriEndpoint", in.Endpoint, 10, 128, reEndpoint, false)
 		v.str("xksProxyUriPath", in.Path, 10, 128, rePath, false)
-		v.credential(in.Credential)
+		v.credential(in.Credential, c.Omit)
 		v.str("xksProxyVpcEndpointServiceName", in.VpcService, 20, 64, reVpcService, false)
 		v.str("xksProxyVpcEndpointServiceOwner", in.VpcOwner, 12, 12, reAccountID, false)
 	case OpConnectCustomKeyStore, OpDisconnectCustomKeyStore, OpDeleteCustomKeyStore:
@@ -169,6 +191,7 @@ func validate(c Call) violations {
 		storeID(false)
 		v.str("customKeyStoreName", c.StoreName, 1, 256, nil, false)
 		v.intRange("limit", c.Limit, 1, 1000)
+		v.str("marker", c.Marker, 1, 1024, reMarker, false)
 	case OpCreateKey:
 		storeID(false)
 		if in := c.CreateKey; in != nil {
