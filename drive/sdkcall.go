@@ -174,6 +174,19 @@ func (m *Mapper) cred(c *model.Credential) *types.XksProxyAuthenticationCredenti
 	return &types.XksProxyAuthenticationCredentialType{AccessKeyId: aws.String(m.v(c.AccessKeyID)), RawSecretAccessKey: aws.String(m.v(c.Secret))}
 }
 
+// omit leaves out the required member model.Call.Omit names: the SDK then
+// refuses the input, and sdk sends it on the raw path.
+func omit(member string, name **string, cred *types.XksProxyAuthenticationCredentialType) {
+	switch {
+	case member == model.OmitName && name != nil:
+		*name = nil
+	case member == model.OmitAccessKeyID && cred != nil:
+		cred.AccessKeyId = nil
+	case member == model.OmitSecret && cred != nil:
+		cred.RawSecretAccessKey = nil
+	}
+}
+
 func (m *Mapper) storeIDp(p *string) *string {
 	if p == nil {
 		return nil
@@ -218,19 +231,20 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 		if in.Connectivity != nil {
 			req.XksProxyConnectivity = types.XksProxyConnectivityType(*in.Connectivity)
 		}
+		omit(c.Omit, &req.CustomKeyStoreName, req.XksProxyAuthenticationCredential)
 		var out *kms.CreateCustomKeyStoreOutput
-		if out, err = client.CreateCustomKeyStore(ctx, req); err == nil {
+		if out, err = sdk(ctx, client, req, client.CreateCustomKeyStore); err == nil {
 			a.StoreID = aws.ToString(out.CustomKeyStoreId)
 			if modelStore != "" && a.StoreID != "" {
 				m.stores[modelStore] = a.StoreID // the maps are shared with the caller's mapper
 			}
 		}
 	case model.OpConnectCustomKeyStore:
-		_, err = client.ConnectCustomKeyStore(ctx, &kms.ConnectCustomKeyStoreInput{CustomKeyStoreId: m.storeIDp(c.StoreID)})
+		_, err = sdk(ctx, client, &kms.ConnectCustomKeyStoreInput{CustomKeyStoreId: m.storeIDp(c.StoreID)}, client.ConnectCustomKeyStore)
 	case model.OpDisconnectCustomKeyStore:
-		_, err = client.DisconnectCustomKeyStore(ctx, &kms.DisconnectCustomKeyStoreInput{CustomKeyStoreId: m.storeIDp(c.StoreID)})
+		_, err = sdk(ctx, client, &kms.DisconnectCustomKeyStoreInput{CustomKeyStoreId: m.storeIDp(c.StoreID)}, client.DisconnectCustomKeyStore)
 	case model.OpDeleteCustomKeyStore:
-		_, err = client.DeleteCustomKeyStore(ctx, &kms.DeleteCustomKeyStoreInput{CustomKeyStoreId: m.storeIDp(c.StoreID)})
+		_, err = sdk(ctx, client, &kms.DeleteCustomKeyStoreInput{CustomKeyStoreId: m.storeIDp(c.StoreID)}, client.DeleteCustomKeyStore)
 	case model.OpUpdateCustomKeyStore:
 		u := c.Update
 		if u == nil {
@@ -248,7 +262,8 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 		if u.Connectivity != nil {
 			req.XksProxyConnectivity = types.XksProxyConnectivityType(*u.Connectivity)
 		}
-		_, err = client.UpdateCustomKeyStore(ctx, req)
+		omit(c.Omit, nil, req.XksProxyAuthenticationCredential)
+		_, err = sdk(ctx, client, req, client.UpdateCustomKeyStore)
 	case model.OpDescribeCustomKeyStores:
 		req := &kms.DescribeCustomKeyStoresInput{CustomKeyStoreId: m.storeIDp(c.StoreID)}
 		if c.StoreName != nil {
@@ -257,6 +272,7 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 		if c.Limit != nil {
 			req.Limit = aws.Int32(int32(*c.Limit))
 		}
+		req.Marker = c.Marker
 		var out *kms.DescribeCustomKeyStoresOutput
 		if out, err = client.DescribeCustomKeyStores(ctx, req); err == nil {
 			a.Stores = out.CustomKeyStores
