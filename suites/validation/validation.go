@@ -24,6 +24,10 @@ type bound struct {
 	minOK int
 	// bad, when set, is a value of a valid length that breaks the pattern.
 	bad string
+	// outside checks only the values outside the range: a value inside
+	// has an answer the model does not decide (a Marker the target never
+	// gave is InvalidMarkerException, or not).
+	outside bool
 	// col is the state of the subject store the call is made on.
 	col  m.Column
 	call func(v string) m.Call
@@ -126,6 +130,20 @@ var bounds = []bound{
 		call: createVPC(func(in *m.CreateStoreInput, v string) { in.VpcOwner = &v })},
 	{op: "ConnectCustomKeyStore", param: "CustomKeyStoreId", typ: m.CloudHSM, min: 1, max: 64, gen: storeID, col: m.NoSuchStore,
 		call: func(v string) m.Call { return m.Call{Op: m.OpConnectCustomKeyStore, StoreID: &v} }},
+	{op: "DisconnectCustomKeyStore", param: "CustomKeyStoreId", typ: m.CloudHSM, min: 1, max: 64, gen: storeID, col: m.NoSuchStore,
+		call: func(v string) m.Call { return m.Call{Op: m.OpDisconnectCustomKeyStore, StoreID: &v} }},
+	{op: "UpdateCustomKeyStore", param: "CustomKeyStoreId", typ: m.CloudHSM, min: 1, max: 64, gen: storeID, col: m.NoSuchStore,
+		call: func(v string) m.Call {
+			return m.Call{Op: m.OpUpdateCustomKeyStore, StoreID: &v, Update: &m.UpdateStoreInput{NewName: m.Ptr("kmsconform-renamed")}}
+		}},
+	{op: "DescribeCustomKeyStores", param: "CustomKeyStoreId", typ: m.CloudHSM, min: 1, max: 64, gen: storeID, col: m.NoSuchStore,
+		call: func(v string) m.Call { return m.Call{Op: m.OpDescribeCustomKeyStores, StoreID: &v} }},
+	{op: "CreateKey", param: "CustomKeyStoreId", typ: m.CloudHSM, min: 1, max: 64, gen: storeID, col: m.NoSuchStore,
+		call: func(v string) m.Call {
+			return m.Call{Op: m.OpCreateKey, StoreID: &v, CreateKey: m.CreateKeyFor(m.CloudHSM, "")}
+		}},
+	{op: "GenerateRandom", param: "CustomKeyStoreId", typ: m.CloudHSM, min: 1, max: 64, gen: storeID, col: m.NoSuchStore,
+		call: func(v string) m.Call { return m.Call{Op: m.OpGenerateRandom, StoreID: &v, NumberOfBytes: m.Ptr(32)} }},
 	{op: "DeleteCustomKeyStore", param: "CustomKeyStoreId", typ: m.CloudHSM, min: 1, max: 64, gen: storeID, col: m.NoSuchStore,
 		call: func(v string) m.Call { return m.Call{Op: m.OpDeleteCustomKeyStore, StoreID: &v} }},
 	{op: "UpdateCustomKeyStore", param: "NewCustomKeyStoreName", typ: m.External, min: 1, max: 256, gen: func(n int) string { return rep("r", n) },
@@ -143,13 +161,45 @@ var bounds = []bound{
 			}
 			return "/" + rep("u", n-12) + "/kms/xks/v1"
 		},
-		col: m.Column(m.Disconnected), call: func(v string) m.Call {
-			return m.Call{Op: m.OpUpdateCustomKeyStore, StoreID: sid, Update: &m.UpdateStoreInput{Path: &v}}
-		}},
+		bad: "/kms/xks/v1/", col: m.Column(m.Disconnected), call: update(func(u *m.UpdateStoreInput, v string) { u.Path = &v })},
+	{op: "UpdateCustomKeyStore", param: "CloudHsmClusterId", typ: m.CloudHSM, min: 19, max: 24, gen: func(n int) string { return "cluster-" + rep("y", n-8) },
+		bad: "cluster-1111111111111", col: m.Column(m.Disconnected), call: update(func(u *m.UpdateStoreInput, v string) { u.ClusterID = &v })},
+	{op: "UpdateCustomKeyStore", param: "XksProxyUriEndpoint", typ: m.External, min: 10, max: 128, gen: func(n int) string { return "https://" + rep("u", n-8) },
+		bad: "https://xks.example/path", col: m.Column(m.Disconnected), call: update(func(u *m.UpdateStoreInput, v string) { u.Endpoint = &v })},
+	{op: "UpdateCustomKeyStore", param: "XksProxyAuthenticationCredential.AccessKeyId", typ: m.External, min: 20, max: 30,
+		gen: func(n int) string { return rep("B", n) }, bad: rep("B", 19) + "1", col: m.Column(m.Disconnected),
+		call: update(func(u *m.UpdateStoreInput, v string) {
+			u.Credential = &m.Credential{AccessKeyID: v, Secret: m.CredentialA.Secret}
+		})},
+	{op: "UpdateCustomKeyStore", param: "XksProxyAuthenticationCredential.RawSecretAccessKey", typ: m.External, min: 43, max: 64,
+		gen: func(n int) string { return rep("t", n) }, bad: rep("t", 42) + "-", col: m.Column(m.Disconnected),
+		call: update(func(u *m.UpdateStoreInput, v string) {
+			u.Credential = &m.Credential{AccessKeyID: m.CredentialA.AccessKeyID, Secret: v}
+		})},
+	{op: "UpdateCustomKeyStore", param: "XksProxyVpcEndpointServiceName", typ: m.External, min: 20, max: 64, minOK: 39,
+		gen: func(n int) string {
+			const head = "com.amazonaws.vpce.us-west-2.vpce-svc-"
+			if n < len(head)+1 {
+				return rep("w", n)
+			}
+			return head + rep("1", n-len(head))
+		},
+		bad: "com.amazonaws.vpce.us-west-2.vpce-svc-X", col: m.Column(m.Disconnected),
+		call: update(func(u *m.UpdateStoreInput, v string) {
+			u.Connectivity, u.VpcService = m.Ptr(string(m.VpcEndpointService)), &v
+		})},
+	{op: "UpdateCustomKeyStore", param: "XksProxyVpcEndpointServiceOwner", typ: m.External, min: 12, max: 12,
+		gen: func(n int) string { return rep("2", n) }, bad: "2222222222 2", col: m.Column(m.Disconnected),
+		call: update(func(u *m.UpdateStoreInput, v string) {
+			u.Connectivity, u.VpcService, u.VpcOwner = m.Ptr(string(m.VpcEndpointService)), m.Ptr(m.VpcServiceA), &v
+		})},
 	{op: "DescribeCustomKeyStores", param: "CustomKeyStoreName", typ: m.CloudHSM, min: 1, max: 256, gen: func(n int) string { return rep("d", n) },
 		col: m.NoSuchStore, call: func(v string) m.Call { return m.Call{Op: m.OpDescribeCustomKeyStores, StoreName: &v} }},
 	{op: "DescribeCustomKeyStores", param: "Limit", typ: m.CloudHSM, min: 1, max: 1000, gen: itoa, col: m.NoSuchStore,
 		call: intCall(func(n int) m.Call { return m.Call{Op: m.OpDescribeCustomKeyStores, Limit: &n} })},
+	{op: "DescribeCustomKeyStores", param: "Marker", typ: m.CloudHSM, min: 1, max: 1024, gen: func(n int) string { return rep("m", n) },
+		bad: "kmsconform-marker-\u0100", outside: true, col: m.NoSuchStore,
+		call: func(v string) m.Call { return m.Call{Op: m.OpDescribeCustomKeyStores, Marker: &v} }},
 	{op: "GenerateRandom", param: "NumberOfBytes", typ: m.CloudHSM, min: 1, max: 1024, gen: itoa, col: m.Column(m.Connected),
 		call: intCall(func(n int) m.Call { return m.Call{Op: m.OpGenerateRandom, StoreID: sid, NumberOfBytes: &n} })},
 	{op: "CreateKey", param: "XksKeyId", typ: m.External, min: 1, max: 128, gen: func(n int) string { return rep("k", n) },
@@ -160,6 +210,61 @@ var bounds = []bound{
 		call: intCall(func(n int) m.Call {
 			return m.Call{Op: m.OpScheduleKeyDeletion, KeyID: m.SubjectKeyID, PendingWindowDays: &n}
 		})},
+}
+
+// update is an UpdateCustomKeyStore of the subject store.
+func update(mod func(*m.UpdateStoreInput, string)) func(string) m.Call {
+	return func(v string) m.Call {
+		u := &m.UpdateStoreInput{}
+		mod(u, v)
+		return m.Call{Op: m.OpUpdateCustomKeyStore, StoreID: sid, Update: u}
+	}
+}
+
+// madeUpStore is a store id no target holds: a call that breaks a
+// constraint is answered ValidationException before the id is looked up
+// (spec §3.3), so the cells below need no store and run on every target.
+var madeUpStore = m.Ptr("cks-" + rep("0", 17))
+
+// madeUpCredential is no fixture: sent with a missing member, it names no
+// backing the run must have.
+var madeUpCredential = m.Credential{AccessKeyID: rep("C", 20), Secret: rep("c", 43)}
+
+// choice is one enumeration with a value outside it, or one required
+// member left out.
+type choice struct {
+	op, param, label string
+	typ              m.StoreType // the store type the member belongs to
+	call             m.Call
+}
+
+var choices = []choice{
+	{"CreateCustomKeyStore", "CustomKeyStoreType", "enum", m.CloudHSM, m.Call{Op: m.OpCreateCustomKeyStore,
+		Create: &m.CreateStoreInput{Name: "kmsconform-fresh", Type: m.Ptr("CLOUDHSM")}}},
+	{"CreateCustomKeyStore", "XksProxyConnectivity", "enum", m.External, m.Call{Op: m.OpCreateCustomKeyStore,
+		Create: &m.CreateStoreInput{Name: "kmsconform-fresh", Type: m.Ptr(string(m.External)), Connectivity: m.Ptr("PRIVATE_ENDPOINT")}}},
+	{"UpdateCustomKeyStore", "XksProxyConnectivity", "enum", m.External, m.Call{Op: m.OpUpdateCustomKeyStore, StoreID: madeUpStore,
+		Update: &m.UpdateStoreInput{Connectivity: m.Ptr("VPC_ENDPOINT")}}},
+	{"CreateKey", "Origin", "enum", m.CloudHSM, m.Call{Op: m.OpCreateKey, CreateKey: &m.CreateKeyInput{Origin: m.Ptr("CLOUDHSM")}}},
+
+	{"CreateCustomKeyStore", "CustomKeyStoreName", "missing", m.CloudHSM, m.Call{Op: m.OpCreateCustomKeyStore, Omit: m.OmitName,
+		Create: &m.CreateStoreInput{Name: "kmsconform-fresh"}}},
+	{"CreateCustomKeyStore", "XksProxyAuthenticationCredential.AccessKeyId", "missing", m.External, m.Call{Op: m.OpCreateCustomKeyStore, Omit: m.OmitAccessKeyID,
+		Create: &m.CreateStoreInput{Name: "kmsconform-fresh", Type: m.Ptr(string(m.External)), Credential: &madeUpCredential}}},
+	{"CreateCustomKeyStore", "XksProxyAuthenticationCredential.RawSecretAccessKey", "missing", m.External, m.Call{Op: m.OpCreateCustomKeyStore, Omit: m.OmitSecret,
+		Create: &m.CreateStoreInput{Name: "kmsconform-fresh", Type: m.Ptr(string(m.External)), Credential: &madeUpCredential}}},
+	{"UpdateCustomKeyStore", "XksProxyAuthenticationCredential.AccessKeyId", "missing", m.External, m.Call{Op: m.OpUpdateCustomKeyStore, Omit: m.OmitAccessKeyID,
+		StoreID: madeUpStore, Update: &m.UpdateStoreInput{Credential: &madeUpCredential}}},
+	{"UpdateCustomKeyStore", "XksProxyAuthenticationCredential.RawSecretAccessKey", "missing", m.External, m.Call{Op: m.OpUpdateCustomKeyStore, Omit: m.OmitSecret,
+		StoreID: madeUpStore, Update: &m.UpdateStoreInput{Credential: &madeUpCredential}}},
+	{"ConnectCustomKeyStore", "CustomKeyStoreId", "missing", m.CloudHSM, m.Call{Op: m.OpConnectCustomKeyStore}},
+	{"DisconnectCustomKeyStore", "CustomKeyStoreId", "missing", m.CloudHSM, m.Call{Op: m.OpDisconnectCustomKeyStore}},
+	{"UpdateCustomKeyStore", "CustomKeyStoreId", "missing", m.CloudHSM, m.Call{Op: m.OpUpdateCustomKeyStore,
+		Update: &m.UpdateStoreInput{NewName: m.Ptr("kmsconform-renamed")}}},
+	{"DeleteCustomKeyStore", "CustomKeyStoreId", "missing", m.CloudHSM, m.Call{Op: m.OpDeleteCustomKeyStore}},
+	// A member the service requires and the Go SDK sends without (it checks
+	// only the members its model marks required).
+	{"GenerateRandom", "NumberOfBytes", "missing", m.CloudHSM, m.Call{Op: m.OpGenerateRandom}},
 }
 
 func storeID(n int) string {
@@ -181,6 +286,9 @@ func Cells() []m.Cell {
 		type value struct{ label, v string }
 		vals := []value{{fmt.Sprintf("%d", b.min-1), b.gen(b.min - 1)}, {fmt.Sprintf("%d", lo), b.gen(lo)},
 			{fmt.Sprintf("%d", b.max), b.gen(b.max)}, {fmt.Sprintf("%d", b.max+1), b.gen(b.max + 1)}}
+		if b.outside {
+			vals = []value{vals[0], vals[3]}
+		}
 		if b.bad != "" {
 			vals = append(vals, value{"pattern", b.bad})
 		}
@@ -203,14 +311,15 @@ func Cells() []m.Cell {
 			cs = append(cs, c)
 		}
 	}
-	// A member the service requires and the Go SDK sends without (it checks
-	// only the members its model marks required).
-	missing, err := m.BuildCell("validation/GenerateRandom/NumberOfBytes/missing", m.CloudHSM, m.NoSuchStore, "validation:NumberOfBytes=missing", nil,
-		m.Call{Op: m.OpGenerateRandom})
-	if err != nil {
-		panic(err)
+	// An invalid enumeration value, a required member left out.
+	for _, ch := range choices {
+		c, err := m.BuildCell(fmt.Sprintf("validation/%s/%s/%s", ch.op, ch.param, ch.label), ch.typ, m.NoSuchStore,
+			"validation:"+ch.param+"="+ch.label, nil, ch.call)
+		if err != nil {
+			panic(err)
+		}
+		cs = append(cs, c)
 	}
-	cs = append(cs, missing)
 	// Parameters of the other store type (undocumented: informational).
 	for _, wt := range []struct {
 		name string
