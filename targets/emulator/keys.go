@@ -148,7 +148,7 @@ func (e *Emulator) opCreateKey(ctx context.Context, body []byte) (any, *apiError
 	}
 	var v violations
 	v.str("description", in.Description, false, 0, 8192, namedPattern{}, false)
-	v.enum("keyUsage", in.KeyUsage, false, "SIGN_VERIFY", "ENCRYPT_DECRYPT", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT", "KEM")
+	v.enum("keyUsage", in.KeyUsage, false, "SIGN_VERIFY", "ENCRYPT_DECRYPT", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT", "ENCAPSULATE_DECAPSULATE")
 	v.enum("keySpec", in.KeySpec, false, keySpecs...)
 	v.enum("customerMasterKeySpec", in.CustomerMasterKeySpec, false, keySpecs[:12]...)
 	v.enum("origin", in.Origin, false, originKMS, originExternal, originCloudHSM, originXKS)
