@@ -8,9 +8,10 @@ import (
 	m "github.com/kmsconform/kmsconform/model"
 )
 
-// TestFieldChecksCatchWrongFields runs the cells that read a store's entry
-// and a key's metadata against the emulator and against a mutant that gets
-// one field wrong: the first pass, the second fail on that field.
+// TestFieldChecksCatchWrongFields runs the cells that read a store's entry,
+// a key's metadata and an answer's raw body against the emulator and
+// against a mutant that gets one of them wrong: the first pass, the second
+// fail on it.
 func TestFieldChecksCatchWrongFields(t *testing.T) {
 	ctx := context.Background()
 	cells := map[string]m.Cell{}
@@ -23,6 +24,8 @@ func TestFieldChecksCatchWrongFields(t *testing.T) {
 		{"creation-date-is-now", "EXTERNAL_KEY_STORE/CONNECTED/DescribeCustomKeyStores/by-id", "CreationDate changed"},
 		{"creation-date-is-now", "AWS_CLOUDHSM/DISCONNECTED/DescribeCustomKeyStores/by-name", "CreationDate changed"},
 		{"deletion-date-on-disabled-keys", "AWS_CLOUDHSM/CONNECTED/DisableKey", "DeletionDate"},
+		{"connect-answers-a-body", "EXTERNAL_KEY_STORE/DISCONNECTED/ConnectCustomKeyStore", "a JSON object with no properties"},
+		{"describe-leaks-kmsuser-password", "AWS_CLOUDHSM/DISCONNECTED/DescribeCustomKeyStores/by-id", "carries a secret"},
 	} {
 		c, ok := cells[tc.cell]
 		if !ok {

@@ -631,6 +631,9 @@ func (r *cellRun) checkKeysAfter(ctx context.Context, w model.World, s model.Pla
 // transient state may already have moved on to one of its ends). It
 // returns why the cell fails ("" when it holds).
 func (r *cellRun) checkReached(ctx context.Context, c model.Cell, s model.PlanStep, matched []model.Outcome, ans Answer) string {
+	if err := checkBody(c.Op, matched[0].Error == model.Success, ans.Body, r.m); err != nil {
+		return detailOf(err)
+	}
 	if s.Subject == "" || c.Column == model.NoSuchStore {
 		return ""
 	}

@@ -91,6 +91,9 @@ func Raw(ctx context.Context, client *kms.Client, op string, body []byte, out an
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
+	if sink := bodySink(ctx); sink != nil && err == nil {
+		*sink = append((*sink)[:0], data[:min(len(data), maxBody)]...)
+	}
 	respErr := func(e error) error {
 		return wrap(&awshttp.ResponseError{
 			ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: resp}, Err: e},

@@ -200,6 +200,7 @@ type Answer struct {
 	KeyID   string // CreateKey
 	Stores  []types.CustomKeyStoresListEntry
 	Key     *types.KeyMetadata
+	Body    []byte // the raw answer of a store operation (see checkBody)
 }
 
 var samplePlaintext = []byte("kmsconform sample plaintext")
@@ -213,6 +214,10 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 		return a, err
 	}
 	m.Calls++
+	// Every answer's raw body is kept (checkBody): the SDK path's through
+	// a middleware, the raw path's through the context.
+	ctx = withBodySink(ctx, &a.Body)
+	client = kms.New(client.Options(), keepBody(&a.Body))
 	keyID := aws.String(m.KeyID(c.KeyID))
 	switch c.Op {
 	case model.OpCreateCustomKeyStore:
@@ -387,11 +392,21 @@ func otherRegion(r string) string {
 // redact removes the secrets of the mapper's backing from a text that may
 // end up in a report.
 func (m *Mapper) redact(s string) string {
-	for _, secret := range []string{m.v(model.KmsuserPassword), m.v(model.CredentialA.Secret), model.CredentialB.Secret, model.WrongKmsuserPassword,
-		m.subst2[model.KmsuserPassword], m.subst2[model.CredentialA.Secret]} {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[redacted]")
-		}
+	for _, secret := range m.secrets() {
+		s = strings.ReplaceAll(s, secret, "[redacted]")
 	}
 	return s
+}
+
+// secrets are the secrets the run may send: kmsuser passwords and XKS
+// secret access keys.
+func (m *Mapper) secrets() []string {
+	var ss []string
+	for _, s := range []string{m.v(model.KmsuserPassword), m.v(model.CredentialA.Secret), model.CredentialB.Secret, model.WrongKmsuserPassword,
+		m.subst2[model.KmsuserPassword], m.subst2[model.CredentialA.Secret]} {
+		if s != "" {
+			ss = append(ss, s)
+		}
+	}
+	return ss
 }

@@ -55,6 +55,8 @@ const (
 	mutLockoutNotCounted      = "kmsuser-lockout-not-counted"
 	mutCreationDateNow        = "creation-date-is-now"
 	mutDeletionDateDisabled   = "deletion-date-on-disabled-keys"
+	mutConnectAnswersBody     = "connect-answers-a-body"
+	mutDescribeLeaksPassword  = "describe-leaks-kmsuser-password"
 )
 
 // Mutants lists every mutant, for `make mutants` and for the check of
@@ -93,6 +95,8 @@ var Mutants = []Mutant{
 	{mutLockoutNotCounted, "ConnectCustomKeyStore", typeCloudHSM, stateConnecting, "failed kmsuser logins are not counted: no USER_LOCKED_OUT"},
 	{mutCreationDateNow, "DescribeCustomKeyStores", "both", "any", "a store's CreationDate is the time of each DescribeCustomKeyStores"},
 	{mutDeletionDateDisabled, "DescribeKey", "both", "any", "a disabled key carries a DeletionDate"},
+	{mutConnectAnswersBody, "ConnectCustomKeyStore", "both", stateDisconnected, "Connect answers the store's id and state, not an empty object"},
+	{mutDescribeLeaksPassword, "DescribeCustomKeyStores", typeCloudHSM, "any", "a CloudHSM store is listed with its KeyStorePassword"},
 }
 
 // MutantNames returns the names of every mutant.

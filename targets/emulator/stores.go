@@ -64,6 +64,7 @@ type storeEntry struct {
 	CloudHsmClusterId      string          `json:",omitempty"`
 	TrustAnchorCertificate string          `json:",omitempty"`
 	XksProxyConfiguration  *xksProxyOutput `json:",omitempty"`
+	KeyStorePassword       string          `json:",omitempty"` // never set, but by a mutant
 }
 
 type xksProxyOutput struct {
@@ -416,6 +417,9 @@ func (e *Emulator) opConnectCustomKeyStore(ctx context.Context, body []byte) (an
 		if err := e.commitLocked(); err != nil {
 			return nil, err
 		}
+		if e.mut(mutConnectAnswersBody) {
+			return map[string]any{"CustomKeyStoreId": s.ID, "ConnectionState": s.State}, nil
+		}
 		return struct{}{}, nil
 	})
 }
@@ -533,6 +537,9 @@ func (e *Emulator) opDescribeCustomKeyStores(ctx context.Context, body []byte) (
 		en := s.entry()
 		if e.mut(mutCreationDateNow) {
 			en.CreationDate = epochTime(e.clock.Now())
+		}
+		if e.mut(mutDescribeLeaksPassword) {
+			en.KeyStorePassword = s.Password
 		}
 		out.CustomKeyStores = append(out.CustomKeyStores, en)
 	}
