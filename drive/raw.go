@@ -36,8 +36,8 @@ import (
 // sends the same input on the raw path. Every middleware of the client
 // (the aws target's guard included) has run before the refusal.
 func sdk[In, Out any](ctx context.Context, client *kms.Client, in *In,
-	call func(context.Context, *In, ...func(*kms.Options)) (*Out, error)) (*Out, error) {
-	out, err := call(ctx, in)
+	call func(context.Context, *In, ...func(*kms.Options)) (*Out, error), opts ...func(*kms.Options)) (*Out, error) {
+	out, err := call(ctx, in, opts...)
 	var ip smithy.InvalidParamsError
 	if err == nil || !errors.As(err, &ip) {
 		return out, err

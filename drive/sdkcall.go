@@ -215,9 +215,9 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 	}
 	m.Calls++
 	// Every answer's raw body is kept (checkBody): the SDK path's through
-	// a middleware, the raw path's through the context.
+	// a middleware of the call, the raw path's through the context.
 	ctx = withBodySink(ctx, &a.Body)
-	client = kms.New(client.Options(), keepBody(&a.Body))
+	keep := keepBody(&a.Body)
 	keyID := aws.String(m.KeyID(c.KeyID))
 	switch c.Op {
 	case model.OpCreateCustomKeyStore:
@@ -238,18 +238,18 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 		}
 		omit(c.Omit, &req.CustomKeyStoreName, req.XksProxyAuthenticationCredential)
 		var out *kms.CreateCustomKeyStoreOutput
-		if out, err = sdk(ctx, client, req, client.CreateCustomKeyStore); err == nil {
+		if out, err = sdk(ctx, client, req, client.CreateCustomKeyStore, keep); err == nil {
 			a.StoreID = aws.ToString(out.CustomKeyStoreId)
 			if modelStore != "" && a.StoreID != "" {
 				m.stores[modelStore] = a.StoreID // the maps are shared with the caller's mapper
 			}
 		}
 	case model.OpConnectCustomKeyStore:
-		_, err = sdk(ctx, client, &kms.ConnectCustomKeyStoreInput{CustomKeyStoreId: m.storeIDp(c.StoreID)}, client.ConnectCustomKeyStore)
+		_, err = sdk(ctx, client, &kms.ConnectCustomKeyStoreInput{CustomKeyStoreId: m.storeIDp(c.StoreID)}, client.ConnectCustomKeyStore, keep)
 	case model.OpDisconnectCustomKeyStore:
-		_, err = sdk(ctx, client, &kms.DisconnectCustomKeyStoreInput{CustomKeyStoreId: m.storeIDp(c.StoreID)}, client.DisconnectCustomKeyStore)
+		_, err = sdk(ctx, client, &kms.DisconnectCustomKeyStoreInput{CustomKeyStoreId: m.storeIDp(c.StoreID)}, client.DisconnectCustomKeyStore, keep)
 	case model.OpDeleteCustomKeyStore:
-		_, err = sdk(ctx, client, &kms.DeleteCustomKeyStoreInput{CustomKeyStoreId: m.storeIDp(c.StoreID)}, client.DeleteCustomKeyStore)
+		_, err = sdk(ctx, client, &kms.DeleteCustomKeyStoreInput{CustomKeyStoreId: m.storeIDp(c.StoreID)}, client.DeleteCustomKeyStore, keep)
 	case model.OpUpdateCustomKeyStore:
 		u := c.Update
 		if u == nil {
@@ -268,7 +268,7 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 			req.XksProxyConnectivity = types.XksProxyConnectivityType(*u.Connectivity)
 		}
 		omit(c.Omit, nil, req.XksProxyAuthenticationCredential)
-		_, err = sdk(ctx, client, req, client.UpdateCustomKeyStore)
+		_, err = sdk(ctx, client, req, client.UpdateCustomKeyStore, keep)
 	case model.OpDescribeCustomKeyStores:
 		req := &kms.DescribeCustomKeyStoresInput{CustomKeyStoreId: m.storeIDp(c.StoreID)}
 		if c.StoreName != nil {
@@ -279,7 +279,7 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 		}
 		req.Marker = c.Marker
 		var out *kms.DescribeCustomKeyStoresOutput
-		if out, err = client.DescribeCustomKeyStores(ctx, req); err == nil {
+		if out, err = client.DescribeCustomKeyStores(ctx, req, keep); err == nil {
 			a.Stores = out.CustomKeyStores
 		}
 	case model.OpCreateKey:
@@ -300,7 +300,7 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 			}
 		}
 		var out *kms.CreateKeyOutput
-		if out, err = client.CreateKey(ctx, req); err == nil && out.KeyMetadata != nil {
+		if out, err = client.CreateKey(ctx, req, keep); err == nil && out.KeyMetadata != nil {
 			a.Key = out.KeyMetadata
 			a.KeyID = aws.ToString(out.KeyMetadata.KeyId)
 			if modelKey != "" && a.KeyID != "" {
@@ -318,56 +318,56 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 		if c.NumberOfBytes != nil {
 			req.NumberOfBytes = aws.Int32(int32(*c.NumberOfBytes))
 		}
-		_, err = client.GenerateRandom(ctx, req)
+		_, err = client.GenerateRandom(ctx, req, keep)
 	case model.OpEncrypt:
-		_, err = client.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: samplePlaintext})
+		_, err = client.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: samplePlaintext}, keep)
 	case model.OpDecrypt:
-		_, err = client.Decrypt(ctx, &kms.DecryptInput{KeyId: keyID, CiphertextBlob: m.blob(c.KeyID)})
+		_, err = client.Decrypt(ctx, &kms.DecryptInput{KeyId: keyID, CiphertextBlob: m.blob(c.KeyID)}, keep)
 	case model.OpReEncrypt:
-		_, err = client.ReEncrypt(ctx, &kms.ReEncryptInput{SourceKeyId: keyID, DestinationKeyId: keyID, CiphertextBlob: m.blob(c.KeyID)})
+		_, err = client.ReEncrypt(ctx, &kms.ReEncryptInput{SourceKeyId: keyID, DestinationKeyId: keyID, CiphertextBlob: m.blob(c.KeyID)}, keep)
 	case model.OpGenerateDataKey:
-		_, err = client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: keyID, KeySpec: types.DataKeySpecAes256})
+		_, err = client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: keyID, KeySpec: types.DataKeySpecAes256}, keep)
 	case model.OpGenerateDataKeyWithoutPlaintext:
-		_, err = client.GenerateDataKeyWithoutPlaintext(ctx, &kms.GenerateDataKeyWithoutPlaintextInput{KeyId: keyID, KeySpec: types.DataKeySpecAes256})
+		_, err = client.GenerateDataKeyWithoutPlaintext(ctx, &kms.GenerateDataKeyWithoutPlaintextInput{KeyId: keyID, KeySpec: types.DataKeySpecAes256}, keep)
 	case model.OpGenerateDataKeyPair:
-		_, err = client.GenerateDataKeyPair(ctx, &kms.GenerateDataKeyPairInput{KeyId: keyID, KeyPairSpec: types.DataKeyPairSpecRsa2048})
+		_, err = client.GenerateDataKeyPair(ctx, &kms.GenerateDataKeyPairInput{KeyId: keyID, KeyPairSpec: types.DataKeyPairSpecRsa2048}, keep)
 	case model.OpGenerateDataKeyPairWithoutPlain:
-		_, err = client.GenerateDataKeyPairWithoutPlaintext(ctx, &kms.GenerateDataKeyPairWithoutPlaintextInput{KeyId: keyID, KeyPairSpec: types.DataKeyPairSpecRsa2048})
+		_, err = client.GenerateDataKeyPairWithoutPlaintext(ctx, &kms.GenerateDataKeyPairWithoutPlaintextInput{KeyId: keyID, KeyPairSpec: types.DataKeyPairSpecRsa2048}, keep)
 	case model.OpDescribeKey:
 		var out *kms.DescribeKeyOutput
-		if out, err = client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: keyID}); err == nil {
+		if out, err = client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: keyID}, keep); err == nil {
 			a.Key = out.KeyMetadata
 		}
 	case model.OpEnableKey:
-		_, err = client.EnableKey(ctx, &kms.EnableKeyInput{KeyId: keyID})
+		_, err = client.EnableKey(ctx, &kms.EnableKeyInput{KeyId: keyID}, keep)
 	case model.OpDisableKey:
-		_, err = client.DisableKey(ctx, &kms.DisableKeyInput{KeyId: keyID})
+		_, err = client.DisableKey(ctx, &kms.DisableKeyInput{KeyId: keyID}, keep)
 	case model.OpScheduleKeyDeletion:
 		req := &kms.ScheduleKeyDeletionInput{KeyId: keyID}
 		if c.PendingWindowDays != nil {
 			req.PendingWindowInDays = aws.Int32(int32(*c.PendingWindowDays))
 		}
-		_, err = client.ScheduleKeyDeletion(ctx, req)
+		_, err = client.ScheduleKeyDeletion(ctx, req, keep)
 	case model.OpCancelKeyDeletion:
-		_, err = client.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: keyID})
+		_, err = client.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: keyID}, keep)
 	case model.OpEnableKeyRotation:
-		_, err = client.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: keyID})
+		_, err = client.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: keyID}, keep)
 	case model.OpDisableKeyRotation:
-		_, err = client.DisableKeyRotation(ctx, &kms.DisableKeyRotationInput{KeyId: keyID})
+		_, err = client.DisableKeyRotation(ctx, &kms.DisableKeyRotationInput{KeyId: keyID}, keep)
 	case model.OpGetKeyRotationStatus:
-		_, err = client.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: keyID})
+		_, err = client.GetKeyRotationStatus(ctx, &kms.GetKeyRotationStatusInput{KeyId: keyID}, keep)
 	case model.OpRotateKeyOnDemand:
-		_, err = client.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: keyID})
+		_, err = client.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: keyID}, keep)
 	case model.OpGetParametersForImport:
 		_, err = client.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: keyID,
-			WrappingAlgorithm: types.AlgorithmSpecRsaesOaepSha256, WrappingKeySpec: types.WrappingKeySpecRsa2048})
+			WrappingAlgorithm: types.AlgorithmSpecRsaesOaepSha256, WrappingKeySpec: types.WrappingKeySpecRsa2048}, keep)
 	case model.OpImportKeyMaterial:
 		_, err = client.ImportKeyMaterial(ctx, &kms.ImportKeyMaterialInput{KeyId: keyID, ImportToken: []byte("kmsconform-token"),
-			EncryptedKeyMaterial: []byte("kmsconform-material"), ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire})
+			EncryptedKeyMaterial: []byte("kmsconform-material"), ExpirationModel: types.ExpirationModelTypeKeyMaterialDoesNotExpire}, keep)
 	case model.OpDeleteImportedKeyMaterial:
-		_, err = client.DeleteImportedKeyMaterial(ctx, &kms.DeleteImportedKeyMaterialInput{KeyId: keyID})
+		_, err = client.DeleteImportedKeyMaterial(ctx, &kms.DeleteImportedKeyMaterialInput{KeyId: keyID}, keep)
 	case model.OpReplicateKey:
-		_, err = client.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: keyID, ReplicaRegion: aws.String(otherRegion(client.Options().Region))})
+		_, err = client.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: keyID, ReplicaRegion: aws.String(otherRegion(client.Options().Region))}, keep)
 	default:
 		m.Calls--
 		return a, fmt.Errorf("harness: no SDK call for %s", c.Op)
