@@ -51,10 +51,10 @@ func TestReachWithoutAControlPlane(t *testing.T) {
 		// second adds a second cluster and proxy (the *_2 variables).
 		second bool
 	}{
-		{"api-only", false, 410, 0, "1500ms", false},
-		{"with-proxy-control", true, 445, 30, "1500ms", false},
-		{"instant-transitions", false, 150, 0, "0s", false},
-		{"with-second-backing-and-proxy-control", true, 455, 30, "1500ms", true},
+		{"api-only", false, 470, 0, "1500ms", false},
+		{"with-proxy-control", true, 505, 30, "1500ms", false},
+		{"instant-transitions", false, 200, 0, "0s", false},
+		{"with-second-backing-and-proxy-control", true, 515, 30, "1500ms", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Each case has its own servers, and most of a case is waiting
