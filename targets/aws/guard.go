@@ -192,6 +192,14 @@ func (g *Guard) check(ctx context.Context, op string, params any) error {
 		if cleaning {
 			return &LimitError{Op: op, Limit: "the cleanup (it creates nothing)"}
 		}
+		if aws.ToString(in.CustomKeyStoreName) == "" {
+			// No name (or an empty one) breaks a constraint of the member
+			// KMS checks before anything else: the request is answered
+			// ValidationException and creates nothing, so neither the
+			// prefix nor the store limit concerns it (the validation cell
+			// of a missing CustomKeyStoreName sends exactly this).
+			return nil
+		}
 		if name := aws.ToString(in.CustomKeyStoreName); !strings.HasPrefix(name, prefix) {
 			return &NameError{Op: op, Name: name, Prefix: prefix}
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go"
 
 	"github.com/kmsconform/kmsconform/targets"
 	awstarget "github.com/kmsconform/kmsconform/targets/aws"
@@ -478,5 +479,51 @@ func TestTargetRoles(t *testing.T) {
 	if err != nil || strings.Contains(string(raw), emulator.AWSLikeAccount) || strings.Contains(string(raw), likeSecret) ||
 		!strings.Contains(string(raw), awstarget.NormalizedAccount) {
 		t.Fatalf("recording %s, %v", raw, err)
+	}
+}
+
+// TestGuardAllowsACreateThatCannotCreate: the validation cell of a missing
+// CustomKeyStoreName sends a CreateCustomKeyStore with no name (drive's
+// raw path, once the SDK has refused the input after every middleware).
+// KMS answers it ValidationException and creates nothing, so the guard
+// lets it through — even with the store limit reached — as it does an
+// empty name; a name without the prefix is still refused.
+func TestGuardAllowsACreateThatCannotCreate(t *testing.T) {
+	s := newSandbox(t)
+	tgt := s.target(t, targets.Limits{MaxStores: 1, MaxKeys: 1, TimeBudget: time.Hour})
+	c := tgt.KMS()
+	ctx := context.Background()
+	harmless := func(when string) {
+		t.Helper()
+		// What drive builds for the cell: the name left out, nothing else.
+		_, err := c.CreateCustomKeyStore(ctx, &kms.CreateCustomKeyStoreInput{})
+		var ip smithy.InvalidParamsError
+		if !errors.As(err, &ip) {
+			t.Fatalf("%s: no name: the SDK's own refusal (which sends the raw request) was expected, got %v", when, err)
+		}
+		_, err = c.CreateCustomKeyStore(ctx, &kms.CreateCustomKeyStoreInput{CustomKeyStoreName: aws.String(""),
+			CloudHsmClusterId: aws.String(thirdCluster), TrustAnchorCertificate: aws.String(anchor), KeyStorePassword: aws.String(kmsuserPass)})
+		if errCode(err) != "ValidationException" {
+			t.Fatalf("%s: empty name: %v", when, err)
+		}
+	}
+	harmless("no store yet")
+	if _, err := createOwn(ctx, c, "kmsconform-only", ownCluster); err != nil {
+		t.Fatal(err)
+	}
+	harmless("at max_live_stores")
+	if r := tgt.Guard().Refusals(); len(r) != 0 {
+		t.Fatalf("refused: %q", r)
+	}
+	var ne *awstarget.NameError
+	if _, err := createOwn(ctx, c, "team-prod-3", otherCluster); !errors.As(err, &ne) {
+		t.Fatalf("a name without the prefix: %v", err)
+	}
+	var le *awstarget.LimitError
+	if _, err := createOwn(ctx, c, "kmsconform-second", otherCluster); !errors.As(err, &le) {
+		t.Fatalf("a second named store: %v", err)
+	}
+	if n := s.h.Calls()["CreateCustomKeyStore"]; n != 3 {
+		t.Fatalf("CreateCustomKeyStore reached the emulator %d times, want 3 (two empty names, one store)", n)
 	}
 }
