@@ -147,7 +147,7 @@ func (h *AWSLikeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	acct := h.e.opts.AccountID
 	out, _ := xml.Marshal(response{Xmlns: "https://sts.amazonaws.com/doc/2011-06-15/",
-		Result:    result{Arn: "arn:aws:iam::" + acct + ":user/kmsconform", UserID: "AIDAKMSCONFORMEMULATOR", Account: acct},
+		Result:    result{Arn: h.e.iamArn("user/kmsconform"), UserID: "AIDAKMSCONFORMEMULATOR", Account: acct},
 		RequestID: newUUID()})
 	w.Header().Set("Content-Type", "text/xml")
 	_, _ = w.Write(out)

@@ -44,9 +44,42 @@ type key struct {
 	Rotation       bool `json:"rotation,omitempty"`
 }
 
-func (e *Emulator) arn(id string) string {
-	return "arn:aws:kms:" + e.opts.Region + ":" + e.opts.AccountID + ":key/" + id
+// partitionOf is the ARN partition of a region, as the AWS SDK resolves it
+// (aws-sdk-go-v2 internal/endpoints/awsrulesfn/partitions.json: each
+// partition's regionRegex). A region of no other partition is in "aws",
+// which is also the SDK's fallback for a region it does not know.
+func partitionOf(region string) string {
+	for _, p := range [...]struct{ prefix, partition string }{
+		{"cn-", "aws-cn"},
+		{"us-gov-", "aws-us-gov"},
+		{"us-iso-", "aws-iso"},
+		{"us-isob-", "aws-iso-b"},
+		{"eu-isoe-", "aws-iso-e"},
+		{"us-isof-", "aws-iso-f"},
+		{"eusc-", "aws-eusc"},
+	} {
+		if strings.HasPrefix(region, p.prefix) {
+			return p.partition
+		}
+	}
+	return "aws"
 }
+
+// kmsArn is the ARN of a KMS resource ("key/<id>", "alias/<name>") of the
+// emulator's account and region: every ARN the emulator makes or accepts
+// as its own goes through it or iamArn, so that all carry the partition
+// of the region.
+func (e *Emulator) kmsArn(resource string) string {
+	return "arn:" + partitionOf(e.opts.Region) + ":kms:" + e.opts.Region + ":" + e.opts.AccountID + ":" + resource
+}
+
+// iamArn is the ARN of an IAM resource ("root", "user/<name>") of the
+// emulator's account: IAM ARNs name no region, but do name the partition.
+func (e *Emulator) iamArn(resource string) string {
+	return "arn:" + partitionOf(e.opts.Region) + ":iam::" + e.opts.AccountID + ":" + resource
+}
+
+func (e *Emulator) arn(id string) string { return e.kmsArn("key/" + id) }
 
 // displayStateLocked is the KeyState of spec §5: Unavailable while the store
 // is not CONNECTED, unless PendingDeletion; the own state otherwise, so a
@@ -137,9 +170,13 @@ type createKeyInput struct {
 	Tags                           []struct{ TagKey, TagValue *string }
 }
 
+// keySpecs is the KeySpec enumeration of service/kms (types/enums.go);
+// the deprecated CustomerMasterKeySpec has its first 13 values, up to SM2.
 var keySpecs = []string{"RSA_2048", "RSA_3072", "RSA_4096", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521", "ECC_SECG_P256K1",
 	"SYMMETRIC_DEFAULT", "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512", "SM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87",
 	"ECC_NIST_EDWARDS25519", "ML_KEM_512", "ML_KEM_768", "ML_KEM_1024"}
+
+var customerMasterKeySpecs = keySpecs[:13]
 
 func (e *Emulator) opCreateKey(ctx context.Context, body []byte) (any, *apiError) {
 	var in createKeyInput
@@ -150,7 +187,7 @@ func (e *Emulator) opCreateKey(ctx context.Context, body []byte) (any, *apiError
 	v.str("description", in.Description, false, 0, 8192, namedPattern{}, false)
 	v.enum("keyUsage", in.KeyUsage, false, "SIGN_VERIFY", "ENCRYPT_DECRYPT", "GENERATE_VERIFY_MAC", "KEY_AGREEMENT", "ENCAPSULATE_DECAPSULATE")
 	v.enum("keySpec", in.KeySpec, false, keySpecs...)
-	v.enum("customerMasterKeySpec", in.CustomerMasterKeySpec, false, keySpecs[:12]...)
+	v.enum("customerMasterKeySpec", in.CustomerMasterKeySpec, false, customerMasterKeySpecs...)
 	v.enum("origin", in.Origin, false, originKMS, originExternal, originCloudHSM, originXKS)
 	v.str("customKeyStoreId", in.CustomKeyStoreId, false, 1, 64, namedPattern{}, false)
 	v.str("xksKeyId", in.XksKeyId, false, 1, 128, patXksKeyID, false)
@@ -300,11 +337,12 @@ func (e *Emulator) newKeyLocked(desc, origin, storeID string) *key {
 }
 
 // findKeyLocked resolves a KeyId: a key id or a key ARN (aliases are not
-// emulated, so an alias is simply not found).
+// emulated, so an alias is simply not found). A key ARN of another
+// partition, region or account names no key of ours.
 func (e *Emulator) findKeyLocked(id string) (*key, *apiError) {
 	raw := id
 	if strings.HasPrefix(id, "arn:") {
-		prefix := "arn:aws:kms:" + e.opts.Region + ":" + e.opts.AccountID + ":key/"
+		prefix := e.kmsArn("key/")
 		if !strings.HasPrefix(id, prefix) {
 			if strings.Contains(id, ":alias/") {
 				return nil, clientErr(errNotFound, "Alias %s is not found.", id)
@@ -326,9 +364,7 @@ func (e *Emulator) findKeyLocked(id string) (*key, *apiError) {
 	return k, nil
 }
 
-func (e *Emulator) aliasArn(alias string) string {
-	return "arn:aws:kms:" + e.opts.Region + ":" + e.opts.AccountID + ":" + alias
-}
+func (e *Emulator) aliasArn(alias string) string { return e.kmsArn(alias) }
 
 type keyIDInput struct {
 	KeyId *string

@@ -381,7 +381,7 @@ type xksRequestMetadata struct {
 func (c *xksClient) metadata(op, keyArn string) xksRequestMetadata {
 	m := xksRequestMetadata{KmsOperation: op, KmsRequestID: newUUID(), KmsKeyArn: keyArn}
 	if op != "CreateCustomKeyStore" && op != "ConnectCustomKeyStore" && op != "UpdateCustomKeyStore" && op != "KmsHealthCheck" {
-		m.AwsPrincipalArn = "arn:aws:iam::" + c.e.opts.AccountID + ":root"
+		m.AwsPrincipalArn = c.e.iamArn("root")
 	}
 	return m
 }
