@@ -195,8 +195,17 @@ func TestHTMLInBrowser(t *testing.T) {
 		want := []string{failing.ID, "<dt>expected</dt><dd>" + strings.Join(failing.Expected, " or ") + "</dd>",
 			"<dt>observed</dt><dd>" + failing.Observed + "</dd>", "<dt>request id</dt><dd>" + failing.Evidence.RequestID + "</dd>",
 			"<dt>provenance</dt><dd>" + failing.Provenance + "</dd>"}
+		links := 0
 		for _, r := range Sources(failing) {
 			want = append(want, "<code>"+r.ID+"</code> ["+r.Status+"]")
+			// The rule's AWS pages are links in the panel.
+			for _, l := range r.Links {
+				want = append(want, `<a href="`+l.URL+`" target="_blank" rel="noopener noreferrer">`+l.Title+`</a>`)
+				links++
+			}
+		}
+		if links == 0 {
+			t.Errorf("the rules of %s have no AWS page", failing.ID)
 		}
 		for _, w := range want {
 			if !strings.Contains(panel, w) {

@@ -44,19 +44,22 @@ type htmlCell struct {
 }
 
 type htmlData struct {
-	Title       string
-	Headline    string
-	Compat      *Compat
-	Passing     int
-	Total       int
-	Percent     int
-	Counts      []verdictCount
-	Matrices    []Matrix
-	Validation  []ValidationGroup
-	Operations  []string
-	States      []string
-	Cells       []htmlCell
-	Rules       map[string]RuleSource
+	Title      string
+	Headline   string
+	Compat     *Compat
+	Passing    int
+	Total      int
+	Percent    int
+	Counts     []verdictCount
+	Matrices   []Matrix
+	Validation []ValidationGroup
+	Operations []string
+	States     []string
+	Cells      []htmlCell
+	Rules      map[string]RuleSource
+	// RuleList is Rules in id order, for the page's list of the rules its
+	// cells cite with their AWS pages.
+	RuleList    []RuleSource
 	Verdicts    []Verdict
 	StartedAt   string
 	DurationSec string
@@ -72,9 +75,11 @@ type verdictCount struct {
 // HTML renders a run as one self-contained page: the headline, the root
 // causes of what did not pass, the matrices
 // as a heat map coloured by verdict, the validation constraints and the
-// scenarios, a filter by verdict, operation and state, and a panel that
+// scenarios, a filter by verdict, operation and state, a panel that
 // shows a clicked cell's expected and observed outcomes, evidence and rules
-// with their provenance. Every cell element carries data-id and
+// with their provenance and links to the AWS pages they rest on, and the
+// list of every rule the cells cite, with the same links. The links are the
+// page's only URLs besides the target's endpoint: nothing is fetched. Every cell element carries data-id and
 // data-verdict, so a browser test (or a scraper) can read the page back.
 //
 // The filter and the selected cell can be given in the URL fragment
@@ -119,6 +124,9 @@ func HTML(c *Compat) ([]byte, error) {
 			d.Rules[r.ID] = r
 		}
 	}
+	for _, id := range sortedRuleIDs(d.Rules) {
+		d.RuleList = append(d.RuleList, d.Rules[id])
+	}
 	d.Operations = sortedKeys(ops)
 	for _, s := range columns() {
 		if states[s] {
@@ -132,6 +140,15 @@ func HTML(c *Compat) ([]byte, error) {
 		return nil, fmt.Errorf("html: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+func sortedRuleIDs(m map[string]RuleSource) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func sortedKeys(m map[string]bool) []string {

@@ -160,6 +160,9 @@ func cellExplanation(cell *Cell) string {
 	fmt.Fprintf(&b, "provenance: %s\n", cell.Provenance)
 	for _, r := range Sources(cell) {
 		fmt.Fprintf(&b, "rule %s [%s] %s: %s\n", r.ID, r.Status, r.Source, r.Text)
+		for _, l := range r.Links {
+			fmt.Fprintf(&b, "  see %s: %s\n", l.Title, l.URL)
+		}
 	}
 	return b.String()
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/kmsconform/kmsconform/model"
 )
 
 // Symbols is the one-character mark of each verdict in the Markdown matrix.
@@ -194,6 +196,9 @@ func writeCellList(b *bytes.Buffer, c *Compat, v Verdict, title string) {
 				fmt.Fprintf(b, " [%s]", r.Status)
 			}
 			fmt.Fprintf(b, ", source %s", mdText(r.Source))
+			if len(r.Links) > 0 {
+				fmt.Fprintf(b, " (%s)", mdLinks(r.Links))
+			}
 			if r.Text != "" {
 				fmt.Fprintf(b, ": %s", mdText(r.Text))
 			}
@@ -216,6 +221,22 @@ var mdTextReplacer = strings.NewReplacer("\r", " ", "\n", " ", "|", "\\|", "<", 
 	"`", "'", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]")
 
 func mdText(s string) string { return mdTextReplacer.Replace(s) }
+
+// mdLinks renders AWS pages as Markdown links, one after the other.
+func mdLinks(links []model.Link) string {
+	var out []string
+	for _, l := range links {
+		out = append(out, "["+mdText(l.Title)+"]("+mdURL(l.URL)+")")
+	}
+	return strings.Join(out, ", ")
+}
+
+// mdURL makes a URL safe as a Markdown link destination inside a table or
+// list: nothing that ends the destination or the line.
+var mdURLReplacer = strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "<", "%3C", ">", "%3E", "|", "%7C",
+	"`", "%60", "\r", "", "\n", "")
+
+func mdURL(s string) string { return mdURLReplacer.Replace(s) }
 
 // mdCode makes text safe inside a code span in a table.
 var mdCodeReplacer = strings.NewReplacer("\r", " ", "\n", " ", "|", "\\|", "`", "'")

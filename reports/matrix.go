@@ -195,18 +195,22 @@ func ValidationValue(c *Cell) string {
 }
 
 // RuleSource is one rule a cell cites, with its provenance, as the model
-// states it.
+// states it: its source in the behaviour reference and the AWS pages that
+// source rests on.
 type RuleSource struct {
-	ID     string `json:"id"`
-	Status string `json:"status,omitempty"`
-	Source string `json:"source"`
-	Text   string `json:"text,omitempty"`
+	ID     string       `json:"id"`
+	Status string       `json:"status,omitempty"`
+	Source string       `json:"source"`
+	Links  []model.Link `json:"links,omitempty"`
+	Text   string       `json:"text,omitempty"`
 }
 
-var ruleIndex = sync.OnceValue(func() map[string]*model.Rule {
-	m := map[string]*model.Rule{}
+// ruleIndex holds every rule of the model as a report shows it; the links
+// are derived once, not for each cell that cites the rule.
+var ruleIndex = sync.OnceValue(func() map[string]RuleSource {
+	m := map[string]RuleSource{}
 	for _, r := range model.Rules() {
-		m[r.ID] = r
+		m[r.ID] = RuleSource{ID: r.ID, Status: string(r.Status), Source: r.Source, Links: r.Links(), Text: r.Text}
 	}
 	return m
 })
@@ -218,7 +222,7 @@ func Sources(c *Cell) []RuleSource {
 	var out []RuleSource
 	for _, id := range c.Rules {
 		if r, ok := ruleIndex()[id]; ok {
-			out = append(out, RuleSource{ID: id, Status: string(r.Status), Source: r.Source, Text: r.Text})
+			out = append(out, r)
 		} else {
 			out = append(out, RuleSource{ID: id, Source: "not in model " + model.Revision()})
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"html/template"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -137,13 +138,18 @@ func TestMarkdown(t *testing.T) {
 			block = block[:j+1]
 		}
 		for _, r := range Sources(&cell) {
-			if !strings.Contains(block, "rule `"+r.ID+"` ["+r.Status+"], source "+mdText(r.Source)) {
-				t.Errorf("%s: rule %s's source missing in\n%s", cell.ID, r.ID, block)
+			want := "rule `" + r.ID + "` [" + r.Status + "], source " + mdText(r.Source) + " (" + mdLinks(r.Links) + ")"
+			if len(r.Links) == 0 || !strings.Contains(block, want) {
+				t.Errorf("%s: rule %s's source and AWS pages missing (%q) in\n%s", cell.ID, r.ID, want, block)
 			}
 		}
 		if !strings.Contains(block, "- expected: `") || !strings.Contains(block, "; observed: `"+outcome(cell.Observed)+"`") {
 			t.Errorf("%s: expected/observed missing in\n%s", cell.ID, block)
 		}
+	}
+	// A cited rule's AWS pages are Markdown links.
+	if want := "[API Reference: ConnectCustomKeyStore](https://docs.aws.amazon.com/kms/latest/APIReference/API_ConnectCustomKeyStore.html)"; !strings.Contains(md, want) {
+		t.Errorf("markdown lacks %q", want)
 	}
 	if strings.Contains(md, "<script>") || strings.Contains(md, "bad | <") || strings.Contains(md, "\nsecond line") {
 		t.Error("a target message reached the Markdown unescaped")
@@ -196,8 +202,10 @@ func TestJUnit(t *testing.T) {
 		t.Fatalf("not XML: %v", err)
 	}
 	want := map[string]Verdict{}
-	for _, cell := range c.Cells {
+	cells := map[string]*Cell{}
+	for i, cell := range c.Cells {
 		want[cell.ID] = cell.Verdict
+		cells[cell.ID] = &c.Cells[i]
 	}
 	for _, s := range c.Scenarios {
 		want[s.Name] = s.Verdict
@@ -228,6 +236,16 @@ func TestJUnit(t *testing.T) {
 			if tc.Failure != nil && tc.Classname != "kmsconform.scenarios" && !strings.Contains(tc.Failure.Body, "expected: ") {
 				t.Errorf("%s: failure body %q", tc.Name, tc.Failure.Body)
 			}
+			// A failure names the AWS pages of the rules behind the cell.
+			if cell, ok := cells[tc.Name]; ok && tc.Failure != nil {
+				for _, r := range Sources(cell) {
+					for _, l := range r.Links {
+						if !strings.Contains(tc.Failure.Body, "  see "+l.Title+": "+l.URL+"\n") {
+							t.Errorf("%s: failure body lacks %s for rule %s:\n%s", tc.Name, l.URL, r.ID, tc.Failure.Body)
+						}
+					}
+				}
+			}
 		}
 	}
 	// XML escaping keeps a hostile message intact.
@@ -241,6 +259,16 @@ func TestJUnit(t *testing.T) {
 	if root.Tests != len(c.Cells)+len(c.Scenarios) || root.Failures != s.Fail || fails != s.Fail || root.Errors != s.Indeterminate ||
 		errs != s.Indeterminate || root.Skipped != s.Unsupported+s.Unreachable+s.Skipped || skips != root.Skipped {
 		t.Errorf("totals %d/%d/%d/%d, summary %+v", root.Tests, root.Failures, root.Errors, root.Skipped, s)
+	}
+}
+
+// TestMarkdownLinkEscaping: a link's title and URL cannot end the link,
+// the list item or the table cell they are in.
+func TestMarkdownLinkEscaping(t *testing.T) {
+	got := mdLinks([]model.Link{{Title: "a] | <b>", URL: "https://example.com/x (y)|z\n"}, {Title: "t", URL: "https://e.com/"}})
+	want := `[a\] \| &lt;b&gt;](https://example.com/x%20%28y%29%7Cz), [t](https://e.com/)`
+	if got != want {
+		t.Errorf("mdLinks = %q, want %q", got, want)
 	}
 }
 
@@ -282,13 +310,47 @@ func TestHTMLStatic(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(page)
-	for _, bad := range []string{"http://", "https://", "src=", "@import", "url(http"} {
-		// The only URLs allowed are the SVG namespace (none here) and the
-		// target's endpoint, shown as text.
-		s2 := strings.ReplaceAll(s, c.Target.Endpoint, "")
+	// The only URLs allowed are the SVG namespace (none here), the target's
+	// endpoint, shown as text, and the AWS pages of the model's rules, as
+	// links: nothing the page loads.
+	s2 := strings.ReplaceAll(s, c.Target.Endpoint, "")
+	for _, r := range model.Rules() {
+		for _, l := range r.Links() {
+			s2 = strings.ReplaceAll(s2, l.URL, "")
+		}
+	}
+	for _, bad := range []string{"http://", "https://", "src=", "@import", "url(http", "url(", "<link"} {
 		if strings.Contains(s2, bad) {
 			t.Errorf("the page references %q: it must need no network", bad)
 		}
+	}
+	// Every rule a cell cites is listed once with its source and its AWS
+	// pages as links (the panel shows the same, built by the page's script
+	// from the rules' JSON).
+	cited := map[string]bool{}
+	for i := range c.Cells {
+		for _, r := range Sources(&c.Cells[i]) {
+			if cited[r.ID] {
+				continue
+			}
+			cited[r.ID] = true
+			want := `<li data-rule="` + r.ID + `"><code>` + r.ID + `</code> [` + r.Status + `] ` + template.HTMLEscapeString(r.Source)
+			if !strings.Contains(s, want) {
+				t.Errorf("rule %s is not listed as %q", r.ID, want)
+			}
+			if len(r.Links) == 0 {
+				t.Errorf("rule %s has no AWS page", r.ID)
+			}
+			for _, l := range r.Links {
+				a := `<a href="` + l.URL + `" target="_blank" rel="noopener noreferrer">` + template.HTMLEscapeString(l.Title) + `</a>`
+				if !strings.Contains(s, a) {
+					t.Errorf("rule %s: the page lacks %s", r.ID, a)
+				}
+			}
+		}
+	}
+	if !strings.Contains(s, `<a href="https://docs.aws.amazon.com/kms/latest/APIReference/API_ConnectCustomKeyStore.html"`) {
+		t.Error("the page does not link to ConnectCustomKeyStore's API Reference page")
 	}
 	if strings.Contains(s, "<script>alert(1)") || strings.Contains(s, "<b>x</b>") {
 		t.Error("a target message reached the page unescaped")
