@@ -79,11 +79,23 @@ func writeModelMarkdown(w io.Writer, cells []model.Cell, rules []*model.Rule) {
 		}
 	}
 	fmt.Fprintln(w, "\n## Rules")
-	fmt.Fprintln(w, "\nSources point into the project's behaviour reference (`spec/custom-key-stores.md`: sections, C-n contradictions) and the AWS pages and model files it cites.")
-	fmt.Fprintln(w, "\n| Rule | Status | Source | Rule |\n|---|---|---|---|")
+	fmt.Fprintln(w, "\nSources point into the project's behaviour reference (`spec/custom-key-stores.md`: sections, C-n contradictions) and the AWS pages and model files it cites;")
+	fmt.Fprintln(w, "the AWS pages column links to the pages the rule rests on: the operation's API Reference page, the Developer Guide, the XKS proxy API specification.")
+	fmt.Fprintln(w, "\n| Rule | Status | Source | AWS pages | Rule |\n|---|---|---|---|---|")
 	for _, r := range rules {
-		fmt.Fprintf(w, "| `%s` | %s | %s | %s |\n", r.ID, r.Status, escape(r.Source), escape(r.Text))
+		fmt.Fprintf(w, "| `%s` | %s | %s | %s | %s |\n", r.ID, r.Status, escape(r.Source), linksText(r.Links()), escape(r.Text))
 	}
+}
+
+// linksText renders a rule's AWS pages as Markdown links for a table cell.
+func linksText(links []model.Link) string {
+	var out []string
+	for _, l := range links {
+		title := strings.NewReplacer("[", `\[`, "]", `\]`).Replace(escape(l.Title))
+		url := strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "|", "%7C").Replace(l.URL)
+		out = append(out, "["+title+"]("+url+")")
+	}
+	return strings.Join(out, "<br>")
 }
 
 // cellText renders a cell: its allowed answers, then status and rule ids.

@@ -46,6 +46,23 @@ func TestModelCommandPrintsEveryCell(t *testing.T) {
 		if !strings.Contains(md, "| `"+r.ID+"` | "+string(r.Status)+" |") {
 			t.Errorf("rule %s missing from the rule table", r.ID)
 		}
+		// Each rule's row links to the AWS pages it rests on.
+		links := r.Links()
+		if len(links) == 0 {
+			t.Errorf("rule %s has no AWS page", r.ID)
+		}
+		row := "| `" + r.ID + "` | " + string(r.Status) + " | " + escape(r.Source) + " | " + linksText(links) + " |"
+		if !strings.Contains(md, row) {
+			t.Errorf("rule %s: the table lacks %q", r.ID, row)
+		}
+		for _, l := range links {
+			if !strings.Contains(md, "]("+l.URL+")") {
+				t.Errorf("rule %s: no Markdown link to %s", r.ID, l.URL)
+			}
+		}
+	}
+	if want := "| `connect.starts` | D | §2.2, §3 | [API Reference: ConnectCustomKeyStore](https://docs.aws.amazon.com/kms/latest/APIReference/API_ConnectCustomKeyStore.html) |"; !strings.Contains(md, want) {
+		t.Errorf("table lacks %q", want)
 	}
 	for _, want := range []string{"200 →CONNECTING", "200 (the existing id)", "key Enabled (shown Unavailable)", "200 →DISCONNECTING/DISCONNECTED"} {
 		if !strings.Contains(md, want) {
