@@ -8,7 +8,7 @@ GO ?= go
 # model, which is single-threaded and whose exhaustive walk is CPU-bound).
 RACE_PKGS = $(shell $(GO) list ./... | grep -v '/model$$')
 
-.PHONY: conformance browser test vet bench model gate-moto report plan planned fuzz mutants
+.PHONY: conformance browser test vet bench model gate-moto report plan planned fuzz mutants mutate
 
 ## conformance: every cell, scenario and constraint against the embedded emulator; results in reports/out/
 conformance: browser
@@ -74,6 +74,11 @@ fuzz:
 ## mutants: the rapid machine and the conformance suite against every emulator mutant; the kill table
 mutants:
 	$(GO) run ./cmd/mutants
+
+## mutate: every one-token mutant (negated or shifted comparison, && and || swapped, a dropped !, arithmetic, ++/--)
+## of the emulator's behaviour code against the suites; the score and the survivors (cmd/mutate/equivalent.txt excluded)
+mutate:
+	$(GO) run ./cmd/mutate
 
 ## model: print the model's rule table as Markdown
 model:
