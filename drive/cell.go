@@ -508,6 +508,12 @@ func (r *cellRun) checkAnswer(ctx context.Context, matched []model.Outcome, ans 
 // checkDescribe compares a DescribeCustomKeyStores answer with the model.
 func (r *cellRun) checkDescribe(ctx context.Context, ans Answer, final *model.World) error {
 	c := r.cell
+	if c.Call.Limit != nil {
+		var err error
+		if ans, err = r.pages(ctx, c.Call, ans); err != nil {
+			return err
+		}
+	}
 	if c.Call.StoreID == nil && c.Call.StoreName == nil {
 		// All stores: the subject must be listed (the account may hold others).
 		if final == nil {
@@ -537,6 +543,53 @@ func (r *cellRun) checkDescribe(ctx context.Context, ans Answer, final *model.Wo
 		return nil // what this second read answers is not the cell's call
 	}
 	return r.checkEntry(out.CustomKeyStores[0], *final)
+}
+
+// maxPages bounds how many pages a paged DescribeCustomKeyStores follows.
+const maxPages = 1000
+
+// pages follows a paged DescribeCustomKeyStores answer to its last page
+// (spec §2.6, rule describe.pages): no page holds more than Limit stores,
+// a page is Truncated exactly when it has a NextMarker, and no store is
+// listed twice. It returns the stores of every page as one answer.
+func (r *cellRun) pages(ctx context.Context, c model.Call, first Answer) (Answer, error) {
+	all := Answer{}
+	seen := map[string]int{}
+	page := first
+	for n := 1; ; n++ {
+		if len(page.Stores) > *c.Limit {
+			return all, endWith(Fail, "page %d lists %d stores with Limit %d", n, len(page.Stores), *c.Limit)
+		}
+		for _, s := range page.Stores {
+			id := aws.ToString(s.CustomKeyStoreId)
+			if p, dup := seen[id]; dup {
+				return all, endWith(Fail, "store %s is listed on page %d and again on page %d", r.m.redact(id), p, n)
+			}
+			seen[id] = n
+			all.Stores = append(all.Stores, s)
+		}
+		switch {
+		case page.Truncated && aws.ToString(page.NextMarker) == "":
+			return all, endWith(Fail, "page %d is Truncated without a NextMarker", n)
+		case !page.Truncated && page.NextMarker != nil:
+			return all, endWith(Fail, "page %d is not Truncated but has a NextMarker", n)
+		case !page.Truncated:
+			return all, nil
+		case n == maxPages:
+			return all, endWith(Indeterminate, "still Truncated after %d pages of %d", n, *c.Limit)
+		}
+		r.m.Calls++
+		req := &kms.DescribeCustomKeyStoresInput{CustomKeyStoreId: r.m.storeIDp(c.StoreID), Limit: aws.Int32(int32(*c.Limit)), Marker: page.NextMarker}
+		if c.StoreName != nil {
+			req.CustomKeyStoreName = aws.String(r.m.Name(*c.StoreName))
+		}
+		out, err := r.client.DescribeCustomKeyStores(ctx, req)
+		if err != nil {
+			obs := Classify(err)
+			return all, endWith(Fail, "page %d: the NextMarker of page %d was answered %s: %s", n+1, n, obs.Code, obs.Message)
+		}
+		page = Answer{Stores: out.CustomKeyStores, Truncated: out.Truncated, NextMarker: out.NextMarker}
+	}
 }
 
 // checkEntry checks a DescribeCustomKeyStores entry for the subject store

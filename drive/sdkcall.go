@@ -199,8 +199,11 @@ type Answer struct {
 	StoreID string // CreateCustomKeyStore
 	KeyID   string // CreateKey
 	Stores  []types.CustomKeyStoresListEntry
-	Key     *types.KeyMetadata
-	Body    []byte // the raw answer of a store operation (see checkBody)
+	// Truncated and NextMarker are DescribeCustomKeyStores' paging.
+	Truncated  bool
+	NextMarker *string
+	Key        *types.KeyMetadata
+	Body       []byte // the raw answer of a store operation (see checkBody)
 }
 
 var samplePlaintext = []byte("kmsconform sample plaintext")
@@ -280,7 +283,7 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 		req.Marker = c.Marker
 		var out *kms.DescribeCustomKeyStoresOutput
 		if out, err = client.DescribeCustomKeyStores(ctx, req, keep); err == nil {
-			a.Stores = out.CustomKeyStores
+			a.Stores, a.Truncated, a.NextMarker = out.CustomKeyStores, out.Truncated, out.NextMarker
 		}
 	case model.OpCreateKey:
 		req := &kms.CreateKeyInput{CustomKeyStoreId: m.storeIDp(c.StoreID), Description: aws.String(m.prefix + "key")}

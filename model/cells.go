@@ -17,7 +17,13 @@ var (
 	SubjectStoreID = StoreIDFor(0)
 	SubjectKeyID   = KeyIDFor(0)
 	UnknownStoreID = StoreIDFor(0xfffff)
+	// UnknownKeyID is a well-formed key id no key has.
+	UnknownKeyID = KeyIDFor(0xfffff)
 )
+
+// MadeUpMarker is a DescribeCustomKeyStores Marker that satisfies the
+// input constraints but is no NextMarker KMS returned.
+const MadeUpMarker = "kmsconform-made-up-marker"
 
 // SubjectStoreName is the name of the store a cell's call is about.
 const SubjectStoreName = "kmsconform-subject"
@@ -149,6 +155,12 @@ var variants = func() []variant {
 		}},
 		{op: OpDescribeCustomKeyStores, name: "all", missing: true, call: func(StoreType, string) Call {
 			return Call{Op: OpDescribeCustomKeyStores}
+		}},
+		{op: OpDescribeCustomKeyStores, name: "page", missing: true, call: func(StoreType, string) Call {
+			return Call{Op: OpDescribeCustomKeyStores, Limit: Ptr(1)}
+		}},
+		{op: OpDescribeCustomKeyStores, name: "made-up-marker", missing: true, call: func(StoreType, string) Call {
+			return Call{Op: OpDescribeCustomKeyStores, Marker: Ptr(MadeUpMarker)}
 		}},
 		{op: OpCreateCustomKeyStore, name: "duplicate-name", call: func(t StoreType, _ string) Call {
 			return freshCreate(t, SubjectStoreName)

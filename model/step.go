@@ -634,6 +634,12 @@ func stepDescribe(w World, c Call) []Outcome {
 			return []Outcome{fail(w, ErrCustomKeyStoreNotFound, rStoreNotFound)}
 		}
 	}
+	if c.Marker != nil && *c.Marker == MadeUpMarker {
+		return []Outcome{fail(w, ErrInvalidMarker, rInvalidMarker)}
+	}
+	if c.Limit != nil || c.Marker != nil {
+		return []Outcome{ok(rulesOf(rDescribe, rDescribePages), w)}
+	}
 	return []Outcome{ok(rulesOf(rDescribe), w)}
 }
 

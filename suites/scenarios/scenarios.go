@@ -229,6 +229,7 @@ func Scenarios() []drive.Scenario {
 		drive.Scenario{Name: "describe-pagination", Steps: seq(one(create(m.External, "")), fillers(4)), Check: checkPagination},
 	)
 	ss = append(ss, connectionErrors()...)
+	ss = append(ss, causes()...)
 	return ss
 }
 

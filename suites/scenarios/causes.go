@@ -1,0 +1,168 @@
+package scenarios
+
+import (
+	"github.com/kmsconform/kmsconform/drive"
+	m "github.com/kmsconform/kmsconform/model"
+)
+
+// The scenarios of this file drive the documented cause of an exception
+// that no matrix cell provokes (the matrix varies the store's state, these
+// vary what the store stands on), so that every (operation, exception)
+// pair of the operations' documented error lists that the model can
+// produce is asserted somewhere (TestEveryDocumentedExceptionIsAsserted).
+// Each is named exception/<operation>/<cause>.
+
+// madeUpCluster is a cluster id no fixture names: on a target that
+// controls its clusters it does not exist.
+const madeUpCluster = "cluster-zzzzzzzzzzz"
+
+func cause(op m.Op, name string, steps ...[]m.Call) drive.Scenario {
+	return drive.Scenario{Name: "exception/" + string(op) + "/" + name, Steps: seq(steps...)}
+}
+
+// clusterAt is a healthy cluster id with its anchor, changed by change.
+func clusterAt(id, anchor string, change func(*m.Cluster)) []m.Call {
+	c := m.HealthyCluster(id, anchor)
+	change(&c)
+	return one(m.Call{Op: m.OpSetCluster, Cluster: &c})
+}
+
+func notActive(c *m.Cluster) { c.Initialized = false }
+func oneHSM(c *m.Cluster)    { c.ActiveHSMs = 1 }
+
+// otherStore creates a second store that collides with nothing the
+// subject holds: an external key store when the subject is a CloudHSM
+// store and the reverse, so one cluster and one proxy suffice.
+func otherStore(subject m.StoreType, name string) []m.Call {
+	if subject == m.CloudHSM {
+		return one(m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateXksInput(name, m.EndpointA, m.PathV1, m.CredentialA)})
+	}
+	return one(m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateCloudHSMInput(name, m.ClusterA, m.TrustAnchorA, m.KmsuserPassword)})
+}
+
+// vpcCreate is a create of an external key store with VPC endpoint service
+// connectivity.
+func vpcCreate(name, endpoint, service string) m.Call {
+	return m.Call{Op: m.OpCreateCustomKeyStore, Create: &m.CreateStoreInput{Name: name, Type: m.Ptr(string(m.External)),
+		Connectivity: m.Ptr(string(m.VpcEndpointService)), Endpoint: m.Ptr(endpoint), Path: m.Ptr(m.PathV1),
+		Credential: &m.CredentialA, VpcService: m.Ptr(service)}}
+}
+
+func proxyOn(endpoint string, change func(*m.Proxy)) []m.Call {
+	p := m.HealthyProxy(endpoint)
+	change(&p)
+	return one(m.Call{Op: m.OpSetProxy, Proxy: &p})
+}
+
+// keyOpsOn calls every operation on a key that leaves the key as it is.
+func keyOpsOn() []m.Call {
+	var cs []m.Call
+	for _, op := range append(append([]m.Op{m.OpDescribeKey}, m.CryptoOps...), m.UnsupportedKeyOps...) {
+		cs = append(cs, m.Call{Op: op, KeyID: m.SubjectKeyID})
+	}
+	return cs
+}
+
+// keyStates walks a key of a store of type t through Disabled and
+// PendingDeletion, each in a connected and a disconnected store, calling
+// every key operation in each (the key-state table, spec §5).
+func keyStates(t m.StoreType) drive.Scenario {
+	schedule := one(m.Call{Op: m.OpScheduleKeyDeletion, KeyID: m.SubjectKeyID, PendingWindowDays: m.Ptr(7)})
+	return drive.Scenario{Name: "key-states/" + t.Short(), Steps: seq(
+		one(create(t, m.KmsuserPassword)), connect(), createKey(t),
+		key(m.OpDisableKey), keyOpsOn(), disconnect(), keyOpsOn(), connect(), key(m.OpEnableKey),
+		schedule, keyOpsOn(), key(m.OpDisableKey), key(m.OpEnableKey), schedule,
+		disconnect(), keyOpsOn(), key(m.OpCancelKeyDeletion),
+	)}
+}
+
+// unknownKey calls every operation on a key with a key id that no key has.
+func unknownKey() drive.Scenario {
+	var cs []m.Call
+	for _, op := range append(append([]m.Op{m.OpDescribeKey, m.OpEnableKey, m.OpDisableKey, m.OpCancelKeyDeletion},
+		m.CryptoOps...), m.UnsupportedKeyOps...) {
+		if op == m.OpDecrypt || op == m.OpReEncrypt {
+			// They find their key in the ciphertext, and no ciphertext of
+			// a key that does not exist can be made (see outOfScope).
+			continue
+		}
+		cs = append(cs, m.Call{Op: op, KeyID: m.UnknownKeyID})
+	}
+	cs = append(cs, m.Call{Op: m.OpScheduleKeyDeletion, KeyID: m.UnknownKeyID, PendingWindowDays: m.Ptr(7)})
+	return drive.Scenario{Name: "exception/key-operations/unknown-key", Steps: cs}
+}
+
+// causes returns the scenarios of this file.
+func causes() []drive.Scenario {
+	opCreate, opUpdate, opConnect := m.OpCreateCustomKeyStore, m.OpUpdateCustomKeyStore, m.OpConnectCustomKeyStore
+	hsm := one(createHSMStore(m.SubjectStoreName, m.ClusterA, m.TrustAnchorA))
+	xks := one(createXksStore(m.SubjectStoreName, m.EndpointA))
+	ss := []drive.Scenario{
+		// CloudHSM: the cluster's checks (spec §2.1, §2.2, §2.4, §2.7, §2.8).
+		cause(opCreate, "cluster-not-found", one(createHSMStore(m.SubjectStoreName, madeUpCluster, m.TrustAnchorA))),
+		cause(opCreate, "cluster-not-active", clusterAt(m.ClusterA, m.TrustAnchorA, notActive), hsm),
+		cause(opCreate, "cluster-invalid-configuration", clusterAt(m.ClusterA, m.TrustAnchorA, oneHSM), hsm),
+		cause(opConnect, "cluster-not-active", hsm, clusterAt(m.ClusterA, m.TrustAnchorA, notActive),
+			one(m.Call{Op: m.OpConnectCustomKeyStore, StoreID: sid})),
+		cause(opUpdate, "cluster-not-found", hsm, update(m.UpdateStoreInput{ClusterID: m.Ptr(madeUpCluster)})),
+		cause(opUpdate, "cluster-not-related", hsm, update(m.UpdateStoreInput{ClusterID: m.Ptr(m.ClusterB)})),
+		cause(opUpdate, "cluster-not-active", hsm, clusterAt(m.ClusterARelated, m.TrustAnchorA, notActive),
+			update(m.UpdateStoreInput{ClusterID: m.Ptr(m.ClusterARelated)})),
+		cause(opUpdate, "cluster-invalid-configuration", hsm, clusterAt(m.ClusterARelated, m.TrustAnchorA, oneHSM),
+			update(m.UpdateStoreInput{ClusterID: m.Ptr(m.ClusterARelated)})),
+		cause(m.OpCreateKey, "cluster-loses-hsms", hsm, connect(), clusterAt(m.ClusterA, m.TrustAnchorA, oneHSM), createKey(m.CloudHSM),
+			clusterAt(m.ClusterA, m.TrustAnchorA, func(c *m.Cluster) { c.ActiveHSMs = 0 }),
+			one(m.Call{Op: m.OpGenerateRandom, StoreID: sid, NumberOfBytes: m.Ptr(32)}), disconnect()),
+		// The name of another store, of the other type.
+		cause(opUpdate, "name-in-use", hsm, otherStore(m.CloudHSM, "kmsconform-other"),
+			update(m.UpdateStoreInput{NewName: m.Ptr("kmsconform-other")})),
+
+		// External key stores: the proxy's answers to the health check of
+		// Create and Update (spec §2.1, §2.4, §7.4).
+		cause(opCreate, "proxy-invalid-response", proxyOn(m.EndpointA, func(p *m.Proxy) { p.Fault = m.ProxyMalformed }), xks),
+		cause(opUpdate, "proxy-invalid-response", xks, proxyOn(m.EndpointB, func(p *m.Proxy) { p.Fault = m.ProxyMalformed }),
+			update(m.UpdateStoreInput{Endpoint: m.Ptr(m.EndpointB)})),
+		cause(opUpdate, "proxy-unreachable", xks, proxyOn(m.EndpointB, func(p *m.Proxy) { p.Fault = m.ProxyUnreachable }),
+			update(m.UpdateStoreInput{Endpoint: m.Ptr(m.EndpointB)})),
+		cause(opUpdate, "proxy-wrong-path", xks, update(m.UpdateStoreInput{Path: m.Ptr(m.PathAlt)})),
+		cause(opUpdate, "proxy-wrong-credential", xks, update(m.UpdateStoreInput{Credential: &m.CredentialB})),
+		// What other external key stores hold (spec §2.1, §2.4).
+		cause(opUpdate, "uri-in-use", xks, one(createXksStore("kmsconform-other", m.EndpointB)),
+			update(m.UpdateStoreInput{Endpoint: m.Ptr(m.EndpointB)})),
+		cause(opCreate, "uri-endpoint-in-use", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
+			one(m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateXksInput("kmsconform-other", m.EndpointA, m.PathAlt, m.CredentialA)})),
+		cause(opUpdate, "uri-endpoint-in-use", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
+			one(vpcCreate("kmsconform-other", m.EndpointB, m.VpcServiceB)),
+			update(m.UpdateStoreInput{Endpoint: m.Ptr(m.EndpointB), Path: m.Ptr(m.PathAlt)})),
+		cause(opCreate, "vpc-service-in-use", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
+			one(vpcCreate("kmsconform-other", m.EndpointB, m.VpcServiceA))),
+		cause(opUpdate, "vpc-service-in-use", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
+			one(vpcCreate("kmsconform-other", m.EndpointB, m.VpcServiceB)), update(m.UpdateStoreInput{VpcService: m.Ptr(m.VpcServiceB)})),
+		// A VPC endpoint service may be found wanting at Create or Update,
+		// or only at the next Connect (spec §2.1): the model allows both.
+		cause(opCreate, "vpc-service-invalid-configuration", vpcService(m.VpcServiceInvalidConfig),
+			one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA))),
+		cause(opUpdate, "vpc-service-invalid-configuration", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
+			one(m.Call{Op: m.OpSetVpcService, VpcServiceSpec: &m.VpcService{Name: m.VpcServiceB, Status: m.VpcServiceInvalidConfig}}),
+			update(m.UpdateStoreInput{VpcService: m.Ptr(m.VpcServiceB)})),
+		cause(opUpdate, "vpc-service-not-found", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
+			one(m.Call{Op: m.OpDeleteVpcService, VpcServiceName: m.VpcServiceB}), update(m.UpdateStoreInput{VpcService: m.Ptr(m.VpcServiceB)})),
+		// The external key behind a new KMS key (spec §2.7).
+		cause(m.OpCreateKey, "xks-key-already-in-use", xks, connect(), createKey(m.External), createKey(m.External), disconnect()),
+		cause(m.OpCreateKey, "xks-key-invalid-configuration", xks,
+			proxyOn(m.EndpointA, func(p *m.Proxy) { p.Keys[0].Status = m.ExtKeyWrongSpec }), connect(), createKey(m.External), disconnect()),
+		unknownKey(),
+	}
+	for _, t := range m.StoreTypes {
+		ss = append(ss, keyStates(t))
+	}
+	return ss
+}
+
+func createHSMStore(name, cluster, anchor string) m.Call {
+	return m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateCloudHSMInput(name, cluster, anchor, m.KmsuserPassword)}
+}
+
+func createXksStore(name, endpoint string) m.Call {
+	return m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateXksInput(name, endpoint, m.PathV1, m.CredentialA)}
+}
