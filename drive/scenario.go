@@ -438,7 +438,22 @@ func (s Scenario) AssertedCodes() []CodeCheck {
 				next = append(next, model.Distinct(groups[k]))
 			}
 		}
-		paths = next
+		// Paths that reach the same worlds go on as one: answers that
+		// change nothing (an exception, a read) would otherwise double the
+		// paths at each step that allows two of them.
+		paths = paths[:0]
+		seen := map[string]bool{}
+		for _, ws := range next {
+			fps := make([]string, len(ws))
+			for i, w := range ws {
+				fps[i] = fmt.Sprint(w.Fingerprint())
+			}
+			slices.Sort(fps)
+			if k := strings.Join(fps, "|"); !seen[k] {
+				seen[k] = true
+				paths = append(paths, ws)
+			}
+		}
 	}
 	return out
 }
