@@ -210,6 +210,10 @@ func xksConnect(w World, s Store) []connectResult {
 		if v.Status == VpcServiceInvalidConfig {
 			return []connectResult{{ErrCodeXksVpcServiceInvalidConfig, rSettleFailedXks}}
 		}
+		if v.Status == VpcServiceKMSNotAllowed {
+			return []connectResult{{ErrCodeXksVpcEndpointServiceNotFound, rXksVpcKMSNotAllowed},
+				{ErrCodeXksVpcServiceInvalidConfig, rXksVpcKMSNotAllowed}}
+		}
 	}
 	var rs []connectResult
 	as := healthCheck(w, s)

@@ -120,6 +120,9 @@ var (
 		"A VPC endpoint service another external key store uses gets XksProxyVpcEndpointServiceInUseException.")
 	rXksVpcChecks = rule("xks.vpc-service-checks", Documented, "§2.1 'can fail at Create, Connect or Update'",
 		"A missing or misconfigured VPC endpoint service may be reported at Create or Update (XksProxyVpcEndpointService{NotFound,InvalidConfiguration}Exception) or only at Connect; both are allowed.")
+	rXksVpcKMSNotAllowed = rule("xks.vpc-kms-not-allowed", Contradictory,
+		"§4.2 XKS_VPC_ENDPOINT_SERVICE_NOT_FOUND against XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION; [DG:create-xks-keystore]",
+		"A VPC endpoint service whose allowed principals lack KMS's: the SDK names the missing permission under XKS_VPC_ENDPOINT_SERVICE_NOT_FOUND, while allowing KMS's principal is one of the requirements whose failure is XKS_VPC_ENDPOINT_SERVICE_INVALID_CONFIGURATION; at Connect both codes are allowed, at Create or Update either exception (or none, until Connect).")
 	rXksHealthCreate = rule("xks.health-check", Documented, "§2.1, §2.4, §7.4 [DG:xks-troubleshooting]",
 		"Create (PUBLIC) and Update send GetHealthStatus with the new values: bad SigV4 → XksProxyIncorrectAuthenticationCredential; bad path → XksProxyInvalidConfiguration; no TCP, timeout, throttling, DependencyTimeout or every key manager UNAVAILABLE → XksProxyUriUnreachable; malformed answer or proxy InternalException → XksProxyInvalidResponse.")
 	rXksHealthTLS = rule("xks.health-check-tls", Contradictory, "§7.4 (TLS row) against [DG:xks-troubleshooting] (XKS_PROXY_INVALID_TLS_CONFIGURATION)",

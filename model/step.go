@@ -305,6 +305,9 @@ func xksConfigChecks(w World, n Store, health, vpcChanged bool) []finding {
 			fs = append(fs, finding{err: ErrXksProxyVpcServiceNotFound, rule: rXksVpcChecks, maybe: true})
 		} else if v.Status == VpcServiceInvalidConfig {
 			fs = append(fs, finding{err: ErrXksProxyVpcServiceInvalidConfig, rule: rXksVpcChecks, maybe: true})
+		} else if v.Status == VpcServiceKMSNotAllowed {
+			fs = append(fs, finding{err: ErrXksProxyVpcServiceNotFound, rule: rXksVpcKMSNotAllowed, maybe: true},
+				finding{err: ErrXksProxyVpcServiceInvalidConfig, rule: rXksVpcKMSNotAllowed, maybe: true})
 		}
 	}
 	if health {

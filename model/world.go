@@ -167,6 +167,9 @@ type VpcServiceStatus string
 const (
 	VpcServiceOK            VpcServiceStatus = "ok"
 	VpcServiceInvalidConfig VpcServiceStatus = "invalid-config"
+	// VpcServiceKMSNotAllowed is a service whose allowed principals lack
+	// KMS's (cks.kms.<region>.amazonaws.com): rule xks.vpc-kms-not-allowed.
+	VpcServiceKMSNotAllowed VpcServiceStatus = "kms-not-allowed"
 )
 
 // VpcService is a VPC endpoint service in front of a proxy. A name not in

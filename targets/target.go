@@ -143,6 +143,8 @@ type VpcServiceStatus string
 const (
 	VpcServiceOK            VpcServiceStatus = "ok" // also ""
 	VpcServiceInvalidConfig VpcServiceStatus = "invalid-config"
+	// VpcServiceKMSNotAllowed does not allow KMS's service principal.
+	VpcServiceKMSNotAllowed VpcServiceStatus = "kms-not-allowed"
 )
 
 // Backing is what a target without a control plane offers for routes made

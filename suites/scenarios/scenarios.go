@@ -141,6 +141,11 @@ func connectionErrors() []drive.Scenario {
 			one(createVpc()), one(m.Call{Op: m.OpDeleteVpcService, VpcServiceName: m.VpcServiceA}), connect(),
 			disconnect(), vpcService(m.VpcServiceOK), connect(),
 		)},
+		// C: either VPC code (rule xks.vpc-kms-not-allowed).
+		{Name: "failed-recovery/XKS-vpc-service-kms-not-allowed", Steps: seq(
+			one(createVpc()), vpcService(m.VpcServiceKMSNotAllowed), connect(),
+			disconnect(), vpcService(m.VpcServiceOK), connect(),
+		)},
 		{Name: "failed-recovery/XKS-vpc-service-invalid", Steps: seq(
 			one(createVpc()), vpcService(m.VpcServiceInvalidConfig), connect(),
 			disconnect(), vpcService(m.VpcServiceOK), connect(),

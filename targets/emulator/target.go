@@ -620,13 +620,16 @@ func (c *control) DeleteProxy(ctx context.Context, endpoint string) error {
 // verified private DNS name matches any XksProxyUriEndpoint host
 // (AnyPrivateDNSName): the caller of this control plane does not name the
 // host, and the store's endpoint is what reaches the proxy anyway.
-// "invalid-config" puts its load balancer in one Availability Zone only.
+// "invalid-config" puts its load balancer in one Availability Zone only;
+// "kms-not-allowed" leaves KMS's principal out of the allowed principals.
 func (c *control) PutVpcService(ctx context.Context, v targets.VpcService) error {
 	svc := &VpcEndpointService{Name: v.Name, AllowsKMS: true, AvailabilityZones: 2, PrivateDNSVerified: true, AnyPrivateDNSName: true}
 	switch v.Status {
 	case "", targets.VpcServiceOK:
 	case targets.VpcServiceInvalidConfig:
 		svc.AvailabilityZones = 1
+	case targets.VpcServiceKMSNotAllowed:
+		svc.AllowsKMS = false
 	default:
 		return fmt.Errorf("emulator target: unknown VPC endpoint service status %q", v.Status)
 	}
