@@ -190,7 +190,11 @@ func (e *Emulator) opCreateKey(ctx context.Context, body []byte) (any, *apiError
 	v.enum("customerMasterKeySpec", in.CustomerMasterKeySpec, false, customerMasterKeySpecs...)
 	v.enum("origin", in.Origin, false, originKMS, originExternal, originCloudHSM, originXKS)
 	v.str("customKeyStoreId", in.CustomKeyStoreId, false, 1, 64, namedPattern{}, false)
-	v.str("xksKeyId", in.XksKeyId, false, 1, 128, patXksKeyID, false)
+	xksKeyPattern := patXksKeyID
+	if e.mut(mutXksKeyIDPattern) {
+		xksKeyPattern = namedPattern{}
+	}
+	v.str("xksKeyId", in.XksKeyId, false, 1, 128, xksKeyPattern, false)
 	v.str("policy", in.Policy, false, 1, 131072, namedPattern{}, false)
 	for i, t := range in.Tags {
 		v.str("tags."+strconv.Itoa(i+1)+".member.tagKey", t.TagKey, true, 1, 128, namedPattern{}, false)
@@ -586,7 +590,8 @@ func (e *Emulator) opGenerateRandom(ctx context.Context, body []byte) (any, *api
 	}
 	var v violations
 	v.intRange("numberOfBytes", in.NumberOfBytes, false, 1, 1024)
-	v.str("customKeyStoreId", in.CustomKeyStoreId, false, 1, 64, namedPattern{}, false)
+	// (0, 0: no bound at all.)
+	v.str("customKeyStoreId", in.CustomKeyStoreId, false, e.pick(mutRandomStoreIDAnyLength, 0, 1), e.pick(mutRandomStoreIDAnyLength, 0, 64), namedPattern{}, false)
 	if err := v.err(); err != nil {
 		return nil, err
 	}

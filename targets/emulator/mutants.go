@@ -57,6 +57,10 @@ const (
 	mutDeletionDateDisabled   = "deletion-date-on-disabled-keys"
 	mutConnectAnswersBody     = "connect-answers-a-body"
 	mutDescribeLeaksPassword  = "describe-leaks-kmsuser-password"
+	mutXksUnreachableTimedOut = "xks-unreachable-settles-timed-out"
+	mutXksNetworkUnreachable  = "xks-network-error-settles-not-reachable"
+	mutRandomStoreIDAnyLength = "generate-random-store-id-any-length"
+	mutXksKeyIDPattern        = "createkey-xks-key-id-pattern-unchecked"
 )
 
 // Mutants lists every mutant, for `make mutants` and for the check of
@@ -97,6 +101,10 @@ var Mutants = []Mutant{
 	{mutDeletionDateDisabled, "DescribeKey", "both", "any", "a disabled key carries a DeletionDate"},
 	{mutConnectAnswersBody, "ConnectCustomKeyStore", "both", stateDisconnected, "Connect answers the store's id and state, not an empty object"},
 	{mutDescribeLeaksPassword, "DescribeCustomKeyStores", typeCloudHSM, "any", "a CloudHSM store is listed with its KeyStorePassword"},
+	{mutXksUnreachableTimedOut, "ConnectCustomKeyStore", typeXKS, stateConnecting, "an external key store whose proxy cannot be reached settles FAILED with XKS_PROXY_TIMED_OUT, not XKS_PROXY_NOT_REACHABLE"},
+	{mutXksNetworkUnreachable, "ConnectCustomKeyStore", typeXKS, stateConnecting, "an external key store whose network resets the connection settles FAILED with XKS_PROXY_NOT_REACHABLE, not NETWORK_ERRORS"},
+	{mutRandomStoreIDAnyLength, "GenerateRandom", typeCloudHSM, "NO_SUCH_STORE", "GenerateRandom takes a CustomKeyStoreId of any length (not 1-64)"},
+	{mutXksKeyIDPattern, "CreateKey", typeXKS, stateConnected, "CreateKey takes an XksKeyId that breaks its pattern ^[a-zA-Z0-9-_.]+$"},
 }
 
 // MutantNames returns the names of every mutant.

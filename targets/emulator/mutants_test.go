@@ -2,6 +2,12 @@ package emulator
 
 import (
 	"context"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -42,5 +48,58 @@ func TestMutantsAreNamedAndOffByDefault(t *testing.T) {
 	defer mt.Close(context.Background())
 	if !strings.Contains(mt.Name(), Mutants[0].Name) {
 		t.Fatalf("a mutant target must say so in its name: %q", mt.Name())
+	}
+}
+
+// Every mutant has its hook: a mutant whose name no e.mut or e.pick in the
+// emulator's code reads would change nothing, and would "survive" make
+// mutants without saying anything about the suite.
+func TestEveryMutantHasAHook(t *testing.T) {
+	fset := token.NewFileSet()
+	paths, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{} // constant → mutant name
+	hooked := map[string]bool{}
+	for _, p := range paths {
+		if strings.HasSuffix(p, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, p, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.ValueSpec:
+				for i, id := range n.Names {
+					if i >= len(n.Values) || !strings.HasPrefix(id.Name, "mut") {
+						continue
+					}
+					if lit, ok := n.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+						names[id.Name], _ = strconv.Unquote(lit.Value)
+					}
+				}
+			case *ast.CallExpr:
+				if sel, ok := n.Fun.(*ast.SelectorExpr); ok && (sel.Sel.Name == "mut" || sel.Sel.Name == "pick") && len(n.Args) > 0 {
+					if id, ok := n.Args[0].(*ast.Ident); ok {
+						hooked[id.Name] = true
+					}
+				}
+			}
+			return true
+		})
+	}
+	if len(names) != len(Mutants) {
+		t.Fatalf("%d mutant constants, %d mutants listed", len(names), len(Mutants))
+	}
+	for c, name := range names {
+		if !hooked[c] {
+			t.Errorf("mutant %s (%s) has no e.mut or e.pick hook", name, c)
+		}
+		if !slices.Contains(MutantNames(), name) {
+			t.Errorf("mutant %s (%s) is not in Mutants", name, c)
+		}
 	}
 }

@@ -548,8 +548,13 @@ func (e *Emulator) finishXKSConnect(id string, gen int64, cfg xksConfig) {
 	}
 	s.checking = false
 	if code != "" {
-		if e.mut(mutXksFailedNoCode) {
+		switch {
+		case e.mut(mutXksFailedNoCode):
 			code = ""
+		case code == "XKS_PROXY_NOT_REACHABLE" && e.mut(mutXksUnreachableTimedOut):
+			code = "XKS_PROXY_TIMED_OUT"
+		case code == "NETWORK_ERRORS" && e.mut(mutXksNetworkUnreachable):
+			code = "XKS_PROXY_NOT_REACHABLE"
 		}
 		s.setState(stateFailed, code, detail)
 	} else {
