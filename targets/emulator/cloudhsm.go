@@ -156,6 +156,9 @@ func (e *Emulator) finishCloudHSMConnectLocked(s *store) {
 		if e.mut(mutCloudHSMFailedNoCode) {
 			code = ""
 		}
+		if code == "NETWORK_ERRORS" && e.mut(mutCloudHSMNetworkInternal) {
+			code = "INTERNAL_ERROR"
+		}
 		s.setState(stateFailed, code, detail)
 	}
 	c := e.st.Clusters[s.ClusterID]

@@ -356,13 +356,17 @@ func (e *Emulator) xksUniqueLocked(self string, c xksConfig) *apiError {
 
 // withStore decodes and checks the CustomKeyStoreId of a store operation,
 // and runs fn on the store under the lock, after due transitions settled.
-func (e *Emulator) withStore(body []byte, fn func(s *store) (any, *apiError)) (any, *apiError) {
+func (e *Emulator) withStore(body []byte, anyLength bool, fn func(s *store) (any, *apiError)) (any, *apiError) {
 	var in storeIDInput
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
 	var v violations
-	v.str("customKeyStoreId", in.CustomKeyStoreId, true, 1, 64, namedPattern{}, false)
+	if anyLength {
+		v.str("customKeyStoreId", in.CustomKeyStoreId, true, 0, 0, namedPattern{}, false)
+	} else {
+		v.str("customKeyStoreId", in.CustomKeyStoreId, true, 1, 64, namedPattern{}, false)
+	}
 	if err := v.err(); err != nil {
 		return nil, err
 	}
@@ -377,7 +381,7 @@ func (e *Emulator) withStore(body []byte, fn func(s *store) (any, *apiError)) (a
 }
 
 func (e *Emulator) opConnectCustomKeyStore(ctx context.Context, body []byte) (any, *apiError) {
-	return e.withStore(body, func(s *store) (any, *apiError) {
+	return e.withStore(body, false, func(s *store) (any, *apiError) {
 		switch s.State {
 		case stateConnecting, stateConnected:
 			// Valid per the exception text; a no-op (spec §3, C-3: the DG's
@@ -425,7 +429,7 @@ func (e *Emulator) opConnectCustomKeyStore(ctx context.Context, body []byte) (an
 }
 
 func (e *Emulator) opDisconnectCustomKeyStore(ctx context.Context, body []byte) (any, *apiError) {
-	return e.withStore(body, func(s *store) (any, *apiError) {
+	return e.withStore(body, e.mut(mutDisconnectIDAnyLength), func(s *store) (any, *apiError) {
 		switch s.State {
 		case stateDisconnected, stateDisconnecting:
 			if s.State == stateDisconnected && e.mut(mutDisconnectTwice) {
@@ -455,7 +459,7 @@ func (e *Emulator) opDisconnectCustomKeyStore(ctx context.Context, body []byte) 
 }
 
 func (e *Emulator) opDeleteCustomKeyStore(ctx context.Context, body []byte) (any, *apiError) {
-	return e.withStore(body, func(s *store) (any, *apiError) {
+	return e.withStore(body, false, func(s *store) (any, *apiError) {
 		// State before keys: U (spec §3.3); the state check is the cheaper one
 		// and the usual AWS order.
 		if s.State != stateDisconnected && !(s.State == stateConnected && e.mut(mutDeleteWhileConnected)) {
@@ -495,13 +499,13 @@ func (e *Emulator) opDescribeCustomKeyStores(ctx context.Context, body []byte) (
 	start := int64(0)
 	if in.Marker != nil {
 		n, err := strconv.ParseInt(strings.TrimPrefix(*in.Marker, "m"), 10, 64)
-		if err != nil || !strings.HasPrefix(*in.Marker, "m") || n < 1 {
+		if (err != nil || !strings.HasPrefix(*in.Marker, "m") || n < 1) && !e.mut(mutDescribeAnyMarker) {
 			return nil, clientErr(errInvalidMarker, "The marker %s is not valid.", *in.Marker)
 		}
 		start = n
 	}
 	limit := 100
-	if in.Limit != nil {
+	if in.Limit != nil && !e.mut(mutDescribeIgnoresLimit) {
 		limit = int(*in.Limit)
 	}
 	e.mu.Lock()

@@ -15,7 +15,11 @@ func (e *Emulator) opUpdateCustomKeyStore(ctx context.Context, body []byte) (any
 	v.str("keyStorePassword", in.KeyStorePassword, false, 7, 32, namedPattern{}, true)
 	v.str("cloudHsmClusterId", in.CloudHsmClusterId, false, 19, 24, patCluster, false)
 	v.str("xksProxyUriEndpoint", in.XksProxyUriEndpoint, false, 10, 128, patUriEndpoint, false)
-	v.str("xksProxyUriPath", in.XksProxyUriPath, false, 10, 128, patUriPath, false)
+	uriPath := patUriPath
+	if e.mut(mutUpdateUriPathUnchecked) {
+		uriPath = namedPattern{}
+	}
+	v.str("xksProxyUriPath", in.XksProxyUriPath, false, 10, 128, uriPath, false)
 	v.str("xksProxyVpcEndpointServiceName", in.XksProxyVpcEndpointServiceName, false, 20, 64, patVpcService, false)
 	v.str("xksProxyVpcEndpointServiceOwner", in.XksProxyVpcEndpointServiceOwner, false, 12, 12, patAccountID, false)
 	validateCredential(&v, in.XksProxyAuthenticationCredential)
