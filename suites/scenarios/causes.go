@@ -110,9 +110,13 @@ func causes() []drive.Scenario {
 			update(m.UpdateStoreInput{ClusterID: m.Ptr(m.ClusterARelated)})),
 		cause(opUpdate, "cluster-invalid-configuration", hsm, clusterAt(m.ClusterARelated, m.TrustAnchorA, oneHSM),
 			update(m.UpdateStoreInput{ClusterID: m.Ptr(m.ClusterARelated)})),
-		cause(m.OpCreateKey, "cluster-loses-hsms", hsm, connect(), clusterAt(m.ClusterA, m.TrustAnchorA, oneHSM), createKey(m.CloudHSM),
-			clusterAt(m.ClusterA, m.TrustAnchorA, func(c *m.Cluster) { c.ActiveHSMs = 0 }),
-			one(m.Call{Op: m.OpGenerateRandom, StoreID: sid, NumberOfBytes: m.Ptr(32)}), disconnect()),
+		// A key made while the cluster was sound, then the HSMs go: one
+		// left refuses a new key, none refuses the key's use and
+		// GenerateRandom (spec §2.7, §2.8, §2.9).
+		cause(m.OpCreateKey, "cluster-loses-hsms", hsm, connect(), createKey(m.CloudHSM),
+			clusterAt(m.ClusterA, m.TrustAnchorA, oneHSM), one(m.Call{Op: m.OpCreateKey, StoreID: sid, CreateKey: m.CreateKeyFor(m.CloudHSM, m.XksKey1)}),
+			key(m.OpEncrypt), clusterAt(m.ClusterA, m.TrustAnchorA, func(c *m.Cluster) { c.ActiveHSMs = 0 }),
+			one(m.Call{Op: m.OpGenerateRandom, StoreID: sid, NumberOfBytes: m.Ptr(32)}), key(m.OpEncrypt), key(m.OpDecrypt), disconnect()),
 		// The name of another store, of the other type.
 		cause(opUpdate, "name-in-use", hsm, otherStore(m.CloudHSM, "kmsconform-other"),
 			update(m.UpdateStoreInput{NewName: m.Ptr("kmsconform-other")})),
