@@ -3,7 +3,9 @@ package reports
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"html/template"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,7 +89,9 @@ func domElements(dom []byte, tag string) []map[string]string {
 // TestHTMLInBrowser opens the HTML report in headless Chromium, checks
 // through the DOM (dumped after the page's script ran) that every cell of the
 // input is there with its verdict, that the filter and the cell panel work,
-// and leaves the page and its screenshot in out/browser-test/ (that is
+// that the explanation names the totals and has the hatched square in its
+// legend, that the validation chips stay inside their table (by the boxes
+// the browser laid out), and leaves the page and its screenshot in out/browser-test/ (that is
 // reports/out, not committed).
 func TestHTMLInBrowser(t *testing.T) {
 	browser := chromium(t)
@@ -214,6 +218,56 @@ func TestHTMLInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("explanation and layout", func(t *testing.T) {
+		m := measure(t, ctx, browser, dir, wideValidation(fullRun()))
+		tot := TotalsOf(wideValidation(fullRun()))
+		// The three totals are named, with their numbers.
+		want := map[string]string{
+			"documented": fmt.Sprintf("documented cells|%d (%d passing)", tot.Documented, tot.Passing),
+			"cells":      fmt.Sprintf("cells|%d (%d matrix + %d validation)", tot.Cells(), tot.Matrix, tot.Validation),
+			"specs":      fmt.Sprintf("specs|%d (%d cells + %d scenarios)", tot.Specs(), tot.Cells(), tot.Scenarios),
+		}
+		for k, w := range want {
+			if m.Totals[k] != w {
+				t.Errorf("total %s reads %q, want %q", k, m.Totals[k], w)
+			}
+		}
+		if m.EndpointCount != 1 {
+			t.Errorf("the target URL is shown %d times, want once", m.EndpointCount)
+		}
+		// The legend has the hatched square of the matrix, drawn the same.
+		if !strings.Contains(m.NoneCell, "repeating-linear-gradient") {
+			t.Fatalf("a matrix position without a cell is not hatched: %q", m.NoneCell)
+		}
+		if m.LegendNone != m.NoneCell || m.FilterNone != m.NoneCell {
+			t.Errorf("the legend's no-cell squares (%q, %q) are not the matrix's (%q)", m.LegendNone, m.FilterNone, m.NoneCell)
+		}
+		if m.LegendSize[0] < 10 || m.LegendSize[1] < 10 {
+			t.Errorf("the legend's hatched square is %vx%v px", m.LegendSize[0], m.LegendSize[1])
+		}
+		if len(m.Legend) != len(Verdicts)+1 {
+			t.Errorf("legend entries %v", m.Legend)
+		}
+		// Every validation chip is inside its table, and the table inside
+		// its column (not under the cell panel).
+		if m.Chips == 0 {
+			t.Fatal("no validation chip measured")
+		}
+		for _, o := range m.Outside {
+			t.Errorf("outside the validation table's box: %s", o)
+		}
+		// The explanation and the root causes come before the first matrix.
+		if !(m.CausesTop < m.ExplainTop && m.ExplainTop < m.MatrixTop) {
+			t.Errorf("root causes at %v, explanation at %v, first matrix at %v px", m.CausesTop, m.ExplainTop, m.MatrixTop)
+		}
+	})
+
+	t.Run("the explanation's link opens the rules", func(t *testing.T) {
+		if dom := dump("rules-cited"); !regexp.MustCompile(`<details id="rules-cited" open=""`).Match(dom) {
+			t.Error("the link to the list of rules leaves it folded")
+		}
+	})
+
 	t.Run("screenshot", func(t *testing.T) {
 		png := filepath.Join(dir, ScreenshotName)
 		if err := Screenshot(ctx, browser, page, png); err != nil {
@@ -241,4 +295,115 @@ func TestHTMLInBrowser(t *testing.T) {
 			}
 		}
 	})
+}
+
+// wideValidation adds validation groups as wide as real runs have (six
+// values, a long case name) to a document: the chips of such rows once ran
+// out of the table.
+func wideValidation(c *Compat) *Compat {
+	add := func(id string, v Verdict) {
+		c.Cells = append(c.Cells, Cell{ID: id, StoreType: "EXTERNAL_KEY_STORE", State: "DISCONNECTED", Operation: "CreateCustomKeyStore",
+			Variant: "validation", Provenance: "D", Rules: []string{"input.validation"}, Expected: []string{"ValidationException"},
+			Observed: "ValidationException", Verdict: v})
+	}
+	for i, val := range []string{"42", "43", "64", "65", "missing", "pattern"} {
+		add("validation/CreateCustomKeyStore/XksProxyAuthenticationCredential.RawSecretAccessKey/"+val, Verdicts[i%3+1])
+		add("validation/UpdateCustomKeyStore/XksProxyAuthenticationCredential.AccessKeyId/"+val, Verdicts[i%2])
+	}
+	add("validation/wrong-type/CreateCustomKeyStore/CloudHSM-with-XKS-parameters", Unreachable)
+	c.Finish()
+	return c
+}
+
+// measurement is what measureScript reads of the laid-out page.
+type measurement struct {
+	Totals        map[string]string `json:"totals"`
+	EndpointCount int               `json:"endpointCount"`
+	NoneCell      string            `json:"noneCell"`
+	LegendNone    string            `json:"legendNone"`
+	FilterNone    string            `json:"filterNone"`
+	LegendSize    [2]float64        `json:"legendSize"`
+	Legend        []string          `json:"legend"`
+	Chips         int               `json:"chips"`
+	Outside       []string          `json:"outside"`
+	CausesTop     float64           `json:"causesTop"`
+	ExplainTop    float64           `json:"explainTop"`
+	MatrixTop     float64           `json:"matrixTop"`
+}
+
+// measureScript runs after the page's own script and leaves what it measured
+// as JSON in a pre element of the dumped DOM: element boxes and computed
+// styles exist only in a browser.
+const measureScript = `<script>
+(function () {
+  var out = { totals: {}, legend: [], outside: [], chips: 0 };
+  document.querySelectorAll("#totals tr[data-total]").forEach(function (tr) {
+    out.totals[tr.dataset.total] = tr.querySelector("th").textContent + "|" + tr.querySelector("td").textContent;
+  });
+  var text = document.body.innerText, ep = document.body.dataset.endpoint;
+  out.endpointCount = text.split(ep).length - 1;
+  var bg = function (e) { return e ? getComputedStyle(e).backgroundImage : "(none)"; };
+  out.noneCell = bg(document.querySelector("table.matrix td.none"));
+  var sq = document.querySelector("#legend tr[data-legend=none] td.mark");
+  out.legendNone = bg(sq);
+  if (sq) { var r = sq.getBoundingClientRect(); out.legendSize = [r.width, r.height]; }
+  out.filterNone = bg(document.querySelector("#filters [data-legend=none] .sw"));
+  document.querySelectorAll("#legend tr[data-legend]").forEach(function (tr) { out.legend.push(tr.dataset.legend); });
+  var table = document.querySelector("table.validation"), col = document.querySelector(".tables");
+  if (table) {
+    var tb = table.getBoundingClientRect(), cb = col.getBoundingClientRect();
+    if (tb.right > cb.right + 0.5) out.outside.push("the table (right " + tb.right + ") runs out of its column (right " + cb.right + ")");
+    table.querySelectorAll("td.cell").forEach(function (td) {
+      out.chips++;
+      var b = td.getBoundingClientRect();
+      if (b.left < tb.left - 0.5 || b.right > tb.right + 0.5 || b.top < tb.top - 0.5 || b.bottom > tb.bottom + 0.5) {
+        out.outside.push(td.dataset.id + " [" + b.left + "," + b.right + "] in [" + tb.left + "," + tb.right + "]");
+      }
+    });
+  }
+  var top = function (sel) { var e = document.querySelector(sel); return e ? e.getBoundingClientRect().top + window.scrollY : -1; };
+  out.causesTop = top("#causes");
+  out.explainTop = top("#explain");
+  out.matrixTop = top("table.matrix");
+  var pre = document.createElement("pre");
+  pre.id = "measured";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>
+</body>`
+
+// measure lays a document's page out in the browser at the screenshot's
+// window size and returns what measureScript read of it.
+func measure(t *testing.T, ctx context.Context, browser, dir string, c *Compat) measurement {
+	t.Helper()
+	data, err := HTML(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The script needs the endpoint; the page is the report's plus the script.
+	page := strings.Replace(string(data), "<body>", `<body data-endpoint="`+template.HTMLEscapeString(c.Target.Endpoint)+`">`, 1)
+	page = strings.Replace(page, "</body>", measureScript, 1)
+	path := filepath.Join(dir, "measure.html")
+	if err := writeAtomic(path, []byte(page)); err != nil {
+		t.Fatal(err)
+	}
+	u, err := FileURL(path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dom, err := Headless(ctx, browser, u, "--window-size=1400,2400", "--dump-dom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`<pre id="measured">([^<]*)</pre>`).FindSubmatch(dom)
+	if m == nil {
+		t.Fatalf("the measuring script left nothing (did the page's script fail?)")
+	}
+	var out measurement
+	js := strings.NewReplacer("&amp;", "&", "&quot;", `"`, "&lt;", "<", "&gt;", ">").Replace(string(m[1]))
+	if err := json.Unmarshal([]byte(js), &out); err != nil {
+		t.Fatalf("%v: %s", err, js)
+	}
+	return out
 }

@@ -88,6 +88,25 @@ func RootCauses(c *Compat) []RootCause {
 	return out
 }
 
+// FailuresFirst orders root causes for a report's reader: the causes of
+// failures first, since a failure is what a reader has to act on, however
+// many more cells could not be checked; then the rest. Each part keeps
+// RootCauses' order.
+func FailuresFirst(causes []RootCause) []RootCause {
+	out := make([]RootCause, 0, len(causes))
+	for _, rc := range causes {
+		if rc.Verdict == Fail {
+			out = append(out, rc)
+		}
+	}
+	for _, rc := range causes {
+		if rc.Verdict != Fail {
+			out = append(out, rc)
+		}
+	}
+	return out
+}
+
 func verdictRank(v Verdict) int {
 	for i, w := range Verdicts {
 		if w == v {

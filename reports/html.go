@@ -44,12 +44,22 @@ type htmlCell struct {
 }
 
 type htmlData struct {
-	Title      string
-	Headline   string
-	Compat     *Compat
-	Passing    int
-	Total      int
-	Percent    int
+	Title    string
+	Headline string
+	Compat   *Compat
+	Totals   Totals
+	Percent  int
+	// Kind and Endpoint say what the target is beyond its name; Endpoint is
+	// empty when the name holds it, so the URL is printed once.
+	Kind, Endpoint string
+	// TotalNames and TotalMeanings name the three totals and say what each
+	// counts, the same words as compat.md.
+	TotalNames, TotalMeanings struct{ Documented, Cells, Specs string }
+	Provenances               []Provenance
+	Legend                    []legendEntry
+	NoCellMeaning             string
+	// Pages are the AWS pages the cells' rules rest on.
+	Pages      []AWSPage
 	Counts     []verdictCount
 	Matrices   []Matrix
 	Validation []ValidationGroup
@@ -67,15 +77,23 @@ type htmlData struct {
 	Causes, MoreCauses []RootCause
 }
 
+type legendEntry struct {
+	Verdict Verdict
+	Meaning string
+}
+
 type verdictCount struct {
 	Verdict Verdict
 	Count   int
 }
 
-// HTML renders a run as one self-contained page: the headline, the root
-// causes of what did not pass, the matrices
-// as a heat map coloured by verdict, the validation constraints and the
-// scenarios, a filter by verdict, operation and state, a panel that
+// HTML renders a run as one self-contained page: the headline and the three
+// totals, the root causes of what did not pass (those of failures first),
+// how to read the page (provenance, the verdicts' legend with the hatched
+// square of a position the model has no cell for, the AWS pages behind the
+// rules), the matrices as a heat map coloured by verdict, the validation
+// constraints and the scenarios, a filter by verdict, operation and state,
+// a panel that
 // shows a clicked cell's expected and observed outcomes, evidence and rules
 // with their provenance and links to the AWS pages they rest on, and the
 // list of every rule the cells cite, with the same links. The links are the
@@ -86,27 +104,33 @@ type verdictCount struct {
 // (#verdict=fail&op=CreateKey&state=FAILED&cell=<id>), so a link can point at
 // a view.
 func HTML(c *Compat) ([]byte, error) {
-	passing, total := Documented(c)
+	t := TotalsOf(c)
 	d := htmlData{
-		Title:       "kmsconform: " + c.Target.Name,
-		Headline:    headline(c),
-		Compat:      c,
-		Passing:     passing,
-		Total:       total,
-		Percent:     Percent(passing, total),
-		Matrices:    Matrices(c),
-		Validation:  ValidationGroups(c),
-		Verdicts:    Verdicts,
-		StartedAt:   c.StartedAt.UTC().Format("2006-01-02 15:04 UTC"),
-		DurationSec: fmt.Sprintf("%.1f", c.DurationSeconds),
-		Rules:       map[string]RuleSource{},
+		Title:         "kmsconform: " + c.Target.Name,
+		Headline:      headline(c),
+		Compat:        c,
+		Totals:        t,
+		Percent:       Percent(t.Passing, t.Documented),
+		Provenances:   Provenances,
+		NoCellMeaning: noCellMeaning,
+		Pages:         AWSPages(c),
+		Matrices:      Matrices(c),
+		Validation:    ValidationGroups(c),
+		Verdicts:      Verdicts,
+		StartedAt:     c.StartedAt.UTC().Format("2006-01-02 15:04 UTC"),
+		DurationSec:   fmt.Sprintf("%.1f", c.DurationSeconds),
+		Rules:         map[string]RuleSource{},
 	}
+	d.Kind, d.Endpoint = targetWhere(c.Target)
+	d.TotalNames.Documented, d.TotalNames.Cells, d.TotalNames.Specs = TotalDocumented, TotalCells, TotalSpecs
+	d.TotalMeanings.Documented, d.TotalMeanings.Cells, d.TotalMeanings.Specs = documentedMeaning, cellsMeaning, specsMeaning
 	for _, v := range Verdicts {
+		d.Legend = append(d.Legend, legendEntry{v, VerdictMeanings[v]})
 		if n := c.Summary.Count(v); n > 0 {
 			d.Counts = append(d.Counts, verdictCount{v, n})
 		}
 	}
-	d.Causes = RootCauses(c)
+	d.Causes = FailuresFirst(RootCauses(c))
 	if len(d.Causes) > maxSummaryCauses {
 		d.Causes, d.MoreCauses = d.Causes[:maxSummaryCauses], d.Causes[maxSummaryCauses:]
 	}

@@ -23,31 +23,28 @@ var Symbols = map[Verdict]string{
 const noCell = "·"
 
 // Markdown renders a run for a GitHub job summary or a pull-request comment:
-// the headline, the root causes of what did not pass, per store type the matrix of verdicts with a legend, the
-// validation constraints, the scenarios, and every failing cell with what
-// was expected, what was observed and the rule's source in the
-// documentation. The output depends only on the document.
+// the headline and the three totals, the root causes of what did not pass
+// (those of failures first), how to read the report (provenance, verdicts
+// and the matrix legend, the AWS pages behind the rules), per store type the
+// matrix of verdicts, the validation constraints, the scenarios, and every
+// failing cell with what was expected, what was observed and the rule's
+// source in the documentation. The output depends only on the document.
 func Markdown(c *Compat) []byte {
 	var b bytes.Buffer
-	passing, total := Documented(c)
+	t := TotalsOf(c)
 	fmt.Fprintf(&b, "## kmsconform: %s\n\n", mdText(c.Target.Name))
-	fmt.Fprintf(&b, "**%d of %d documented cells passing** (%d%%) · target `%s` (%s", passing, total, Percent(passing, total),
-		mdCode(c.Target.Name), mdText(c.Target.Kind))
-	if c.Target.Endpoint != "" {
-		fmt.Fprintf(&b, ", %s", mdText(c.Target.Endpoint))
+	kind, endpoint := targetWhere(c.Target)
+	fmt.Fprintf(&b, "**%d of %d documented cells passing** (%d%%) · target kind %s", t.Passing, t.Documented,
+		Percent(t.Passing, t.Documented), mdText(kind))
+	if endpoint != "" {
+		fmt.Fprintf(&b, ", at %s", mdText(endpoint))
 	}
-	fmt.Fprintf(&b, ") · model `%s` · %s · %d cells, %d scenarios in %.1f s\n\n",
-		mdCode(c.ModelRevision), c.StartedAt.UTC().Format("2006-01-02 15:04 UTC"), len(c.Cells), len(c.Scenarios), c.DurationSeconds)
-	var counts []string
-	for _, v := range Verdicts {
-		if n := c.Summary.Count(v); n > 0 {
-			counts = append(counts, fmt.Sprintf("%s %s %d", Symbols[v], v, n))
-		}
-	}
-	fmt.Fprintf(&b, "%s\n\n", strings.Join(counts, " · "))
-	b.WriteString(legend())
+	fmt.Fprintf(&b, " · model `%s` · %s · %.1f s\n\n", mdCode(c.ModelRevision),
+		c.StartedAt.UTC().Format("2006-01-02 15:04 UTC"), c.DurationSeconds)
+	writeTotals(&b, c, t)
 	writeRootCauses(&b, c)
 	writeAdapted(&b, c)
+	writeExplanation(&b, c)
 
 	for _, m := range Matrices(c) {
 		fmt.Fprintf(&b, "\n### %s\n\n| operation |", m.StoreType)
@@ -95,8 +92,55 @@ func Markdown(c *Compat) []byte {
 	return b.Bytes()
 }
 
+// writeTotals prints the three totals with their names and what each
+// counts, and the count per verdict of the specs.
+func writeTotals(b *bytes.Buffer, c *Compat, t Totals) {
+	b.WriteString("| total | count | what it counts |\n|---|--:|---|\n")
+	fmt.Fprintf(b, "| %s | %d (%d passing) | %s |\n", TotalDocumented, t.Documented, t.Passing, documentedMeaning)
+	fmt.Fprintf(b, "| %s | %d (%d matrix + %d validation) | %s |\n", TotalCells, t.Cells(), t.Matrix, t.Validation, cellsMeaning)
+	fmt.Fprintf(b, "| %s | %d (%d cells + %d scenarios) | %s |\n\n", TotalSpecs, t.Specs(), t.Cells(), t.Scenarios, specsMeaning)
+	var counts []string
+	for _, v := range Verdicts {
+		if n := c.Summary.Count(v); n > 0 {
+			counts = append(counts, fmt.Sprintf("%s %s %d", Symbols[v], v, n))
+		}
+	}
+	fmt.Fprintf(b, "Verdicts of the %d %s: %s\n", t.Specs(), TotalSpecs, strings.Join(counts, " · "))
+}
+
+// writeExplanation says how to read the report: what documented means and
+// the other provenances, the verdicts (the matrices' legend), and where the
+// AWS pages behind each cell's rules are.
+func writeExplanation(b *bytes.Buffer, c *Compat) {
+	b.WriteString("\n### How to read this report\n\n")
+	b.WriteString("**Provenance.** Every cell's expected outcomes come from rules of the model, each tagged with how sure it is; " +
+		"a cell's provenance is the least certain of its rules' tags. A *documented* cell is one of provenance D.\n\n")
+	for _, p := range Provenances {
+		fmt.Fprintf(b, "- **%s** %s: %s\n", p.Code, p.Name, p.Meaning)
+	}
+	b.WriteString("\n**Verdicts**, the legend of the matrices:\n\n| mark | verdict | meaning |\n|:-:|---|---|\n")
+	for _, v := range Verdicts {
+		fmt.Fprintf(b, "| %s | %s | %s |\n", Symbols[v], v, VerdictMeanings[v])
+	}
+	fmt.Fprintf(b, "| %s | no cell | %s |\n", noCell, noCellMeaning)
+	b.WriteString("\n**Rules and AWS pages.** Each cell cites the rules behind its expected outcomes; each rule names its " +
+		"source in the behaviour reference and links the AWS pages it rests on (`kmsconform model` prints every rule).")
+	if c.Summary.Fail > 0 {
+		b.WriteString(" The failing cells below list their rules with those links.")
+	}
+	if pages := AWSPages(c); len(pages) > 0 {
+		var links []string
+		for _, p := range pages {
+			links = append(links, fmt.Sprintf("%s (%s)", mdLinks([]model.Link{p.Link}), countPhrase(p.Cells, 0)))
+		}
+		fmt.Fprintf(b, " The pages behind this run's cells, the most cited first: %s.", strings.Join(links, " · "))
+	}
+	b.WriteString("\n")
+}
+
 // writeRootCauses lists every root cause of the cells and scenarios that
-// did not pass, the largest first, with a few of their ids.
+// did not pass, those of failures first, then the largest first, with a few
+// of their ids.
 func writeRootCauses(b *bytes.Buffer, c *Compat) {
 	if len(c.Findings) > 0 {
 		b.WriteString("\n### Findings\n\n")
@@ -108,8 +152,12 @@ func writeRootCauses(b *bytes.Buffer, c *Compat) {
 	if len(causes) == 0 {
 		return
 	}
-	b.WriteString("\n### Root causes\n\n| count | verdict | reason | examples |\n|--:|---|---|---|\n")
-	for _, rc := range causes {
+	b.WriteString("\n### Root causes\n\n")
+	if c.Summary.Fail > 0 {
+		b.WriteString("The causes of failures first, then why the other cells and scenarios did not pass, the largest first.\n\n")
+	}
+	b.WriteString("| count | verdict | reason | examples |\n|--:|---|---|---|\n")
+	for _, rc := range FailuresFirst(causes) {
 		var ex []string
 		for _, id := range rc.Examples {
 			ex = append(ex, "`"+mdCode(id)+"`")
@@ -147,14 +195,6 @@ func writeAdapted(b *bytes.Buffer, c *Compat) {
 		}
 		fmt.Fprintf(b, "| %d | %s | %s |\n", len(ids), mdText(n), strings.Join(ex, " · "))
 	}
-}
-
-func legend() string {
-	var parts []string
-	for _, v := range Verdicts {
-		parts = append(parts, fmt.Sprintf("%s %s", Symbols[v], v))
-	}
-	return "Legend: " + strings.Join(parts, " · ") + " · " + noCell + " no such cell in the model\n"
 }
 
 // writeCellList lists the cells of one verdict with their expected and

@@ -19,10 +19,13 @@ import (
 // pasted raw: a table separator, HTML, a script end, a newline.
 const hostile = "bad | </script><script>alert(1)</script> & <b>x</b>\nsecond line ]]>"
 
+// unitEndpoint is fullRun's target URL; its name holds it, as a run's does.
+const unitEndpoint = "http://127.0.0.1:1"
+
 // fullRun builds a document with every cell of the model and a validation
 // section, each verdict in turn, so the renderers see every case.
 func fullRun() *Compat {
-	c := &Compat{Schema: Schema, ModelRevision: model.Revision(), Target: Target{Name: "unit", Kind: "endpoint", Endpoint: "http://127.0.0.1:1"},
+	c := &Compat{Schema: Schema, ModelRevision: model.Revision(), Target: Target{Name: "endpoint " + unitEndpoint, Kind: "endpoint", Endpoint: unitEndpoint},
 		StartedAt: time.Date(2026, 11, 22, 10, 30, 0, 0, time.UTC), DurationSeconds: 12.5}
 	for i, mc := range model.Cells() {
 		state := string(mc.Column)
@@ -92,12 +95,12 @@ func TestMarkdown(t *testing.T) {
 		t.Fatalf("the sample should pass some documented cells: %d of %d", passing, total)
 	}
 	for _, want := range []string{
-		"## kmsconform: unit",
+		"## kmsconform: endpoint " + unitEndpoint + "\n",
 		fmt.Sprintf("**%d of %d documented cells passing**", passing, total),
 		"model `" + model.Revision() + "`", "2026-11-22 10:30 UTC",
 		"### AWS_CLOUDHSM", "### EXTERNAL_KEY_STORE", "### Input validation", "### Scenarios", "### Failing cells",
 		"| operation | DISCONNECTED | CONNECTING | CONNECTED | DISCONNECTING | FAILED | no such store |",
-		"Legend: ✅ pass · ❌ fail",
+		"| ✅ | pass | " + VerdictMeanings[Pass] + " |\n| ❌ | fail | ",
 		"| ConnectCustomKeyStore CustomKeyStoreId | 0 ✅ · 1 ❌ · 9 ✅ · 65 ℹ️ |", // numeric order
 	} {
 		if !strings.Contains(md, want) {
@@ -376,5 +379,168 @@ func TestWriteAll(t *testing.T) {
 		if err != nil || st.Size() == 0 || st.Mode().Perm() != 0o644 {
 			t.Errorf("%s: %v %v", f, st, err)
 		}
+	}
+}
+
+// TestExplained: both formats name the three totals with their numbers and
+// what each counts, print the target's URL once, explain D/I/C/U and every
+// verdict with a legend entry for the positions the model has no cell for,
+// and point at the AWS pages behind the cells' rules.
+func TestExplained(t *testing.T) {
+	c := fullRun()
+	tot := TotalsOf(c)
+	if tot.Matrix != len(model.Cells()) || tot.Validation != 4 || tot.Scenarios != 2 || tot.Specs() != len(c.Cells)+len(c.Scenarios) {
+		t.Fatalf("totals %+v", tot)
+	}
+	sum := 0
+	for _, v := range Verdicts {
+		sum += c.Summary.Count(v)
+	}
+	if sum != tot.Specs() {
+		t.Fatalf("the verdict counts add up to %d, not the %d specs", sum, tot.Specs())
+	}
+	pages := AWSPages(c)
+	if len(pages) == 0 {
+		t.Fatal("no AWS page behind the cells' rules")
+	}
+
+	md := string(Markdown(c))
+	for _, want := range []string{
+		fmt.Sprintf("**%d of %d documented cells passing**", tot.Passing, tot.Documented),
+		"| total | count | what it counts |",
+		fmt.Sprintf("| documented cells | %d (%d passing) | %s |", tot.Documented, tot.Passing, documentedMeaning),
+		fmt.Sprintf("| cells | %d (%d matrix + %d validation) | %s |", tot.Cells(), tot.Matrix, tot.Validation, cellsMeaning),
+		fmt.Sprintf("| specs | %d (%d cells + %d scenarios) | %s |", tot.Specs(), tot.Cells(), tot.Scenarios, specsMeaning),
+		fmt.Sprintf("Verdicts of the %d specs: ✅ pass %d · ❌ fail %d", tot.Specs(), c.Summary.Pass, c.Summary.Fail),
+		"### How to read this report",
+		"| · | no cell | " + noCellMeaning + " |",
+		"The failing cells below list their rules with those links.",
+		"the most cited first: " + mdLinks([]model.Link{pages[0].Link}) + " (" + countPhrase(pages[0].Cells, 0) + ")",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	for _, p := range Provenances {
+		if want := "- **" + p.Code + "** " + p.Name + ": " + p.Meaning + "\n"; !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	for _, v := range Verdicts {
+		if want := "| " + Symbols[v] + " | " + string(v) + " | " + VerdictMeanings[v] + " |\n"; !strings.Contains(md, want) {
+			t.Errorf("markdown lacks the legend entry %q", want)
+		}
+	}
+	for _, p := range pages {
+		if !strings.Contains(md, mdLinks([]model.Link{p.Link})) {
+			t.Errorf("markdown lacks the AWS page %s", p.URL)
+		}
+	}
+	if n := strings.Count(md, unitEndpoint); n != 1 {
+		t.Errorf("the target URL is in the markdown %d times, want once", n)
+	}
+	// The old unnamed totals ("N cells, M scenarios") are gone.
+	if strings.Contains(md, fmt.Sprintf("%d cells, %d scenarios", tot.Cells(), tot.Scenarios)) {
+		t.Error("the markdown still prints the cells and scenarios unnamed")
+	}
+	// The explanation comes before the matrices.
+	if i, j := strings.Index(md, "### How to read this report"), strings.Index(md, "### AWS_CLOUDHSM"); i < 0 || j < i {
+		t.Error("the explanation is not before the matrices")
+	}
+
+	page, err := HTML(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(page)
+	body := s[strings.Index(s, "<body>"):strings.Index(s, `<script id="cells"`)]
+	if n := strings.Count(body, unitEndpoint); n != 1 {
+		t.Errorf("the target URL is in the page %d times, want once", n)
+	}
+	for _, want := range []string{
+		fmt.Sprintf(`<span class="big" id="documented">%d of %d documented cells passing`, tot.Passing, tot.Documented),
+		fmt.Sprintf(`<tr data-total="documented"><th scope="row">documented cells</th><td class="num">%d (%d passing)</td><td>%s</td></tr>`,
+			tot.Documented, tot.Passing, documentedMeaning),
+		fmt.Sprintf(`<tr data-total="cells"><th scope="row">cells</th><td class="num">%d (%d matrix + %d validation)</td>`, tot.Cells(), tot.Matrix, tot.Validation),
+		fmt.Sprintf(`<tr data-total="specs"><th scope="row">specs</th><td class="num">%d (%d cells + %d scenarios)</td>`, tot.Specs(), tot.Cells(), tot.Scenarios),
+		fmt.Sprintf("Verdicts of the %d specs: ", tot.Specs()),
+		`<h2 id="explain-h">How to read this report</h2>`,
+		`<tr data-legend="none"><td class="mark none" title="no such cell"></td><th scope="row">no cell</th><td>` + template.HTMLEscapeString(noCellMeaning) + `</td></tr>`,
+		`<span data-legend="none"><span class="sw none"></span>no such cell</span>`,
+		`<a href="#rules-cited">`,
+		fmt.Sprintf(`The %d AWS pages behind this run's cells`, len(pages)),
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	for _, p := range Provenances {
+		if want := `<dt data-provenance="` + p.Code + `"><b>` + p.Code + `</b> ` + p.Name + `</dt><dd>` + template.HTMLEscapeString(p.Meaning) + `</dd>`; !strings.Contains(s, want) {
+			t.Errorf("the page lacks %q", want)
+		}
+	}
+	for _, v := range Verdicts {
+		want := `<tr data-legend="` + string(v) + `"><td class="mark v-` + string(v) + `">` + htmlSymbols[v] + `</td><th scope="row">` +
+			string(v) + `</th><td>` + template.HTMLEscapeString(VerdictMeanings[v]) + `</td></tr>`
+		if !strings.Contains(s, want) {
+			t.Errorf("the page lacks the legend entry %q", want)
+		}
+	}
+	for _, p := range pages {
+		if want := `<li><a href="` + p.URL + `" target="_blank" rel="noopener noreferrer">` + template.HTMLEscapeString(p.Title) + `</a> (`; !strings.Contains(s, want) {
+			t.Errorf("the page lacks the AWS page %q", want)
+		}
+	}
+	if i, j := strings.Index(s, `id="explain"`), strings.Index(s, `<table class="matrix"`); i < 0 || j < i {
+		t.Error("the explanation is not before the matrices")
+	}
+}
+
+// TestRootCausesBeforeTables: with failures, both formats show the causes
+// of the failures first, before the matrices, even when far more cells
+// were not checked for another reason.
+func TestRootCausesBeforeTables(t *testing.T) {
+	c := fullRun()
+	for i := range c.Cells {
+		if c.Cells[i].Verdict == Unreachable {
+			c.Cells[i].Evidence.Detail = "needs a control plane"
+		}
+	}
+	causes := RootCauses(c)
+	if causes[0].Verdict == Fail {
+		t.Fatalf("the largest cause is a failure: %+v", causes[0])
+	}
+	first := FailuresFirst(causes)
+	if len(first) != len(causes) || first[0].Verdict != Fail {
+		t.Fatalf("FailuresFirst: %+v", first[:2])
+	}
+	for i := 1; i < len(first); i++ {
+		if first[i-1].Verdict != Fail && first[i].Verdict == Fail {
+			t.Fatalf("a failure after another verdict at %d", i)
+		}
+	}
+
+	md := string(Markdown(c))
+	i, j := strings.Index(md, "\n### Root causes\n"), strings.Index(md, "\n### AWS_CLOUDHSM\n")
+	if i < 0 || j < i {
+		t.Fatalf("root causes at %d, the first matrix at %d", i, j)
+	}
+	header := "| count | verdict | reason | examples |\n|--:|---|---|---|\n"
+	k := strings.Index(md[i:], header)
+	if k < 0 || !strings.HasPrefix(md[i+k+len(header):], "| "+countPhrase(first[0].Cells, first[0].Scenarios)+" | ❌ fail | "+mdText(first[0].Reason)+" |") {
+		t.Errorf("the first root cause is not the first failure's:\n%s", md[i:j])
+	}
+
+	page, err := HTML(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(page)
+	i, j = strings.Index(s, "<h2>Root causes</h2>"), strings.Index(s, `<table class="matrix"`)
+	if i < 0 || j < i {
+		t.Fatalf("root causes at %d, the first matrix at %d", i, j)
+	}
+	if want := `<ul class="causes"><li data-cause-verdict="fail">`; !strings.Contains(s[i:j], want) {
+		t.Errorf("the page's first root cause is not a failure's")
 	}
 }
