@@ -156,7 +156,12 @@ type clientsWorld struct {
 
 // redact removes the secrets from text that is about to be logged.
 func (w *clientsWorld) redact(s string) string {
-	return strings.NewReplacer(w.password, "[kmsuser password]", w.xksSecret, "[XKS secret]").Replace(s)
+	for secret, name := range map[string]string{w.password: "[kmsuser password]", w.xksSecret: "[XKS secret]"} {
+		if secret != "" { // not yet known: nothing to hide
+			s = strings.ReplaceAll(s, secret, name)
+		}
+	}
+	return s
 }
 
 // startClientsWorld starts serve with short transitions and one XKS proxy
