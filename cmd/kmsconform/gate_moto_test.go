@@ -1,11 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -52,21 +52,31 @@ func startMoto(t *testing.T) string {
 // documentation predicts for it: moto has no custom key store operations
 // (unsupported, or unreachable where a control plane is needed), and it
 // silently accepts a CustomKeyStoreId on CreateKey and GenerateRandom, which
-// must be the only failures.
+// must be the only failures. The run is the CLI as CI starts it (a process
+// of its own), so the console checked is all of it, Ginkgo's included: a
+// passing gate prints no FAIL, each known deviation once as known, and no
+// total that contradicts the verdicts.
 func TestGateMoto(t *testing.T) {
 	url := startMoto(t)
-	t.Setenv("KMSCONFORM_SKIP_BROWSER", "1")
 	t.Setenv("AWS_ACCESS_KEY_ID", "test")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	dir := t.TempDir()
-	var out, errOut bytes.Buffer
 	// The checked-in expectations list moto's 13 known deviations, so the
 	// gate passes; the picture below shows they are the only fails.
 	expect := filepath.Join("..", "..", "reports", "expectations", "moto.yml")
-	code := dispatch([]string{"run", "--target", "endpoint", "--endpoint", url, "--region", "us-east-1", "--report-dir", dir,
-		"--expect", expect}, &out, &errOut)
-	if code != 0 || !strings.Contains(out.String(), "gate passed: 0 unexpected failures, 13 known deviations persist") {
-		t.Fatalf("exit %d, want 0 (moto's fails are all expected)\n%s\n%s", code, out.String(), errOut.String())
+	args := []string{"run", "--target", "endpoint", "--endpoint", url, "--region", "us-east-1", "--report-dir", dir}
+	code, out, errOut := runCLI(t, append(args, "--expect", expect)...)
+	if code != 0 || !strings.Contains(out, "\ngate passed: 0 unexpected failures, 13 known deviations persist") {
+		t.Fatalf("exit %d, want 0 (moto's fails are all expected)\n%s\n%s", code, out, errOut)
+	}
+	console := out + errOut
+	for _, bad := range []string{"FAIL", "[FAILED]", "Passed |", "Summarizing", "ginkgo.go:", "spec problem"} {
+		if strings.Contains(console, bad) {
+			t.Errorf("a passing gate's console contains %q:\n%s%s", bad, out, errOut)
+		}
+	}
+	if !strings.Contains(out, "  fail 13 (13 known deviations) · ") {
+		t.Errorf("the counts do not say the fails are known:\n%s", out)
 	}
 	c, err := reports.ReadFile(filepath.Join(dir, "compat.json"))
 	if err != nil {
@@ -82,6 +92,9 @@ func TestGateMoto(t *testing.T) {
 	known := map[string]bool{}
 	for _, d := range e.Deviations {
 		known[d.ID] = true
+		if n := strings.Count(out, "  known deviation "+d.ID+": answered "+d.Observed+" ("); n != 1 {
+			t.Errorf("known deviation %s printed %d times, want once", d.ID, n)
+		}
 	}
 	fails := 0
 	for _, cell := range c.Cells {
@@ -112,5 +125,79 @@ func TestGateMoto(t *testing.T) {
 	g := reports.Gate(c, &reports.Expectations{Schema: e.Schema, Deviations: e.Deviations[1:]})
 	if !g.Failed() || len(g.Unexpected) != 1 || g.Unexpected[0].ID != e.Deviations[0].ID {
 		t.Errorf("gate without %s: %s", e.Deviations[0].ID, g.Text())
+	}
+
+	// And the CLI says so: exit 1, that cell printed once, in full — what
+	// moto answered, what the model allows, the rule and its AWS page —
+	// the others still known, and no harness source line.
+	fewer := filepath.Join(t.TempDir(), "fewer.yml")
+	var y strings.Builder
+	fmt.Fprintf(&y, "schema: %s\ntarget: %q\ndeviations:\n", e.Schema, e.Target)
+	for _, d := range e.Deviations[1:] {
+		fmt.Fprintf(&y, "  - id: %q\n    observed: %q\n    reason: %q\n", d.ID, d.Observed, d.Reason)
+	}
+	if err := os.WriteFile(fewer, []byte(y.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCLI(t, append(args, "--report-dir", t.TempDir(), "--expect", fewer)...)
+	id := e.Deviations[0].ID
+	var cell reports.Cell
+	for _, cl := range c.Cells {
+		if cl.ID == id {
+			cell = cl
+		}
+	}
+	if code != 1 || !strings.Contains(out, "\ngate FAILED: 1 unexpected failures, 12 known deviations persist") {
+		t.Fatalf("without %s: exit %d, want 1\n%s\n%s", id, code, out, errOut)
+	}
+	checkFailurePrintedOnce(t, out, errOut, cell)
+	if n := strings.Count(out+errOut, "FAIL"); n != 2 {
+		t.Errorf("FAIL %d times, want twice (the cell, the gate's verdict):\n%s%s", n, out, errOut)
+	}
+}
+
+// checkFailurePrintedOnce checks that a failing cell is on the console once,
+// in full: its id, what it answered, what the model allows, each rule it
+// rests on with its AWS pages; and that nothing of Ginkgo's is.
+func checkFailurePrintedOnce(t *testing.T, out, errOut string, cell reports.Cell) {
+	t.Helper()
+	if cell.ID == "" || cell.Verdict != reports.Fail {
+		t.Fatalf("not a failing cell: %+v", cell)
+	}
+	// stdout: a progress line on stderr may name the cell last done.
+	if n := strings.Count(out, cell.ID); n != 1 {
+		t.Errorf("%s is on stdout %d times, want once:\n%s", cell.ID, n, out)
+	}
+	i := strings.Index(out, "  FAIL "+cell.ID+" ["+cell.Provenance+"]\n")
+	if i < 0 {
+		t.Fatalf("no failure block for %s:\n%s", cell.ID, out)
+	}
+	block := out[i:]
+	if j := strings.Index(block[1:], "\n  FAIL "); j >= 0 {
+		block = block[:j+1]
+	}
+	want := []string{"    answered:         " + cell.Observed, "    the model allows: " + strings.Join(cell.Expected, " or ")}
+	srcs := reports.Sources(&cell)
+	if len(srcs) == 0 {
+		t.Fatalf("%s cites no rule", cell.ID)
+	}
+	for _, r := range srcs {
+		want = append(want, "    rule "+r.ID+" ["+r.Status+"]")
+		if len(r.Links) == 0 {
+			t.Errorf("rule %s has no AWS page", r.ID)
+		}
+		for _, l := range r.Links {
+			want = append(want, l.URL)
+		}
+	}
+	for _, w := range want {
+		if !strings.Contains(block, w) {
+			t.Errorf("the failure block lacks %q:\n%s", w, block)
+		}
+	}
+	for _, bad := range []string{"[FAILED]", "[FAIL]", "Summarizing", "Passed |", "harness/", ".go:"} {
+		if strings.Contains(out+errOut, bad) {
+			t.Errorf("the console contains %q:\n%s%s", bad, out, errOut)
+		}
 	}
 }

@@ -17,7 +17,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
 
-	"github.com/kmsconform/kmsconform/drive"
 	"github.com/kmsconform/kmsconform/reports"
 	_ "github.com/kmsconform/kmsconform/suites/conformance"
 	"github.com/kmsconform/kmsconform/suites/harness"
@@ -49,10 +48,16 @@ type runFlags struct {
 	expectations *reports.Expectations
 }
 
-func parseRunFlags(args []string, stderr io.Writer) (runFlags, error) {
+func parseRunFlags(args []string, _ io.Writer) (runFlags, error) {
+	f, _, err := parseRunFlagSet(args)
+	return f, err
+}
+
+// parseRunFlagSet parses run's flags and returns the flag set too, for
+// runHelp.
+func parseRunFlagSet(args []string) (runFlags, *flag.FlagSet, error) {
 	var f runFlags
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&f.target, "target", "emulator", "what to check: emulator (in-process, the default), endpoint (any KMS-compatible URL) or aws (real KMS; must be enabled in ginkgo.yml)")
 	fs.StringVar(&f.endpoint, "endpoint", "", "the endpoint URL for --target endpoint (default: AWS_ENDPOINT_URL_KMS)")
 	fs.StringVar(&f.region, "region", "", "the AWS Region to sign for (default: the configuration's, else us-east-1)")
@@ -61,43 +66,45 @@ func parseRunFlags(args []string, stderr io.Writer) (runFlags, error) {
 	fs.StringVar(&f.config, "config", "", "the harness configuration (default: ginkgo.yml in this folder or a parent)")
 	fs.IntVar(&f.procs, "procs", 1, "run the cells in this many processes")
 	fs.StringVar(&f.expect, "expect", "", "gate on this expectations file (YAML): exit 1 only on a failing cell it does not list")
-	fs.BoolVar(&f.verbose, "v", false, "print every spec as it runs")
+	fs.BoolVar(&f.verbose, "v", false, "print every cell and scenario as it ends (on stderr, with the progress)")
 	fs.BoolVar(&f.planned, "planned", false, "follow the planned walk (kmsconform plan): one store per type through its states with the fewest transitions; the mode for real KMS")
 	fs.StringVar(&f.confirmAccount, "confirm-account", "", "with --target aws: the sandbox account id, confirming that the run may create (and pay for) stores and keys there")
 	fs.IntVar(&f.shard, "shard", 0, "internal: the shard this process runs (with --shards)")
 	fs.IntVar(&f.shards, "shards", 1, "internal: the number of shards")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: kmsconform run [flags]")
-		fmt.Fprintln(stderr, "Checks a target against the reference model and writes compat.json. Exit 0 when no cell fails,")
-		fmt.Fprintln(stderr, "1 when one does or when nothing could be checked (no cell passed, failed or was informational),")
-		fmt.Fprintln(stderr, "2 on a usage or setup error.")
-		fs.PrintDefaults()
-	}
+	// -h prints runHelp on stdout (runRun); a flag error is one line on
+	// stderr, like every other usage error.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
-		return f, err
+		if errors.Is(err, flag.ErrHelp) {
+			return f, fs, err
+		}
+		return f, fs, fmt.Errorf("%v (run 'kmsconform run -h' for the flags)", err)
 	}
 	switch {
 	case fs.NArg() > 0:
-		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return f, fs, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case f.target != string(targets.KindEmulator) && f.target != string(targets.KindEndpoint) && f.target != string(targets.KindAWS):
-		return f, fmt.Errorf("--target %q: want emulator, endpoint or aws", f.target)
+		return f, fs, fmt.Errorf("--target %q: want emulator, endpoint or aws", f.target)
 	case f.procs < 1 || f.procs > 64:
-		return f, fmt.Errorf("--procs %d: want 1 to 64", f.procs)
+		return f, fs, fmt.Errorf("--procs %d: want 1 to 64", f.procs)
 	case f.shards < 1 || f.shard < 0 || f.shard >= f.shards:
-		return f, fmt.Errorf("--shard %d of --shards %d is out of range", f.shard, f.shards)
+		return f, fs, fmt.Errorf("--shard %d of --shards %d is out of range", f.shard, f.shards)
 	}
 	f.mutant = os.Getenv(emulator.MutantEnv)
 	var err error
 	f.expectations, err = loadExpectations(f.expect)
-	return f, err
+	return f, fs, err
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
-	f, err := parseRunFlags(args, stderr)
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stderr, "kmsconform run: %v\n", err)
-		}
+	f, fs, err := parseRunFlagSet(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		runHelp(stdout, fs)
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "kmsconform run: %v\n", err)
 		return 2
 	}
 	if f.planned {
@@ -116,9 +123,10 @@ func (t *specT) Fail() { t.failed = true }
 
 func runSpecs(f runFlags, stdout, stderr io.Writer) int {
 	prog := newProgress(stderr, f.shards > 1)
+	prog.verbose = f.verbose
 	opts := harness.Options{Target: targets.Kind(f.target), Endpoint: f.endpoint, Region: f.region,
 		ConfigPath: f.config, ReportDir: f.reportDir, Progress: prog, Shard: f.shard, Shards: f.shards, ConfirmAccount: f.confirmAccount,
-		Mutant: f.mutant}
+		Mutant: f.mutant, Expectations: f.expectations}
 	ctx := context.Background()
 	tgt, err := harness.Open(ctx, opts)
 	if err != nil {
@@ -131,13 +139,20 @@ func runSpecs(f runFlags, stdout, stderr io.Writer) int {
 	suiteConfig, reporterConfig := GinkgoConfiguration()
 	suiteConfig.LabelFilter = f.labelFilter
 	suiteConfig.Timeout = 24 * time.Hour
-	reporterConfig.Succinct = !f.verbose
-	reporterConfig.Verbose = f.verbose
+	// Ginkgo's console is captured (run_console.go): the run prints its
+	// own verdicts. -v adds kmsconform's line per cell, not Ginkgo's
+	// stream, whose totals count specs.
+	reporterConfig.Succinct = true
+	reporterConfig.Verbose = false
 	reporterConfig.SilenceSkips = true
 	reporterConfig.NoColor = true
 	gomega.RegisterFailHandler(Fail)
 	t := &specT{}
+	ginkgoLog := captureGinkgo()
+	stopNotice := noticeInterrupts(stderr)
 	RunSpecs(t, "kmsconform", suiteConfig, reporterConfig)
+	stopNotice()
+	reportSpecProblems(f.reportDir, ginkgoLog(), stderr)
 	path := filepath.Join(f.reportDir, harness.CompatFileName(harness.CurrentOptions()))
 	c, err := reports.ReadFile(path)
 	if err != nil {
@@ -148,18 +163,42 @@ func runSpecs(f runFlags, stdout, stderr io.Writer) int {
 	// parent's judgement, on the merged result.
 	whole := f.shards == 1
 	if whole {
-		fmt.Fprint(stdout, reports.TerminalSummary(c, path))
-		if err := writeFormats(f.reportDir, c, stdout, stderr); err != nil {
-			fmt.Fprintf(stderr, "kmsconform run: %v\n", oneLine(err))
+		if err := printResult(f, c, path, stdout, stderr); err != nil {
 			return 2
 		}
 	}
 	if f.expectations != nil {
-		return gateExit(f.expectations, c, t.failed, whole, f.reportDir, stdout, stderr)
+		return runGateExit(f, c, t.failed, whole, stdout, stderr)
 	}
 	// t.failed: a spec failed without a failing cell, a verdict the target
 	// kind does not excuse (see harness.Conclude), or a suite error.
 	return exitFor(c, t.failed, whole, stderr)
+}
+
+// printResult prints a whole run's result (consoleSummary: each failure
+// once, in full) and writes its renderings. An error is said on stderr.
+func printResult(f runFlags, c *reports.Compat, path string, stdout, stderr io.Writer) error {
+	var g *reports.GateResult
+	if f.expectations != nil {
+		g = reports.Gate(c, f.expectations)
+	}
+	fmt.Fprint(stdout, consoleSummary(c, path, g))
+	if err := writeFormats(f.reportDir, c, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "kmsconform run: %v\n", oneLine(err))
+		return err
+	}
+	return nil
+}
+
+// runGateExit is gateExit (its exit code, its gate.md) with the judgement
+// printed by gateLines: the unexpected failures are already on the console,
+// in full, once.
+func runGateExit(f runFlags, c *reports.Compat, specFailed, whole bool, stdout, stderr io.Writer) int {
+	code := gateExit(f.expectations, c, specFailed, whole, f.reportDir, io.Discard, stderr)
+	if whole && code != 2 {
+		fmt.Fprint(stdout, gateLines(reports.Gate(c, f.expectations)))
+	}
+	return code
 }
 
 func oneLine(err error) string {
@@ -250,14 +289,12 @@ func runSharded(f runFlags, args []string, stdout, stderr io.Writer) int {
 	for i := 0; i < f.procs; i++ {
 		os.Remove(filepath.Join(f.reportDir, fmt.Sprintf("compat.%d.json", i)))
 	}
-	fmt.Fprint(stdout, reports.TerminalSummary(merged, path))
-	if err := writeFormats(f.reportDir, merged, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "kmsconform run: %v\n", oneLine(err))
+	if err := printResult(f, merged, path, stdout, stderr); err != nil {
 		return 2
 	}
 	var code int
 	if f.expectations != nil {
-		code = gateExit(f.expectations, merged, false, true, f.reportDir, stdout, stderr)
+		code = runGateExit(f, merged, false, true, stdout, stderr)
 	} else {
 		code = exitFor(merged, false, true, stderr)
 	}
@@ -265,51 +302,4 @@ func runSharded(f runFlags, args []string, stdout, stderr io.Writer) int {
 		code = max(code, c)
 	}
 	return code
-}
-
-// progress prints cells done and the current slow wait on the terminal,
-// at most every few seconds (and every failing cell).
-type progress struct {
-	w     io.Writer
-	quiet bool
-	mu    sync.Mutex
-	done  int
-	total int
-	last  time.Time
-}
-
-func newProgress(w io.Writer, quiet bool) *progress {
-	return &progress{w: w, quiet: quiet, last: time.Now()}
-}
-
-func (p *progress) Start(total int) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.total = total
-	if !p.quiet {
-		fmt.Fprintf(p.w, "kmsconform: %d specs to run\n", total)
-	}
-}
-
-func (p *progress) CellDone(id string, v drive.Verdict) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.done++
-	if p.quiet {
-		return
-	}
-	if time.Since(p.last) > 2*time.Second || v == drive.Fail {
-		fmt.Fprintf(p.w, "kmsconform: %d/%d done (last: %s %s)\n", p.done, p.total, id, v)
-		p.last = time.Now()
-	}
-}
-
-func (p *progress) Waiting(what string, until time.Time) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.quiet || time.Since(p.last) < 5*time.Second {
-		return
-	}
-	fmt.Fprintf(p.w, "kmsconform: %d/%d done; %s, %s left\n", p.done, p.total, what, time.Until(until).Round(time.Second))
-	p.last = time.Now()
 }

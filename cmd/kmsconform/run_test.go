@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,8 +13,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/kmsconform/kmsconform/model"
 	"github.com/kmsconform/kmsconform/reports"
@@ -97,6 +101,8 @@ func TestRunUsageErrors(t *testing.T) {
 		{"run", "--target", "nope"},
 		{"run", "--procs", "0"},
 		{"run", "extra"},
+		{"run", "--nope"},
+		{"run", "--procs"},
 		{"run", "--target", "endpoint", "--config", filepath.Join(t.TempDir(), "none.yml")},
 	} {
 		t.Setenv("AWS_ENDPOINT_URL_KMS", "")
@@ -217,4 +223,218 @@ func TestRunTakesTheMutantFromTheEnvironment(t *testing.T) {
 	if !strings.Contains(tgt.Name(), name) {
 		t.Fatalf("the target is %q, not the mutant", tgt.Name())
 	}
+}
+
+// TestRunPrintsARealFailureOnce: against an emulator mutant (the emulator
+// answers NotFoundException for an unknown store), each failing cell is on
+// the console once, in full — what it answered, what the model allows, its
+// rule and the rule's AWS page — with exit 1, and none of Ginkgo's blocks,
+// totals or source lines.
+func TestRunPrintsARealFailureOnce(t *testing.T) {
+	t.Setenv(emulator.MutantEnv, "store-not-found-wrong-exception")
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, "run", "--report-dir", dir, "--label-filter", "op:DescribeCustomKeyStores && state:NO_SUCH_STORE")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, out, errOut)
+	}
+	c, err := reports.ReadFile(filepath.Join(dir, "compat.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fails := 0
+	for _, cell := range c.Cells {
+		if cell.Verdict == reports.Fail {
+			fails++
+			checkFailurePrintedOnce(t, out, errOut, cell)
+		}
+	}
+	if fails == 0 {
+		t.Fatalf("the mutant failed no cell:\n%s", out)
+	}
+	if n := strings.Count(out+errOut, "FAIL "); n != fails {
+		t.Errorf("FAIL %d times for %d failing cells:\n%s%s", n, fails, out, errOut)
+	}
+	if !strings.Contains(out, "https://docs.aws.amazon.com/kms/latest/APIReference/API_DescribeCustomKeyStores.html") {
+		t.Errorf("no AWS page:\n%s", out)
+	}
+}
+
+// TestRunHelp: run -h, -help and --help print run's page on stdout and exit
+// 0; the page lists every environment variable run reads and none of the
+// flags only run itself passes (--shard, --shards) nor the mutation
+// driver's variable.
+func TestRunHelp(t *testing.T) {
+	var page string
+	for _, h := range []string{"-h", "-help", "--help"} {
+		var out, errOut bytes.Buffer
+		if code := dispatch([]string{"run", "--procs", "4", h}, &out, &errOut); code != 0 || errOut.Len() != 0 {
+			t.Fatalf("run %s: exit %d, stderr %q", h, code, errOut.String())
+		}
+		page = out.String()
+	}
+	flags, env, ok := strings.Cut(page, "\nEnvironment:\n")
+	if !ok || !strings.Contains(flags, "\nFlags:\n") {
+		t.Fatalf("no Flags and Environment sections:\n%s", page)
+	}
+	for _, f := range []string{"-target", "-endpoint", "-expect", "-label-filter", "-procs int", "-v\t"} {
+		if !strings.Contains(flags, "  "+f) {
+			t.Errorf("the page lacks %s:\n%s", f, page)
+		}
+	}
+	// The default, not the value parsed before -h.
+	if !strings.Contains(flags, "run the cells in this many processes (default 1)") {
+		t.Errorf("-procs does not show its default:\n%s", page)
+	}
+	for _, f := range []string{"-shard ", "-shards ", "internal"} {
+		if strings.Contains(flags, f) {
+			t.Errorf("the page shows the hidden %q:\n%s", f, page)
+		}
+	}
+	for _, v := range runEnvironment(t) {
+		if !strings.Contains(env, v) {
+			t.Errorf("the page does not list %s:\n%s", v, env)
+		}
+	}
+	if !strings.Contains(env, targets.SecondSuffix) {
+		t.Errorf("the page does not say the %s variables:\n%s", targets.SecondSuffix, env)
+	}
+	if strings.Contains(page, emulator.MutantEnv) {
+		t.Errorf("the page lists the mutation driver's %s", emulator.MutantEnv)
+	}
+}
+
+// runEnvironment is every variable run reads, from the source: the
+// targets.Env* constants, and each os.Getenv("…") of a package run uses,
+// but the variables of `go test` and `ginkgo` runs that run's flags stand
+// for, and serve's.
+func runEnvironment(t *testing.T) []string {
+	t.Helper()
+	notRun := map[string]bool{
+		// drive.SpecFromEnv and harness.optionsFromEnv: run sets each by a
+		// flag (harness.Configure).
+		"KMSCONFORM_TARGET": true, "KMSCONFORM_ENDPOINT": true, "KMSCONFORM_REGION": true, "KMSCONFORM_CONFIG": true,
+		"KMSCONFORM_CONFIRM_ACCOUNT": true, "KMSCONFORM_REPORT_DIR": true, "KMSCONFORM_SHARD": true, "KMSCONFORM_SHARDS": true,
+	}
+	getenv := regexp.MustCompile(`os\.(?:Getenv|LookupEnv)\("([A-Z0-9_]+)"\)`)
+	constant := regexp.MustCompile(`(?m)^\s*Env\w+\s*=\s*"([A-Z0-9_]+)"`)
+	var vars []string
+	root := filepath.Join("..", "..")
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			switch rel {
+			case ".git", "fuzz", filepath.Join("cmd", "mutate"), filepath.Join("cmd", "mutants"), "clients":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") ||
+			strings.HasPrefix(rel, filepath.Join("cmd", "kmsconform", "serve")) || strings.HasPrefix(rel, filepath.Join("cmd", "kmsconform", "xksproxy")) {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range getenv.FindAllStringSubmatch(string(src), -1) {
+			if !notRun[m[1]] && !slices.Contains(vars, m[1]) {
+				vars = append(vars, m[1])
+			}
+		}
+		if rel == filepath.Join("targets", "config.go") {
+			for _, m := range constant.FindAllStringSubmatch(string(src), -1) {
+				vars = append(vars, m[1])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vars) < 15 {
+		t.Fatalf("found only %v", vars)
+	}
+	return vars
+}
+
+// TestRunSaysSpecProblems: a spec that fails for something other than its
+// cell's verdict — here a cell the emulator, which has every capability,
+// could not be put into (a mutant that skips CONNECTING) — is one line on
+// stderr naming it, without a harness source line, with Ginkgo's own output
+// kept in ginkgo.log; exit 1.
+func TestRunSaysSpecProblems(t *testing.T) {
+	t.Setenv(emulator.MutantEnv, "connect-skips-connecting")
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, "run", "--report-dir", dir, "--label-filter", "state:CONNECTING && store:AWS_CLOUDHSM && op:DescribeCustomKeyStores")
+	problem := regexp.MustCompile(`^kmsconform run: spec problem: AWS_CLOUDHSM/CONNECTING/DescribeCustomKeyStores/\S+ failed: unreachable on a target with every capability: .+ not CONNECTING$`)
+	n := 0
+	for _, l := range strings.Split(errOut, "\n") {
+		if strings.Contains(l, "spec problem") {
+			if !problem.MatchString(l) || strings.Contains(l, ".go:") {
+				t.Errorf("problem line %q", l)
+			}
+			n++
+		}
+	}
+	if code != 1 || n == 0 || !strings.Contains(errOut, "kmsconform run: Ginkgo's output is in "+filepath.Join(dir, GinkgoLogName)+"\n") {
+		t.Fatalf("exit %d, %d problem lines\n%s\n%s", code, n, out, errOut)
+	}
+	if raw, err := os.ReadFile(filepath.Join(dir, GinkgoLogName)); err != nil || !bytes.Contains(raw, []byte("[FAILED]")) {
+		t.Errorf("ginkgo.log: %v\n%s", err, raw)
+	}
+}
+
+// TestRunInterrupted: Ctrl-C during a run is said at once on stderr (Ginkgo,
+// which handles it, is off the console); the run cleans up, writes its
+// reports with the cells it did not run marked so, and exits 1.
+func TestRunInterrupted(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "run", "--report-dir", dir)
+	cmd.Env = append(os.Environ(), "KMSCONFORM_TEST_AS_CLI=1", "KMSCONFORM_SKIP_BROWSER=1")
+	var out, errOut syncedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; !strings.Contains(errOut.String(), " specs to run\n"); i++ {
+		if i == 600 {
+			_ = cmd.Process.Kill()
+			t.Fatalf("the run did not start:\n%s", errOut.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second)
+	_ = cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("%v, want exit 1\n%s\n%s", err, out.String(), errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "kmsconform run: interrupt: stopping; cleaning up what the run created, then writing the reports\n") {
+		t.Errorf("no notice of the interrupt:\n%s", errOut.String())
+	}
+	if !strings.Contains(out.String(), "cells skipped: not run: the run was interrupted\n") {
+		t.Errorf("the summary does not say what was not run:\n%s", out.String())
+	}
+}
+
+// syncedBuffer is a bytes.Buffer a test reads while a process writes it.
+type syncedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncedBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncedBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

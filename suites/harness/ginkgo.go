@@ -14,6 +14,7 @@ import (
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/kmsconform/kmsconform/drive"
 	"github.com/kmsconform/kmsconform/model"
@@ -43,6 +44,12 @@ type Options struct {
 	ConfirmAccount string
 	// Mutant is drive.Spec.Mutant: the CLI's mutation-testing run sets it.
 	Mutant string
+	// Expectations are the gate's (run --expect), known before the run. A
+	// failing cell or scenario they list, with the outcome it answered, is
+	// a known deviation: compat.json records its fail, but its spec is
+	// skipped rather than failed, so that a gate that passes does not
+	// print failures it accepts.
+	Expectations *reports.Expectations
 }
 
 var (
@@ -159,6 +166,14 @@ const (
 	entryCalls    = "kmsconform.calls"
 	entryTarget   = "kmsconform.target"
 	entryFinding  = "kmsconform.finding"
+	// entryFailed marks a spec failed by its cell's or scenario's fail
+	// verdict, which compat.json holds; any other failed spec is a
+	// problem of the run (SpecProblems).
+	entryFailed = "kmsconform.failed"
+	// entryFullControl marks a spec failed for a verdict short of pass on
+	// a target with every capability: a defect of the target, whose
+	// harness line would say nothing.
+	entryFullControl = "kmsconform.full-control"
 )
 
 // RecordCell attaches a cell's result, as compat.json has it, to the
@@ -212,6 +227,9 @@ var expectedScenarios []drive.Scenario
 func ExpectScenarios(ss []drive.Scenario) { expectedScenarios = append(expectedScenarios, ss...) }
 
 var _ = ReportAfterSuite("compat.json", func(r Report) {
+	optMu.Lock()
+	lastReport = r
+	optMu.Unlock()
 	o := CurrentOptions()
 	c := BuildCompat(r)
 	path := filepath.Join(o.ReportDir, CompatFileName(o))
@@ -270,11 +288,17 @@ func BuildCompat(r Report) *reports.Compat {
 		o := CurrentOptions()
 		c.Target = reports.Target{Name: string(o.Target), Kind: string(o.Target), Endpoint: o.Endpoint}
 	}
+	notRun := "not selected (label filter)"
+	for _, why := range r.SpecialSuiteFailureReasons {
+		if strings.Contains(why, "Interrupted") {
+			notRun = "not run: the run was interrupted"
+		}
+	}
 	for _, cell := range expectedCells {
 		if !seen[cell.ID] && InShard(shardKey(cell)) {
 			res := reports.CellFor(cell)
 			res.Verdict = reports.Skipped
-			res.Evidence.Detail = "not selected (label filter)"
+			res.Evidence.Detail = notRun
 			c.Cells = append(c.Cells, res)
 		}
 	}
@@ -296,7 +320,11 @@ func CellSpec(ctx SpecContext, c model.Cell) {
 		res = h.RunCell(ctx, c)
 		h.Done(res.Cell.ID, res.Verdict)
 	}
-	RecordCell(CellReport(res))
+	cell := CellReport(res)
+	RecordCell(cell)
+	if res.Verdict == drive.Fail {
+		failVerdict(FailureText(cell), KnownDeviation(CurrentOptions().Expectations, cell))
+	}
 	Conclude(res.Verdict, res.Evidence.Detail)
 }
 
@@ -317,8 +345,61 @@ func ScenarioSpec(ctx SpecContext, s drive.Scenario) {
 		res = h.RunScenario(ctx, s)
 		h.Done("scenario "+res.Name, res.Verdict)
 	}
-	RecordScenario(ScenarioReport(res))
+	sc := ScenarioReport(res)
+	RecordScenario(sc)
+	if res.Verdict == drive.Fail {
+		failVerdict(ScenarioFailureText(sc), KnownScenarioDeviation(CurrentOptions().Expectations, sc))
+	}
 	Conclude(res.Verdict, res.Detail)
+}
+
+// failVerdict ends the spec of a failing cell or scenario: skipped when the
+// gate lists it as a known deviation, else failed with its failure text.
+func failVerdict(text string, d *reports.Deviation) {
+	if d != nil {
+		Skip("known deviation (" + d.Reason + "): " + text)
+	}
+	AddReportEntry(entryFailed, "", ReportEntryVisibilityNever)
+	Fail(text)
+}
+
+var lastReport Report
+
+// SpecProblems returns, one line each, the specs of the last run that
+// failed for something other than their cell's or scenario's fail verdict
+// (compat.json holds those): a panic, a timeout, an interrupt, a suite node
+// that failed, a verdict short of pass on a target with every capability.
+// These are problems of the run or of the suite, so each names its spec
+// and where it failed.
+func SpecProblems() []string {
+	optMu.Lock()
+	r := lastReport
+	optMu.Unlock()
+	var out []string
+	for _, s := range r.SpecReports {
+		if !s.State.Is(types.SpecStateFailureStates) || s.LeafNodeType == types.NodeTypeReportAfterSuite {
+			continue
+		}
+		failed, fullControl := false, false
+		for _, e := range s.ReportEntries {
+			failed = failed || e.Name == entryFailed
+			fullControl = fullControl || e.Name == entryFullControl
+		}
+		if failed {
+			continue
+		}
+		name := s.LeafNodeText
+		if name == "" {
+			name = s.LeafNodeType.String()
+		}
+		msg, _, _ := strings.Cut(strings.TrimSpace(s.Failure.Message), "\n")
+		line := fmt.Sprintf("%s %s: %s", name, s.State, msg)
+		if !fullControl && s.Failure.Location.FileName != "" {
+			line += fmt.Sprintf(" (%s)", s.Failure.Location)
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 // Conclude ends a spec by its verdict: a fail fails it; pass and
@@ -332,6 +413,7 @@ func Conclude(v drive.Verdict, detail string) {
 	case drive.Pass, drive.Informational:
 	default:
 		if h := current; h != nil && h.FullControl() {
+			AddReportEntry(entryFullControl, "", ReportEntryVisibilityNever)
 			Fail(fmt.Sprintf("%s on a target with every capability: %s", v, detail))
 		}
 		Skip(string(v) + ": " + detail)

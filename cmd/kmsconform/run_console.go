@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/onsi/ginkgo/v2/formatter"
+
+	"github.com/kmsconform/kmsconform/reports"
+	"github.com/kmsconform/kmsconform/suites/harness"
+)
+
+// The console of `kmsconform run` is kmsconform's, not Ginkgo's. Ginkgo's
+// reporter counts specs and knows nothing of the gate: it printed every
+// known deviation as [FAILED], each failure three times, a harness source
+// line under each, and "FAIL! -- 0 Passed | 13 Failed" above "gate passed".
+// So the run keeps Ginkgo's reporter off the terminal and prints, from
+// compat.json, each failing cell once — its id, what it answered, what the
+// model allows, its rules and their AWS pages — and each known deviation as
+// known, not failed.
+
+// GinkgoLogName is Ginkgo's own output, written next to compat.json when a
+// spec failed for something compat.json does not hold (a panic, a timeout,
+// an interrupt: harness.SpecProblems).
+const GinkgoLogName = "ginkgo.log"
+
+// lockedBuffer is Ginkgo's console while it is off the terminal.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
+}
+
+// captureGinkgo points Ginkgo's console reporter (made by RunSpecs) at a
+// buffer; the function it returns puts the terminal back and returns what
+// Ginkgo printed.
+func captureGinkgo() func() []byte {
+	buf := &lockedBuffer{}
+	old := formatter.ColorableStdOut
+	formatter.ColorableStdOut = buf
+	return func() []byte {
+		formatter.ColorableStdOut = old
+		return buf.Bytes()
+	}
+}
+
+// noticeInterrupts says on stderr, once, that an interrupt was taken: Ginkgo,
+// whose console is captured, handles it (the spec stops, cleanup runs,
+// the report is written), which against real KMS takes a while.
+func noticeInterrupts(stderr io.Writer) (stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case sig := <-ch:
+			fmt.Fprintf(stderr, "kmsconform run: %s: stopping; cleaning up what the run created, then writing the reports\n", sig)
+		case <-done:
+		}
+	}()
+	return func() { signal.Stop(ch); close(done) }
+}
+
+// reportSpecProblems says on stderr, one line each, which specs failed for
+// something other than a verdict (harness.SpecProblems), and keeps Ginkgo's
+// output for them in dir.
+func reportSpecProblems(dir string, ginkgoLog []byte, stderr io.Writer) {
+	problems := harness.SpecProblems()
+	if len(problems) == 0 {
+		return
+	}
+	for _, p := range problems {
+		fmt.Fprintf(stderr, "kmsconform run: spec problem: %s\n", p)
+	}
+	path := filepath.Join(dir, GinkgoLogName)
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		if err := os.WriteFile(path, ginkgoLog, 0o644); err == nil {
+			fmt.Fprintf(stderr, "kmsconform run: Ginkgo's output is in %s\n", path)
+		}
+	}
+}
+
+// maxFailureBlocks is how many failing cells the console shows in full;
+// compat.md lists them all.
+const maxFailureBlocks = 20
+
+// consoleSummary is reports.TerminalSummary with its one-line FAIL list
+// replaced by the failures in full, each once (FailureText), and, in a gate
+// (g set), the known deviations as known.
+func consoleSummary(c *reports.Compat, path string, g *reports.GateResult) string {
+	var b strings.Builder
+	placed, counted := false, false
+	fails := fmt.Sprintf("fail %d", c.Summary.Fail)
+	for _, l := range strings.SplitAfter(reports.TerminalSummary(c, path), "\n") {
+		switch {
+		case !counted && g != nil && len(g.Known) > 0 && strings.HasPrefix(l, "  ") && strings.Contains(l, fails):
+			// The counts: say which fails the gate accepts.
+			l = strings.Replace(l, fails, fmt.Sprintf("%s (%d known deviations)", fails, len(g.Known)), 1)
+			counted = true
+		case strings.HasPrefix(l, "  FAIL "), strings.HasPrefix(l, "  … and ") && strings.Contains(l, " more failing cells"):
+			continue
+		case strings.HasPrefix(l, "  results: ") && !placed:
+			b.WriteString(consoleFailures(c, g))
+			placed = true
+		}
+		b.WriteString(l)
+	}
+	if !placed {
+		b.WriteString(consoleFailures(c, g))
+	}
+	return b.String()
+}
+
+// consoleFailures renders the failing cells and scenarios: in full when
+// they fail the run, one line when the gate knows them.
+func consoleFailures(c *reports.Compat, g *reports.GateResult) string {
+	known := map[string]*reports.Deviation{}
+	notes := map[string]string{}
+	if g != nil {
+		for _, e := range g.Known {
+			known[e.ID] = e.Deviation
+		}
+		for _, e := range g.Unexpected {
+			if e.Deviation != nil {
+				notes[e.ID] = e.Note
+			}
+		}
+	}
+	var full, knownLines strings.Builder
+	shown, more := 0, 0
+	block := func(text, note string) {
+		if shown == maxFailureBlocks {
+			more++
+			return
+		}
+		shown++
+		for _, l := range strings.SplitAfter(strings.TrimRight(text, "\n")+"\n", "\n") {
+			if l != "" {
+				full.WriteString("  " + l)
+			}
+		}
+		if note != "" {
+			fmt.Fprintf(&full, "    gate: %s\n", note)
+		}
+	}
+	knownLine := func(label, observed string, d *reports.Deviation) {
+		fmt.Fprintf(&knownLines, "  known deviation %s", label)
+		if observed != "" {
+			fmt.Fprintf(&knownLines, ": answered %s", observed)
+		}
+		if reason, _, _ := strings.Cut(strings.TrimSpace(d.Reason), "\n"); reason != "" {
+			fmt.Fprintf(&knownLines, " (%s)", reason)
+		}
+		knownLines.WriteString("\n")
+	}
+	for _, cell := range c.Cells {
+		if cell.Verdict != reports.Fail {
+			continue
+		}
+		if d := known[cell.ID]; d != nil {
+			knownLine(cell.ID, cell.Observed, d)
+			continue
+		}
+		block(harness.FailureText(cell), notes[cell.ID])
+	}
+	for _, s := range c.Scenarios {
+		if s.Verdict != reports.Fail {
+			continue
+		}
+		if d := known[s.Name]; d != nil {
+			knownLine("scenario "+s.Name, "", d)
+			continue
+		}
+		block(harness.ScenarioFailureText(s), notes[s.Name])
+	}
+	if more > 0 {
+		fmt.Fprintf(&full, "  … and %d more failures (compat.md lists them all)\n", more)
+	}
+	return full.String() + knownLines.String()
+}
+
+// gateLines is the gate's judgement without its list of unexpected
+// failures, which consoleSummary printed in full: the verdict line, then
+// what is fixed or was not checked.
+func gateLines(g *reports.GateResult) string {
+	var b strings.Builder
+	for i, l := range strings.SplitAfter(g.Text(), "\n") {
+		if i == 0 || strings.HasPrefix(l, "  fixed") || strings.HasPrefix(l, "  not checked") {
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
