@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -51,6 +50,8 @@ type serveFlags struct {
 	quiet         bool
 	maxBodyBytes  int64
 	shutdownGrace time.Duration
+	bare          bool
+	logFormat     string
 }
 
 func serveFlagSet(f *serveFlags) *flag.FlagSet {
@@ -66,7 +67,9 @@ func serveFlagSet(f *serveFlags) *flag.FlagSet {
 	fs.BoolVar(&f.xksDirect, "xks-direct", false, "let the XKS client resolve and dial proxy hosts that have no route set through the control plane")
 	fs.StringVar(&f.stateFile, "state-file", "", "keep state across restarts in this file, encrypted with a key derived from $"+envPassphrase)
 	fs.BoolVar(&f.noControl, "no-control", false, "do not serve the control plane under "+emulator.ControlPrefix)
-	fs.BoolVar(&f.quiet, "quiet", false, "do not log one line per request")
+	fs.BoolVar(&f.quiet, "quiet", false, "do not log one line per request (warnings still go to stderr)")
+	fs.StringVar(&f.logFormat, "log-format", "text", logFormatUsage)
+	fs.BoolVar(&f.bare, "bare", false, "start without the ready-made CloudHSM cluster and XKS proxy, to register your own through the control plane")
 	fs.Int64Var(&f.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted (larger: HTTP 413)")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 5*time.Second, "how long in-flight requests may finish on SIGINT/SIGTERM")
 	return fs
@@ -80,6 +83,12 @@ func serveUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprintln(w, "Point an SDK or the AWS CLI at it with AWS_ENDPOINT_URL_KMS. The control plane")
 	fmt.Fprintln(w, "(simulated CloudHSM clusters, XKS proxy routes, holding transitions) is served")
 	fmt.Fprintln(w, "under "+emulator.ControlPrefix+"; see the package documentation of targets/emulator.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Unless -bare, it starts with a healthy simulated CloudHSM cluster and an XKS proxy")
+	fmt.Fprintln(w, "(in process, HTTPS on loopback, routed from https://"+backingXKSHost+") and prints one")
+	fmt.Fprintln(w, "aws kms create-custom-key-store command per store type. Their kmsuser password and")
+	fmt.Fprintln(w, "XKS secret are new on every start (derived from $"+envPassphrase+" with -state-file)")
+	fmt.Fprintln(w, "and are written only to that banner on stdout, never to the log on stderr.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Flags:")
 	fs.SetOutput(w)
@@ -122,9 +131,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		StateFile:          f.stateFile,
 		DisableControl:     f.noControl,
 	}
-	if !f.quiet {
-		opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	log, err := newLogger(stderr, f.logFormat, f.quiet)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmsconform serve: %v\n", err)
+		return 2
 	}
+	opts.Logger = log
 	if f.verifySigV4 {
 		ak, sk := os.Getenv(envAccessKey), os.Getenv(envSecretKey)
 		if ak == "" || sk == "" {
@@ -145,6 +157,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kmsconform serve: %v\n", err)
 		return 1
 	}
+	var b *serveBacking
+	if !f.bare {
+		if b, err = startBacking(emu, f.region, f.stateFile, opts.Passphrase, log); err != nil {
+			fmt.Fprintf(stderr, "kmsconform serve: backing: %v (-bare starts without it)\n", err)
+			return 1
+		}
+		defer b.close()
+	}
 	if err := emu.Start(f.addr); err != nil {
 		fmt.Fprintf(stderr, "kmsconform serve: %v\n", err)
 		return 1
@@ -155,13 +175,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !f.noControl {
 		fmt.Fprintf(stdout, "control plane: %s%s\n", url, emulator.ControlPrefix)
 	}
+	if b != nil {
+		b.printBanner(stdout, f.region)
+	}
+	log.Info("serving", "url", url, "account", f.account, "region", f.region, "backing", b != nil)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownGrace)
 	defer cancel()
 	if err := emu.Close(sctx); err != nil {
-		fmt.Fprintf(stderr, "kmsconform serve: shutdown: %v\n", err)
+		log.Error("shutdown", "err", err)
 		return 1
 	}
+	log.Info("stopped")
 	fmt.Fprintln(stdout, "kmsconform KMS emulator stopped")
 	return 0
 }

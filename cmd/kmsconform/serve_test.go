@@ -57,7 +57,7 @@ func TestServeFlags(t *testing.T) {
 	if code := serve(context.Background(), []string{"-h"}, &out, &errb); code != 0 {
 		t.Fatalf("-h: %d", code)
 	}
-	for _, flagName := range []string{"-addr", "-allow-remote", "-verify-sigv4", "-connect-duration", "-state-file", "-xks-timeout", "-no-control"} {
+	for _, flagName := range []string{"-addr", "-allow-remote", "-verify-sigv4", "-connect-duration", "-state-file", "-xks-timeout", "-no-control", "-bare", "-log-format"} {
 		if !strings.Contains(out.String(), flagName) {
 			t.Errorf("help does not explain %s", flagName)
 		}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -55,21 +54,40 @@ func runXKSProxy(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	tlsDir := fs.String("tls-dir", "", "directory keeping the proxy's CA (ca.pem, ca-key.pem); created if missing")
 	credFile := fs.String("credential-file", "", "XKS proxy configuration file (KMS console format) holding the credential; created with a new credential if missing")
 	prefix := fs.String("prefix", "", "path prefix before /kms/xks/v1, e.g. /tenant-1")
-	serverName := fs.String("server-name", "localhost", "DNS name of the server certificate and the printed endpoint")
+	serverName := fs.String("server-name", "localhost", "DNS name of the server certificate and of the printed XksProxyUriEndpoint (https://NAME, no port, as KMS requires)")
 	plainHTTP := fs.Bool("plain-http", false, "serve plain HTTP (only behind your own TLS terminator or for local use)")
 	controlAddr := fs.String("control-addr", "127.0.0.1:8444", "listen address of the control API; empty disables it")
 	region := fs.String("region", "", "accept only this SigV4 Region (default: any)")
 	slow := fs.Duration("slow-delay", xksproxy.DefaultSlowDelay, "delay of the slow fault")
+	logFormat := fs.String("log-format", "text", logFormatUsage)
 	var keys stringList
 	fs.Var(&keys, "key", "external key to create at start (repeatable; default kmsconform-key-1)")
 	usage := func() {
 		fmt.Fprintln(stdout, "Usage: kmsconform xks-proxy [flags]")
 		fmt.Fprintln(stdout)
 		fmt.Fprintln(stdout, "Runs an XKS proxy for external key stores; faults are injected through its control API.")
+		fmt.Fprintln(stdout, "It prints the XksProxyUriEndpoint to give KMS (https://<server-name>: KMS allows no port,")
+		fmt.Fprintln(stdout, "so route that name to the listen address it also prints: a TLS terminator, a load")
+		fmt.Fprintln(stdout, "balancer, or kmsconform serve's PUT /_kmsconform/xks-routes/<server-name>).")
 		fmt.Fprintln(stdout)
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
+		fmt.Fprintln(stdout)
+		fmt.Fprintln(stdout, "Fault injection (control API, SigV4 service "+xksproxy.ControlServiceName+", the proxy's credential):")
+		fmt.Fprintln(stdout, `  curl --aws-sigv4 "aws:amz:us-east-1:`+xksproxy.ControlServiceName+`" --user "$AKID:$SECRET" \`)
+		fmt.Fprintln(stdout, `    -X PUT -d '{"fault":"throttling"}' http://127.0.0.1:8444`+xksproxy.ControlPrefix+`/fault`)
+		fmt.Fprintln(stdout, "  PUT    /fault            {\"fault\":NAME}  set the proxy-wide fault")
+		fmt.Fprintln(stdout, "  DELETE /fault                            clear it (so does PUT {\"fault\":\"\"})")
+		fmt.Fprintln(stdout, "  PUT    /keys/ID/fault    {\"fault\":NAME}  set a fault on one key")
+		fmt.Fprintln(stdout, "  DELETE /keys/ID/fault                    clear it")
+		fmt.Fprintln(stdout, "  DELETE /faults                           clear every fault")
+		fmt.Fprintln(stdout, "  GET    /status                           the faults in force")
+		names := make([]string, 0, len(xksproxy.Faults()))
+		for _, f := range xksproxy.Faults() {
+			names = append(names, string(f))
+		}
+		fmt.Fprintln(stdout, "Faults: "+strings.Join(names, ", ")+".")
 	}
 	// The flag package prints the usage on every parse error; a bad flag
 	// should get one line on stderr instead.
@@ -102,7 +120,15 @@ func runXKSProxy(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "kmsconform xks-proxy: %v\n", err)
 		return 1
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if !validServerName(*serverName) {
+		fmt.Fprintf(stderr, "kmsconform xks-proxy: --server-name %q: KMS's XksProxyUriEndpoint allows only https:// and [a-zA-Z0-9.-]\n", *serverName)
+		return 2
+	}
+	log, err := newLogger(stderr, *logFormat, false)
+	if err != nil {
+		fmt.Fprintf(stderr, "kmsconform xks-proxy: %v\n", err)
+		return 2
+	}
 	p, err := xksproxy.New(xksproxy.Options{
 		Addr:        *addr,
 		PathPrefix:  *prefix,
@@ -131,8 +157,13 @@ func runXKSProxy(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 
 	fmt.Fprintln(stdout, "kmsconform xks-proxy is serving the XKS Proxy API v1")
-	fmt.Fprintf(stdout, "  XksProxyUriEndpoint  %s\n", p.URIEndpoint())
+	fmt.Fprintf(stdout, "  XksProxyUriEndpoint  %s\n", p.KMSURIEndpoint())
 	fmt.Fprintf(stdout, "  XksProxyUriPath      %s\n", p.URIPath())
+	listen := "https://" + p.Addr()
+	if *plainHTTP {
+		listen = "http://" + p.Addr()
+	}
+	fmt.Fprintf(stdout, "  Listening on         %s (route %s there)\n", listen, p.KMSURIEndpoint())
 	fmt.Fprintf(stdout, "  AccessKeyId          %s\n", cred.AccessKeyID)
 	if fromFile {
 		fmt.Fprintf(stdout, "  RawSecretAccessKey   (in %s)\n", *credFile)
@@ -154,17 +185,33 @@ func runXKSProxy(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if a := p.ControlAddr(); a != "" {
 		fmt.Fprintf(stdout, "  Control API          http://%s%s (SigV4, service %s)\n", a, xksproxy.ControlPrefix, xksproxy.ControlServiceName)
 	}
+	log.Info("serving", "listen", listen, "xksProxyUriEndpoint", p.KMSURIEndpoint(), "xksProxyUriPath", p.URIPath(), "accessKeyId", cred.AccessKeyID)
 	fmt.Fprintln(stdout, "Stop with Ctrl-C (SIGINT) or SIGTERM.")
 
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := p.Shutdown(sctx); err != nil {
-		fmt.Fprintf(stderr, "kmsconform xks-proxy: shutdown: %v\n", err)
+		log.Error("shutdown", "err", err)
 		return 1
 	}
+	log.Info("stopped")
 	fmt.Fprintln(stdout, "kmsconform xks-proxy stopped")
 	return 0
+}
+
+// validServerName is the host part of KMS's XksProxyUriEndpoint pattern
+// ^https://[a-zA-Z0-9.-]+$, within its 128 characters.
+func validServerName(s string) bool {
+	if s == "" || len(s) > 128-len("https://") {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // loadOrCreateCredential reads the credential file, or, if it does not

@@ -109,6 +109,14 @@ func TestXKSProxyServesAndStops(t *testing.T) {
 	if path != "/sandbox/kms/xks/v1" {
 		t.Fatalf("path %s", path)
 	}
+	// The endpoint is one KMS accepts, no port; the address is apart.
+	if !regexp.MustCompile(`^https://[a-zA-Z0-9.-]+$`).MatchString(endpoint) || endpoint != "https://localhost" {
+		t.Fatalf("XksProxyUriEndpoint %q", endpoint)
+	}
+	listen := field(t, out, "Listening on")
+	if !regexp.MustCompile(`^https://127\.0\.0\.1:\d+$`).MatchString(listen) {
+		t.Fatalf("listen address %q", listen)
+	}
 	if strings.Count(out, secret) != 1 {
 		t.Fatalf("secret printed %d times", strings.Count(out, secret))
 	}
@@ -134,7 +142,7 @@ func TestXKSProxyServesAndStops(t *testing.T) {
 	pool.AppendCertsFromPEM(caPEM)
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	body := []byte(`{"requestMetadata":{"awsPrincipalArn":"arn:aws:iam::111122223333:user/a","kmsOperation":"CreateKey","kmsRequestId":"req-1"}}`)
-	req, _ := http.NewRequest("POST", endpoint+path+"/keys/ext-1/metadata", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", listen+path+"/keys/ext-1/metadata", bytes.NewReader(body))
 	sum := sha256.Sum256(body)
 	if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: akid, SecretAccessKey: secret}, req,
 		hex.EncodeToString(sum[:]), "kms-xks-proxy", "us-east-1", time.Now()); err != nil {
@@ -205,5 +213,58 @@ func TestXKSProxyStopsOnSIGTERM(t *testing.T) {
 	}
 	if code := <-done; code != 0 {
 		t.Fatalf("exit %d, stderr %s", code, stderr.String())
+	}
+}
+
+// TestXksProxyEndpointAndLog: the printed XksProxyUriEndpoint matches
+// KMS's pattern for any --server-name, one that cannot is refused, the
+// log is slog JSON on request, and -h says how to clear a fault.
+func TestXksProxyEndpointAndLog(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &xksOut{}, &xksOut{}
+	done := make(chan int, 1)
+	go func() {
+		done <- runXKSProxy(ctx, []string{"--addr", "127.0.0.1:0", "--control-addr", "", "--server-name", "xks.example.com",
+			"--plain-http", "--log-format", "json"}, stdout, stderr)
+	}()
+	waitFor(t, stdout, "Stop with", done)
+	out := stdout.String()
+	if e := field(t, out, "XksProxyUriEndpoint"); e != "https://xks.example.com" {
+		t.Fatalf("endpoint %q", e)
+	}
+	if l := field(t, out, "Listening on"); !regexp.MustCompile(`^http://127\.0\.0\.1:\d+$`).MatchString(l) {
+		t.Fatalf("listen %q", l)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil || rec["level"] == nil || rec["msg"] == nil {
+			t.Fatalf("not a slog JSON line: %q", line)
+		}
+	}
+	if !strings.Contains(stderr.String(), `"xksProxyUriEndpoint":"https://xks.example.com"`) {
+		t.Fatalf("log: %s", stderr.String())
+	}
+
+	for _, args := range [][]string{{"--server-name", "xks.example.com:8443"}, {"--server-name", "under_score"}, {"--log-format", "xml"}} {
+		var o, e bytes.Buffer
+		if code := runXKSProxy(context.Background(), append([]string{"--addr", "127.0.0.1:0", "--control-addr", ""}, args...), &o, &e); code != 2 ||
+			strings.Count(e.String(), "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q", args, code, e.String())
+		}
+	}
+
+	var help, e bytes.Buffer
+	runXKSProxy(context.Background(), []string{"-h"}, &help, &e)
+	for _, want := range []string{"DELETE /fault ", "DELETE /faults", "DELETE /keys/ID/fault", "-log-format", "health-unavailable", "Listening on"} {
+		if want == "Listening on" {
+			want = "listen address"
+		}
+		if !strings.Contains(help.String(), want) {
+			t.Errorf("-h does not say %q:\n%s", want, help.String())
+		}
 	}
 }

@@ -1,11 +1,14 @@
 package emulator
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -371,13 +374,18 @@ func (e *Emulator) controlHandler() http.Handler {
 	})
 	mux.HandleFunc("POST "+p+"/stores/{id}/expedite", func(w http.ResponseWriter, r *http.Request) { reply(w, nil, e.Expedite(r.PathValue("id"))) })
 	mux.HandleFunc("PUT "+p+"/clusters/{id}", func(w http.ResponseWriter, r *http.Request) {
-		var c Cluster
-		if err := body(r, &c); err != nil {
+		raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 1<<20))
+		if err != nil {
+			reply(w, nil, fmt.Errorf("emulator: control request body: %w", err))
+			return
+		}
+		c, err := decodeClusterBody(raw)
+		if err != nil {
 			reply(w, nil, err)
 			return
 		}
 		c.ID = r.PathValue("id")
-		reply(w, nil, e.PutCluster(&c))
+		reply(w, nil, e.PutCluster(c))
 	})
 	mux.HandleFunc("GET "+p+"/clusters/{id}", func(w http.ResponseWriter, r *http.Request) {
 		c, err := e.Cluster(r.PathValue("id"))
@@ -429,4 +437,80 @@ func (e *Emulator) controlHandler() http.Handler {
 		reply(w, nil, e.ExpireKeyDeletion(r.PathValue("id")))
 	})
 	return mux
+}
+
+// clusterFields are the fields of a cluster body KMS's checks read: a body
+// without one of them describes a cluster that can never connect, so the
+// control plane refuses it rather than store it. A field given explicitly
+// is taken as it is, so a test can still register a broken cluster on
+// purpose ("kmsUser": null, "hsms": [], "securityGroupOk": false).
+var clusterFields = []string{"trustAnchorCertificate", "state", "hsms", "subnets", "securityGroupOk", "kmsUser"}
+
+// clusterStates are the CloudHSM cluster states (DescribeClusters); only
+// ACTIVE serves KMS, but the others are what a test breaks a cluster with.
+var clusterStates = []string{"CREATE_IN_PROGRESS", "UNINITIALIZED", "INITIALIZE_IN_PROGRESS", "INITIALIZED", "ACTIVE",
+	"UPDATE_IN_PROGRESS", "MODIFY_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "DELETE_IN_PROGRESS", "DELETED", "DEGRADED", "INACTIVE"}
+
+// ExampleClusterBody is a PUT /_kmsconform/clusters/{id} body of a healthy
+// cluster, quoted by the 400 for an incomplete one. The trust anchor must
+// be the PEM the store is created with, byte for byte.
+const ExampleClusterBody = `{"trustAnchorCertificate":"-----BEGIN CERTIFICATE-----\n...\n-----END CERTIFICATE-----\n","state":"ACTIVE",` +
+	`"hsms":[{"id":"hsm-aaaaaaaaaaa","availabilityZone":"us-east-1a","state":"ACTIVE"},{"id":"hsm-bbbbbbbbbbb","availabilityZone":"us-east-1b","state":"ACTIVE"}],` +
+	`"subnets":[{"id":"subnet-aaaaaaaaaaaaaaaaa","availabilityZone":"us-east-1a","private":true,"freeAddresses":10},` +
+	`{"id":"subnet-bbbbbbbbbbbbbbbbb","availabilityZone":"us-east-1b","private":true,"freeAddresses":10}],` +
+	`"securityGroupOk":true,"kmsUser":{"password":"kmsuserPassword1"}}`
+
+// decodeClusterBody reads a cluster body of the control plane, refusing
+// one that leaves out what a cluster needs, an unknown field (a typo would
+// otherwise leave a default that never connects) or an unknown state.
+func decodeClusterBody(raw []byte) (*Cluster, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, fmt.Errorf("emulator: control request body: %w", err)
+	}
+	var missing []string
+	for _, f := range clusterFields {
+		if _, ok := fields[f]; !ok {
+			missing = append(missing, f)
+		}
+	}
+	if u, ok := fields["kmsUser"]; ok && !bytes.Equal(bytes.TrimSpace(u), []byte("null")) {
+		var ku map[string]json.RawMessage
+		if json.Unmarshal(u, &ku) == nil {
+			if _, ok := ku["password"]; !ok {
+				missing = append(missing, "kmsUser.password")
+			}
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("emulator: the cluster body is missing %s: a cluster KMS can connect to needs "+
+			"trustAnchorCertificate, state, hsms, subnets, securityGroupOk and kmsUser.password, e.g. %s "+
+			"(to register a broken cluster on purpose, give the field explicitly, e.g. \"kmsUser\": null)",
+			strings.Join(missing, ", "), ExampleClusterBody)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var c Cluster
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("emulator: control request body: %w", err)
+	}
+	if c.TrustAnchorCertificate == "" {
+		return nil, errors.New("emulator: the cluster body's trustAnchorCertificate is empty: give the PEM the key store is created with")
+	}
+	if !slices.Contains(clusterStates, c.State) {
+		return nil, fmt.Errorf("emulator: the cluster body's state %q is not a CloudHSM cluster state (%s); KMS needs ACTIVE",
+			c.State, strings.Join(clusterStates, ", "))
+	}
+	return &c, nil
+}
+
+// noXKSRoute is the failure of a call to a proxy host that has no route
+// (and no direct dialling): it says how to add one, since the first
+// external key store a user makes against serve meets it. The host is
+// the store's XksProxyUriEndpoint, no secret.
+func (e *Emulator) noXKSRoute(host string) *xksFailure {
+	e.log.Warn("external key store proxy host has no route", "host", host,
+		"fix", "PUT "+ControlPrefix+"xks-routes/"+host+` {"addr":"127.0.0.1:PORT","caPem":"<PEM of the proxy's CA>"}, or start serve with -xks-direct`)
+	return &xksFailure{kind: xksNoConnection, detail: "KMS cannot connect to the XKS proxy: the emulator has no route to " + host +
+		"; add one with PUT " + ControlPrefix + "xks-routes/" + host + ` {"addr":"127.0.0.1:PORT","caPem":"<PEM of the proxy's CA>"}`}
 }

@@ -359,6 +359,13 @@ func (p *Proxy) URIEndpoint() string {
 	return scheme + "://" + net.JoinHostPort(p.opts.ServerName, port)
 }
 
+// KMSURIEndpoint is the XksProxyUriEndpoint to give KMS: "https://" and
+// ServerName, without a port, which is all KMS's pattern
+// ^https://[a-zA-Z0-9.-]+$ allows. Whoever calls the proxy through it
+// must route the name to Addr (a TLS terminator, a load balancer, or
+// the emulator's XKS route): URIEndpoint is the address it listens on.
+func (p *Proxy) KMSURIEndpoint() string { return "https://" + p.opts.ServerName }
+
 // URIPath is the XksProxyUriPath: [PathPrefix]/kms/xks/v1.
 func (p *Proxy) URIPath() string { return p.uriPath }
 
