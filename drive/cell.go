@@ -379,6 +379,22 @@ func (r *cellRun) checkAfter(ctx context.Context, matched []model.Outcome, ans A
 	return r.checkAnswer(ctx, matched, ans, final)
 }
 
+// settleStates names the states (and codes) the subject store of finals
+// may settle to, for a progress line.
+func settleStates(finals []model.World) string {
+	var want []string
+	for _, f := range finals {
+		if s, found := f.Store(model.SubjectStoreID); found && !s.State.Transient() {
+			want = append(want, strings.TrimSpace(string(s.State)+" "+string(s.ErrorCode)))
+		}
+	}
+	slices.Sort(want)
+	if want = slices.Compact(want); len(want) == 0 {
+		return "settled"
+	}
+	return strings.Join(want, " or ")
+}
+
 // pollFinal polls the store until it is in one of the allowed final states
 // three times in a row; a pending state keeps polling, anything else fails at
 // once. It returns the model world that matches.
@@ -429,7 +445,7 @@ func (r *cellRun) pollFinal(ctx context.Context, id string, finals []model.World
 			return nil, endWith(Indeterminate, "the store was still %s after %s", state, wait)
 		}
 		if match == nil {
-			r.h.waiting("waiting for the store to settle", deadline)
+			r.h.waiting(fmt.Sprintf("waiting for %s %s → %s", id, state, settleStates(finals)), deadline)
 		}
 		spacing := to.Poll
 		if match != nil && to.Settle > 0 {

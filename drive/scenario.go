@@ -298,7 +298,7 @@ func (r *cellRun) waitStable(ctx context.Context, id string) (model.ConnectionSt
 		Observe: func(o wait.Observation) {
 			r.m.Calls++
 			if model.ConnectionState(o.State).Transient() {
-				r.h.waiting("waiting for the store to settle", deadline)
+				r.h.waiting(fmt.Sprintf("waiting for %s %s to settle", id, o.State), deadline)
 			}
 		}})
 	state, code := model.ConnectionState(obs.State), model.ConnectionErrorCode(obs.ErrorCode)
