@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 )
 
 // command is one subcommand. run returns the process exit code; it writes
@@ -30,36 +31,73 @@ func main() {
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// dispatch runs the command args name. Exit codes, for every command: 0
+// success (and -h), 1 the command's own finding (a failing cell, a
+// regression), 2 a usage or setup error, said in one line on stderr.
 func dispatch(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(stdout)
-		if len(args) == 0 {
+	if len(args) == 0 {
+		// Not asked for: a mistake, so stderr and 2.
+		topPage().write(stderr, nil)
+		return 2
+	}
+	switch a := args[0]; {
+	case a == "help":
+		switch len(args) {
+		case 1:
+		case 2:
+			if c, ok := commands[args[1]]; ok {
+				return c.run([]string{"-h"}, stdout, stderr)
+			}
+			return unknownCommand(args[1], stderr)
+		default:
+			fmt.Fprintln(stderr, "kmsconform help: want at most one command, e.g. 'kmsconform help run'")
 			return 2
 		}
+		fallthrough
+	case a == "-h" || a == "-help" || a == "--help":
+		topPage().write(stdout, nil)
 		return 0
+	case a == "-version" || a == "--version":
+		return commands["version"].run(args[1:], stdout, stderr)
+	case strings.HasPrefix(a, "-"):
+		fmt.Fprintf(stderr, "kmsconform: unknown flag %s: flags go after the command (run 'kmsconform help' for the commands)\n", a)
+		return 2
 	}
 	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "kmsconform: unknown command %q (run 'kmsconform help' for the list)\n", args[0])
-		return 2
+		return unknownCommand(args[0], stderr)
 	}
 	return c.run(args[1:], stdout, stderr)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "kmsconform: conformance suite for the AWS KMS custom key store API")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Usage: kmsconform <command> [flags]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Commands:")
+func unknownCommand(name string, stderr io.Writer) int {
+	fmt.Fprintf(stderr, "kmsconform: unknown command %q (run 'kmsconform help' for the list)\n", name)
+	return 2
+}
+
+// topPage is the page of kmsconform itself: the commands.
+func topPage() helpPage {
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	var list []helpEntry
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		list = append(list, helpEntry{n, commands[n].summary})
 	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'kmsconform <command> -h' for the flags of a command.")
+	return helpPage{
+		Usage: []string{"kmsconform <command> [flags] [arguments]"},
+		About: "kmsconform is a conformance suite for the AWS KMS custom key store API (CloudHSM key stores " +
+			"and external key stores): it checks a target (the embedded emulator, any KMS-compatible endpoint, " +
+			"or real KMS in a sandbox account) against a reference model of the documented behaviour, and " +
+			"writes compatibility reports.",
+		Commands: list,
+		More: []string{
+			"Run 'kmsconform help <command>' or 'kmsconform <command> -h' for a command's flags.",
+			"",
+			"Exit status: 0 success; 1 the command's finding (a failing cell, a regression,",
+			"nothing checked); 2 a usage or setup error, said in one line on stderr.",
+		},
+	}
 }

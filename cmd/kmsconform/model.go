@@ -16,20 +16,20 @@ func init() {
 	})
 }
 
+var helpModel = helpPage{
+	Usage: []string{"kmsconform model"},
+	About: "Prints, as Markdown, the conformance matrix the reference model defines (store type × connection " +
+		"state × operation → the allowed outcomes, with the status and ids of the rules behind each cell) and " +
+		"the rule table (status, source in spec/custom-key-stores.md, the AWS pages each rule rests on).",
+}
+
 func runModel(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("model", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: kmsconform model")
-		fmt.Fprintln(stderr, "Prints the conformance matrix the model defines (store type × connection state × operation")
-		fmt.Fprintln(stderr, "→ allowed outcomes, with each rule's status and source) and the rule table, as Markdown.")
+	if code, done := parseFlags(fs, helpModel, args, stdout, stderr); done {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "kmsconform model: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, done := unexpectedArgs(fs, stderr); done {
+		return code
 	}
 	writeModelMarkdown(stdout, model.Cells(), model.Rules())
 	return 0

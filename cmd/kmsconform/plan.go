@@ -14,7 +14,7 @@ import (
 
 func init() {
 	register("plan", command{
-		summary: "print the planned walk of a run: every call, the transitions, the worst-case time, what it creates",
+		summary: "print a planned run's walk: its calls, transitions, worst-case time, stores",
 		run:     runPlan,
 	})
 }
@@ -35,26 +35,25 @@ func planOptionsFor(k targets.Kind) model.PlanOptions {
 	return model.PlanOptions{Transient: true, OneBacking: true}
 }
 
+var helpPlan = helpPage{
+	Usage: []string{"kmsconform plan [--target aws|emulator|endpoint] [--store-type TYPE] [--summary]"},
+	About: "Prints, before anything runs, the walk that 'kmsconform run --planned' makes per store type: every " +
+		"call in order (the cell it exercises, the state change it makes), the number of state transitions " +
+		"against a lower bound and against a fresh store per cell, the worst-case duration from the " +
+		"documented timings (a CloudHSM connect takes up to 20 minutes, an XKS one about 5), and the stores " +
+		"and keys it creates. Nothing is called.",
+}
+
 func runPlan(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	target := fs.String("target", "aws", "the target the plan is for: aws, emulator or endpoint")
 	storeType := fs.String("store-type", "", "plan one store type only: AWS_CLOUDHSM or EXTERNAL_KEY_STORE (default: both)")
 	summary := fs.Bool("summary", false, "print the figures only, not every call")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: kmsconform plan [--target aws] [--store-type TYPE] [--summary]")
-		fmt.Fprintln(stderr, "Prints, before anything runs, the walk a planned run makes per store type: every call in order")
-		fmt.Fprintln(stderr, "(the cell it exercises, the state change it makes), the number of state transitions against a")
-		fmt.Fprintln(stderr, "lower bound and a fresh store per cell, the worst-case duration from the documented timings")
-		fmt.Fprintln(stderr, "(a CloudHSM connect takes up to 20 minutes, an XKS one about 5), and the stores and keys created.")
-		fs.PrintDefaults()
+	if code, done := parseFlags(fs, helpPlan, args, stdout, stderr); done {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "kmsconform plan: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, done := unexpectedArgs(fs, stderr); done {
+		return code
 	}
 	kind := targets.Kind(*target)
 	if kind != targets.KindAWS && kind != targets.KindEmulator && kind != targets.KindEndpoint {

@@ -21,24 +21,52 @@ func init() {
 	})
 }
 
-const reportUsage = `Usage:
-  kmsconform report render COMPAT.json --format md|html|junit|badge [-o FILE]
-  kmsconform report diff OLD.json NEW.json [--format text|md]
-  kmsconform report gate COMPAT.json --expect FILE [--format text|md]
+var helpReport = helpPage{
+	Usage: []string{
+		"kmsconform report render COMPAT.json [--format md|html|junit|badge] [-o FILE]",
+		"kmsconform report diff OLD.json NEW.json [--format text|md]",
+		"kmsconform report gate COMPAT.json --expect FILE [--format text|md]",
+	},
+	About: "Works from the compat.json a run wrote: render writes one rendering of it, diff compares two runs " +
+		"and gate judges one against an expectations file. Exit 1 on a regression (diff) or on a failing " +
+		"cell the expectations file does not list (gate); a malformed or wrong-schema file is one line on " +
+		"stderr and exit 2.",
+	Commands: []helpEntry{
+		{"render", "write compat.json as Markdown, HTML, JUnit XML or an SVG badge"},
+		{"diff", "list the cells whose verdict or observed outcome changed between two runs"},
+		{"gate", "fail on a failing cell an expectations file does not list"},
+	},
+	More: []string{"Run 'kmsconform report <subcommand> -h' for its flags."},
+}
 
-render writes one rendering of a run (to stdout, or to -o FILE).
-diff lists the cells whose verdict or observed outcome changed, as regressions,
-fixes and other changes; exit 1 when there is a regression.
-gate exits 1 on a failing cell the expectations file does not list (with its
-observed outcome), 0 otherwise; it names listed deviations that now pass.
-A malformed or wrong-schema file is one line on stderr and exit 2.`
+var helpReportRender = helpPage{
+	Usage: []string{"kmsconform report render COMPAT.json [--format md|html|junit|badge] [-o FILE]"},
+	About: "Writes one rendering of a run's compat.json to stdout, or to -o FILE: the Markdown summary, the " +
+		"self-contained HTML page, JUnit XML (one testcase per cell) or the SVG badge. The same input " +
+		"renders byte for byte the same. Flags may come before or after the file.",
+}
+
+var helpReportDiff = helpPage{
+	Usage: []string{"kmsconform report diff OLD.json NEW.json [--format text|md]"},
+	About: "Lists the cells whose verdict or observed outcome changed from OLD.json to NEW.json, as " +
+		"regressions, fixes and other changes: for two versions of an emulator, or an emulator against a " +
+		"recording of real KMS. Exit 1 when there is a regression, 0 otherwise.",
+}
+
+var helpReportGate = helpPage{
+	Usage: []string{"kmsconform report gate COMPAT.json --expect FILE [--format text|md]"},
+	About: "Judges a run against an expectations file (YAML, schema kmsconform/expectations/v1) listing the " +
+		"target's known deviations: exit 1 on a failing cell the file does not list (with its observed " +
+		"outcome) or when the run checked nothing, 0 otherwise. It names the listed deviations that now pass.",
+}
 
 func runReport(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, reportUsage)
-		if len(args) == 0 {
-			return 2
-		}
+	if len(args) == 0 {
+		helpReport.write(stderr, nil)
+		return 2
+	}
+	if a := args[0]; a == "-h" || a == "-help" || a == "--help" || a == "help" {
+		helpReport.write(stdout, nil)
 		return 0
 	}
 	sub, rest := args[0], args[1:]
@@ -52,10 +80,8 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	case "gate":
 		code, err = reportGate(rest, stdout, stderr)
 	default:
-		err = fmt.Errorf("unknown subcommand %q: want render, diff or gate", sub)
-	}
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+		fmt.Fprintf(stderr, "kmsconform report: unknown subcommand %q: want render, diff or gate\n", sub)
+		return 2
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "kmsconform report %s: %s\n", sub, oneLine(err))
@@ -82,14 +108,16 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func newReportFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("report "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, reportUsage)
-		fs.PrintDefaults()
+// parseReportFlags is parseFlags for a report subcommand, whose flags may
+// follow its files.
+func parseReportFlags(fs *flag.FlagSet, page helpPage, args []string, stdout, stderr io.Writer) (pos []string, code int, done bool) {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, flagError(fs, page, err, stdout, stderr), true
 	}
-	return fs
+	return pos, 0, false
 }
 
 // readCompat reads and validates a compat.json, naming the file in the error.
@@ -102,12 +130,12 @@ func readCompat(path string) (*reports.Compat, error) {
 }
 
 func reportRender(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newReportFlags("render", stderr)
+	fs := flag.NewFlagSet("report render", flag.ContinueOnError)
 	format := fs.String("format", "md", "md, html, junit or badge")
 	out := fs.String("o", "", "write to this file instead of stdout")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return 2, err
+	pos, code, done := parseReportFlags(fs, helpReportRender, args, stdout, stderr)
+	if done {
+		return code, nil
 	}
 	if len(pos) != 1 {
 		return 2, fmt.Errorf("want one compat.json, got %d arguments", len(pos))
@@ -139,11 +167,11 @@ func textOrMarkdown(format string) error {
 }
 
 func reportDiff(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newReportFlags("diff", stderr)
+	fs := flag.NewFlagSet("report diff", flag.ContinueOnError)
 	format := fs.String("format", "text", "text or md")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return 2, err
+	pos, code, done := parseReportFlags(fs, helpReportDiff, args, stdout, stderr)
+	if done {
+		return code, nil
 	}
 	if len(pos) != 2 {
 		return 2, fmt.Errorf("want OLD.json and NEW.json, got %d arguments", len(pos))
@@ -172,12 +200,12 @@ func reportDiff(args []string, stdout, stderr io.Writer) (int, error) {
 }
 
 func reportGate(args []string, stdout, stderr io.Writer) (int, error) {
-	fs := newReportFlags("gate", stderr)
+	fs := flag.NewFlagSet("report gate", flag.ContinueOnError)
 	format := fs.String("format", "text", "text or md")
 	expect := fs.String("expect", "", "the expectations file (YAML) listing the target's known deviations")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return 2, err
+	pos, code, done := parseReportFlags(fs, helpReportGate, args, stdout, stderr)
+	if done {
+		return code, nil
 	}
 	if len(pos) != 1 {
 		return 2, fmt.Errorf("want one compat.json, got %d arguments", len(pos))
