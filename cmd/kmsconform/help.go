@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/kmsconform/kmsconform/targets"
+	"github.com/kmsconform/kmsconform/targets/emulator"
+	"github.com/kmsconform/kmsconform/targets/xksproxy"
 )
 
 // helpPage is what -h prints, in the one layout every command shares:
@@ -143,9 +145,9 @@ func unexpectedArgs(fs *flag.FlagSet, stderr io.Writer) (code int, done bool) {
 	return 2, true
 }
 
-// The pages of run, serve and xks-proxy, for their files to pass to
-// parseFlags (run) or write (serve and xks-proxy, which print their own
-// one-line errors already).
+// The pages of run, serve and xks-proxy, for their files to print with
+// helpPage.write (they parse their flags, and print one-line errors,
+// themselves).
 
 // helpRun is run's page.
 var helpRun = helpPage{
@@ -181,20 +183,47 @@ var backingEnv = []helpEntry{
 var helpServe = helpPage{
 	Usage: []string{"kmsconform serve [flags]"},
 	About: "Runs an AWS KMS emulator whose custom key stores (CloudHSM and external key stores) behave as " +
-		"documented, including CONNECTING, FAILED and Unavailable keys. Point an SDK or the AWS CLI at it " +
-		"with AWS_ENDPOINT_URL_KMS. The control plane (simulated CloudHSM clusters, XKS proxy routes, holding " +
-		"transitions) is served under /_kmsconform/; see the package documentation of targets/emulator.",
+		"documented, including CONNECTING, FAILED and Unavailable keys; point an SDK or the AWS CLI at it " +
+		"with AWS_ENDPOINT_URL_KMS. Unless -bare, it starts with a healthy simulated CloudHSM cluster and an " +
+		"XKS proxy (in process, HTTPS on loopback, routed from https://" + backingXKSHost + ") and prints one " +
+		"aws kms create-custom-key-store command per store type; their kmsuser password and XKS secret are " +
+		"new on every start (derived from $" + envPassphrase + " with -state-file) and are written only to " +
+		"that banner on stdout, never to the log on stderr. The control plane (simulated CloudHSM clusters, " +
+		"XKS proxy routes, holding transitions) is served under " + emulator.ControlPrefix + "; see the " +
+		"package documentation of targets/emulator.",
 	Env: []helpEntry{
-		{"AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY", "with -verify-sigv4: the one credential requests must be signed with"},
-		{"KMSCONFORM_STATE_PASSPHRASE", "with -state-file: the passphrase the state file's key is derived from"},
+		{envAccessKey + ", " + envSecretKey, "with -verify-sigv4: the one credential requests must be signed with"},
+		{envPassphrase, "with -state-file: the passphrase the state file's key (and the backing's secrets) are derived from"},
 	},
 }
 
-// helpXKSProxy is xks-proxy's page.
-var helpXKSProxy = helpPage{
-	Usage: []string{"kmsconform xks-proxy [flags]"},
-	About: "Runs an XKS proxy (XKS Proxy API v1) for external key stores, holding AES-256 keys in memory. " +
-		"It prints the XksProxyUriEndpoint, the XksProxyUriPath and the access key id; a new secret access key " +
-		"is printed once, never logged, and kept in --credential-file (the KMS console's format). Faults are injected, and " +
-		"every request KMS sent is read, through its control API. Stop it with Ctrl-C.",
+// helpXKSProxy is xks-proxy's page; its closing lines are the control
+// API, with the names of the faults.
+func helpXKSProxy() helpPage {
+	faults := make([]string, 0, len(xksproxy.Faults()))
+	for _, f := range xksproxy.Faults() {
+		faults = append(faults, string(f))
+	}
+	return helpPage{
+		Usage: []string{"kmsconform xks-proxy [flags]"},
+		About: "Runs an XKS proxy (XKS Proxy API v1) for external key stores, holding AES-256 keys in memory; " +
+			"faults are injected through its control API. It prints the XksProxyUriEndpoint to give KMS " +
+			"(https://<server-name>: KMS allows no port, so route that name to the listen address it also " +
+			"prints: a TLS terminator, a load balancer, or kmsconform serve's PUT " +
+			"/_kmsconform/xks-routes/<server-name>), the XksProxyUriPath and the access key id; a new secret " +
+			"access key is printed once, never logged, and kept in --credential-file (the KMS console's " +
+			"format). Stop it with Ctrl-C.",
+		More: []string{
+			"Fault injection (control API, SigV4 service " + xksproxy.ControlServiceName + ", the proxy's credential):",
+			`  curl --aws-sigv4 "aws:amz:us-east-1:` + xksproxy.ControlServiceName + `" --user "$AKID:$SECRET" \`,
+			`    -X PUT -d '{"fault":"throttling"}' http://127.0.0.1:8444` + xksproxy.ControlPrefix + `/fault`,
+			`  PUT    /fault            {"fault":NAME}  set the proxy-wide fault`,
+			`  DELETE /fault                            clear it (so does PUT {"fault":""})`,
+			`  PUT    /keys/ID/fault    {"fault":NAME}  set a fault on one key`,
+			`  DELETE /keys/ID/fault                    clear it`,
+			`  DELETE /faults                           clear every fault`,
+			`  GET    /status                           the faults in force`,
+			wrap("Faults: "+strings.Join(faults, ", ")+".", helpWidth),
+		},
+	}
 }
