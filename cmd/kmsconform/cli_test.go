@@ -15,9 +15,10 @@ import (
 	"github.com/kmsconform/kmsconform/reports"
 )
 
-// helpNotWired are the commands whose -h does not use the shared layout
-// yet (their files call parseFlags or helpPage.write with the pages in
-// help.go once wired); each is skipped, by name, until it leaves the list.
+// helpNotWired are the commands whose -h may not use the shared layout
+// yet: their files print helpServe and helpXKSProxy() once wired. Until a
+// listed command's page starts with the layout's "Usage:" line it is
+// skipped, by name; from then on it is checked like every other.
 var helpNotWired = map[string]bool{"serve": true, "xks-proxy": true}
 
 // checkHelpLayout checks one -h page: the usage lines, one paragraph, then
@@ -71,7 +72,7 @@ func TestHelpLayout(t *testing.T) {
 	for _, c := range cmds {
 		name := strings.Join(c.args, " ")
 		t.Run(name, func(t *testing.T) {
-			if helpNotWired[name] {
+			if _, out, _ := cli(append(slices.Clone(c.args), "-h")...); helpNotWired[name] && !strings.HasPrefix(out, "Usage:\n") {
 				t.Skipf("%s -h is not wired to the shared layout yet", name)
 			}
 			var first string
@@ -87,10 +88,8 @@ func TestHelpLayout(t *testing.T) {
 				}
 			}
 			checkHelpLayout(t, name, first, c.flags)
-			if len(c.args) == 1 {
-				if code, out, _ := cli("help", name); code != 0 || out != first {
-					t.Errorf("help %s: exit %d, not the page of %s -h", name, code, name)
-				}
+			if code, out, _ := cli(append([]string{"help"}, c.args...)...); code != 0 || out != first {
+				t.Errorf("help %s: exit %d, not the page of %s -h", name, code, name)
 			}
 		})
 	}

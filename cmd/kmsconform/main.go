@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -41,20 +42,14 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	switch a := args[0]; {
-	case a == "help":
-		switch len(args) {
-		case 1:
-		case 2:
-			if c, ok := commands[args[1]]; ok {
-				return c.run([]string{"-h"}, stdout, stderr)
-			}
+	case a == "help" && len(args) > 1:
+		// help report render is report render -h.
+		c, ok := commands[args[1]]
+		if !ok {
 			return unknownCommand(args[1], stderr)
-		default:
-			fmt.Fprintln(stderr, "kmsconform help: want at most one command, e.g. 'kmsconform help run'")
-			return 2
 		}
-		fallthrough
-	case a == "-h" || a == "-help" || a == "--help":
+		return c.run(append(slices.Clone(args[2:]), "-h"), stdout, stderr)
+	case a == "help" || a == "-h" || a == "-help" || a == "--help":
 		topPage().write(stdout, nil)
 		return 0
 	case a == "-version" || a == "--version":
