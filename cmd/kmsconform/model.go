@@ -11,7 +11,7 @@ import (
 
 func init() {
 	register("model", command{
-		summary: "print the reference model's rule table as Markdown",
+		summary: "print the reference model as Markdown: the matrix and the rule table",
 		run:     runModel,
 	})
 }

@@ -16,7 +16,7 @@ import (
 
 func init() {
 	register("report", command{
-		summary: "render compat.json (md, html, junit, badge), diff two runs, or gate a run on an expectations file",
+		summary: "render compat.json (md, html, junit, badge), diff two runs, gate one on expectations",
 		run:     runReport,
 	})
 }
