@@ -8,7 +8,7 @@ GO ?= go
 # model, which is single-threaded and whose exhaustive walk is CPU-bound).
 RACE_PKGS = $(shell $(GO) list ./... | grep -v '/model$$')
 
-.PHONY: conformance browser test vet bench model gate-moto report plan planned fuzz mutants mutate
+.PHONY: conformance browser test vet bench model gate-moto report plan planned fuzz mutants mutate clients
 
 ## conformance: every cell, scenario and constraint against the embedded emulator; results in reports/out/
 conformance: browser
@@ -57,6 +57,11 @@ test: vet
 vet:
 	$(GO) mod download
 	$(GO) vet ./...
+
+## clients: the real-client test alone (the JS SDK v3, boto3 and the AWS CLI against kmsconform serve;
+## it runs npm ci for the pinned @aws-sdk/client-kms itself)
+clients:
+	$(GO) test -count=1 -run TestClients -v ./cmd/kmsconform/
 
 ## bench: the benchmarks whose figures README quotes
 bench:
