@@ -505,10 +505,14 @@ func decodeClusterBody(raw []byte) (*Cluster, error) {
 }
 
 // noXKSRoute is the failure of a call to a proxy host that has no route
-// (and no direct dialling): it says how to add one, since the first
-// external key store a user makes against serve meets it. The host is
-// the store's XksProxyUriEndpoint, no secret.
-func (e *Emulator) noXKSRoute(host string) *xksFailure {
+// (and no direct dialling), nil otherwise: it says how to add one, in the
+// answer and the log, since the first external key store a user makes
+// against serve meets it. The host is the store's XksProxyUriEndpoint, no
+// secret.
+func (e *Emulator) noXKSRoute(host string, routed bool) *xksFailure {
+	if routed || e.opts.XKSDirectDial {
+		return nil
+	}
 	e.log.Warn("external key store proxy host has no route", "host", host,
 		"fix", "PUT "+ControlPrefix+"xks-routes/"+host+` {"addr":"127.0.0.1:PORT","caPem":"<PEM of the proxy's CA>"}, or start serve with -xks-direct`)
 	return &xksFailure{kind: xksNoConnection, detail: "KMS cannot connect to the XKS proxy: the emulator has no route to " + host +

@@ -277,8 +277,8 @@ func (c *xksClient) forgetRoutes() {
 func (c *xksClient) call(ctx context.Context, cfg xksConfig, suffix string, in, out any) *xksFailure {
 	host := strings.TrimPrefix(cfg.Endpoint, "https://")
 	route, routed := c.routeFor(host)
-	if !routed && !c.e.opts.XKSDirectDial {
-		return c.e.noXKSRoute(host)
+	if f := c.e.noXKSRoute(host, routed); f != nil {
+		return f
 	}
 	if routed && route.Fault == RouteKMSInternalError {
 		return &xksFailure{kind: xksKMSInternal, detail: "KMS could not complete the request due to an internal error"}
