@@ -117,6 +117,16 @@ func causes() []drive.Scenario {
 			clusterAt(m.ClusterA, m.TrustAnchorA, oneHSM), one(m.Call{Op: m.OpCreateKey, StoreID: sid, CreateKey: m.CreateKeyFor(m.CloudHSM, m.XksKey1)}),
 			key(m.OpEncrypt), clusterAt(m.ClusterA, m.TrustAnchorA, func(c *m.Cluster) { c.ActiveHSMs = 0 }),
 			one(m.Call{Op: m.OpGenerateRandom, StoreID: sid, NumberOfBytes: m.Ptr(32)}), key(m.OpEncrypt), key(m.OpDecrypt), disconnect()),
+		cause(opCreate, "cluster-in-use", hsm,
+			one(m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateCloudHSMInput("kmsconform-other", m.ClusterA, m.TrustAnchorA, m.KmsuserPassword)})),
+		cause(opCreate, "related-cluster-in-use", hsm,
+			one(m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateCloudHSMInput("kmsconform-other", m.ClusterARelated, m.TrustAnchorA, m.KmsuserPassword)})),
+		// The documented fix for a deleted cluster: a cluster made from a
+		// backup of it, associated with the store (spec §2.4).
+		cause(opUpdate, "related-cluster-after-the-original-is-deleted", hsm, one(m.Call{Op: m.OpDeleteCluster, ClusterID: m.ClusterA}),
+			update(m.UpdateStoreInput{ClusterID: m.Ptr(m.ClusterARelated)})),
+		// A connected store whose cluster is deleted still disconnects.
+		cause(m.OpDisconnectCustomKeyStore, "cluster-deleted", hsm, connect(), one(m.Call{Op: m.OpDeleteCluster, ClusterID: m.ClusterA}), disconnect()),
 		// The name of another store, of the other type.
 		cause(opUpdate, "name-in-use", hsm, otherStore(m.CloudHSM, "kmsconform-other"),
 			update(m.UpdateStoreInput{NewName: m.Ptr("kmsconform-other")})),
@@ -138,6 +148,14 @@ func causes() []drive.Scenario {
 		cause(opUpdate, "uri-endpoint-in-use", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
 			one(vpcCreate("kmsconform-other", m.EndpointB, m.VpcServiceB)),
 			update(m.UpdateStoreInput{Endpoint: m.Ptr(m.EndpointB), Path: m.Ptr(m.PathAlt)})),
+		// Two public stores may share an endpoint on other paths; a VPC
+		// store may not share a public store's (spec §2.1).
+		cause(opCreate, "uri-endpoint-shared-by-public-stores", xks,
+			one(m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateXksInput("kmsconform-other", m.EndpointA, m.PathAlt, m.CredentialA)}),
+			one(vpcCreate("kmsconform-third", m.EndpointA, m.VpcServiceA))),
+		// Back from VPC endpoint service connectivity to a public endpoint.
+		cause(opUpdate, "vpc-to-public", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
+			update(m.UpdateStoreInput{Connectivity: m.Ptr(string(m.PublicEndpoint)), Endpoint: m.Ptr(m.EndpointB)})),
 		cause(opCreate, "vpc-service-in-use", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
 			one(vpcCreate("kmsconform-other", m.EndpointB, m.VpcServiceA))),
 		cause(opUpdate, "vpc-service-in-use", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
