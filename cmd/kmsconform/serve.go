@@ -75,25 +75,7 @@ func serveFlagSet(f *serveFlags) *flag.FlagSet {
 	return fs
 }
 
-func serveUsage(w io.Writer, fs *flag.FlagSet) {
-	fmt.Fprintln(w, "Usage: kmsconform serve [flags]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Runs an AWS KMS emulator whose custom key stores (CloudHSM and external key")
-	fmt.Fprintln(w, "stores) behave as documented, including CONNECTING, FAILED and Unavailable keys.")
-	fmt.Fprintln(w, "Point an SDK or the AWS CLI at it with AWS_ENDPOINT_URL_KMS. The control plane")
-	fmt.Fprintln(w, "(simulated CloudHSM clusters, XKS proxy routes, holding transitions) is served")
-	fmt.Fprintln(w, "under "+emulator.ControlPrefix+"; see the package documentation of targets/emulator.")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Unless -bare, it starts with a healthy simulated CloudHSM cluster and an XKS proxy")
-	fmt.Fprintln(w, "(in process, HTTPS on loopback, routed from https://"+backingXKSHost+") and prints one")
-	fmt.Fprintln(w, "aws kms create-custom-key-store command per store type. Their kmsuser password and")
-	fmt.Fprintln(w, "XKS secret are new on every start (derived from $"+envPassphrase+" with -state-file)")
-	fmt.Fprintln(w, "and are written only to that banner on stdout, never to the log on stderr.")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Flags:")
-	fs.SetOutput(w)
-	fs.PrintDefaults()
-}
+func serveUsage(w io.Writer, fs *flag.FlagSet) { helpServe.write(w, fs) }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var f serveFlags

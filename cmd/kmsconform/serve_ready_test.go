@@ -71,7 +71,7 @@ func serveClient(url string) *kms.Client {
 }
 
 // shellWords splits a command line as a POSIX shell would, for the
-// quoting the banner uses (single quotes, '\'' inside them).
+// quoting the banner uses (single quotes, '\” inside them).
 func shellWords(t *testing.T, line string) []string {
 	t.Helper()
 	var words []string

@@ -62,33 +62,7 @@ func runXKSProxy(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	logFormat := fs.String("log-format", "text", logFormatUsage)
 	var keys stringList
 	fs.Var(&keys, "key", "external key to create at start (repeatable; default kmsconform-key-1)")
-	usage := func() {
-		fmt.Fprintln(stdout, "Usage: kmsconform xks-proxy [flags]")
-		fmt.Fprintln(stdout)
-		fmt.Fprintln(stdout, "Runs an XKS proxy for external key stores; faults are injected through its control API.")
-		fmt.Fprintln(stdout, "It prints the XksProxyUriEndpoint to give KMS (https://<server-name>: KMS allows no port,")
-		fmt.Fprintln(stdout, "so route that name to the listen address it also prints: a TLS terminator, a load")
-		fmt.Fprintln(stdout, "balancer, or kmsconform serve's PUT /_kmsconform/xks-routes/<server-name>).")
-		fmt.Fprintln(stdout)
-		fs.SetOutput(stdout)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-		fmt.Fprintln(stdout)
-		fmt.Fprintln(stdout, "Fault injection (control API, SigV4 service "+xksproxy.ControlServiceName+", the proxy's credential):")
-		fmt.Fprintln(stdout, `  curl --aws-sigv4 "aws:amz:us-east-1:`+xksproxy.ControlServiceName+`" --user "$AKID:$SECRET" \`)
-		fmt.Fprintln(stdout, `    -X PUT -d '{"fault":"throttling"}' http://127.0.0.1:8444`+xksproxy.ControlPrefix+`/fault`)
-		fmt.Fprintln(stdout, "  PUT    /fault            {\"fault\":NAME}  set the proxy-wide fault")
-		fmt.Fprintln(stdout, "  DELETE /fault                            clear it (so does PUT {\"fault\":\"\"})")
-		fmt.Fprintln(stdout, "  PUT    /keys/ID/fault    {\"fault\":NAME}  set a fault on one key")
-		fmt.Fprintln(stdout, "  DELETE /keys/ID/fault                    clear it")
-		fmt.Fprintln(stdout, "  DELETE /faults                           clear every fault")
-		fmt.Fprintln(stdout, "  GET    /status                           the faults in force")
-		names := make([]string, 0, len(xksproxy.Faults()))
-		for _, f := range xksproxy.Faults() {
-			names = append(names, string(f))
-		}
-		fmt.Fprintln(stdout, "Faults: "+strings.Join(names, ", ")+".")
-	}
+	usage := func() { helpXKSProxy().write(stdout, fs) }
 	// The flag package prints the usage on every parse error; a bad flag
 	// should get one line on stderr instead.
 	fs.Usage = func() {}
