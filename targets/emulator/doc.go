@@ -52,6 +52,13 @@
 //	PUT    /_kmsconform/keys/{id}/backing {"deleted": b} simulate a deleted HSM key
 //	POST   /_kmsconform/keys/{id}/expire-deletion        delete a PendingDeletion key now
 //
+// A cluster body over HTTP must name every field KMS checks
+// (trustAnchorCertificate, state, hsms, subnets, securityGroupOk, kmsUser
+// with its password): one that leaves a field out, or has a field the
+// Cluster type does not know, gets a 400 that names it and shows a
+// complete body. A field given explicitly is taken as it is ("hsms": [],
+// "kmsUser": null), so a broken cluster is still one PUT away.
+//
 // The control plane has no authentication: it is meant for loopback, and
 // Options.DisableControl removes it.
 //
