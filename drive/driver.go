@@ -34,6 +34,9 @@ type Progress interface {
 type Driver struct {
 	Target   targets.Target
 	Progress Progress // may be nil
+	// WalkProgress makes a planned walk report each cell to Progress as it
+	// ends (the planned mode; in the lanes each spec reports its own).
+	WalkProgress bool
 	runID    string
 	proc     int
 

@@ -102,6 +102,15 @@ func (h *Driver) RunPlannedCells(ctx context.Context, t model.StoreType, only ma
 	return h.RunWalk(ctx, t, only, nil, nil)
 }
 
+// walked records a cell's result in a walk's run and, with WalkProgress,
+// reports it.
+func (h *Driver) walked(run *PlannedRun, res CellResult) {
+	run.Cells = append(run.Cells, res)
+	if h.WalkProgress {
+		h.Done(res.Cell.ID, res.Verdict)
+	}
+}
+
 // PauseFunc is called by a walk where it pauses (at), with the model's
 // world, the subject store and key and the walk's mapper: it may run other
 // work on the store, and returns the model's world after it and whether it
@@ -169,7 +178,7 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 		if only == nil || only[id] {
 			res := CellResult{Cell: cells[id]}
 			res.Verdict, res.Evidence.Detail, res.Evidence.Route = Unreachable, why, "planned"
-			run.Cells = append(run.Cells, res)
+			h.walked(&run, res)
 		}
 	}
 	defer func() {
@@ -198,7 +207,7 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 	for id, why := range plan.Excluded {
 		res := CellResult{Cell: cells[id]}
 		res.Verdict, res.Evidence.Detail, res.Evidence.Route = Unreachable, "not in the planned walk: "+why, "planned"
-		run.Cells = append(run.Cells, res)
+		h.walked(&run, res)
 		done[id] = true
 	}
 	steps := plan.Steps
@@ -276,7 +285,7 @@ func (h *Driver) RunWalk(ctx context.Context, t model.StoreType, only map[string
 			case Unsupported:
 				res.Verdict, res.Evidence.Detail = Unsupported, run.Stopped
 			}
-			run.Cells = append(run.Cells, res)
+			h.walked(&run, res)
 		}
 	}
 	for i := range run.Cells {
@@ -408,7 +417,7 @@ func (r *cellRun) planStep(ctx context.Context, w model.World, s model.PlanStep,
 			res.Verdict, res.Evidence.Detail = Fail, fmt.Sprintf("answered %s; the model allows %v", orNone(obs.Code), model.OutcomeNames(c.Expected))
 		}
 		res.Seconds = time.Since(start).Seconds()
-		run.Cells = append(run.Cells, res)
+		r.h.walked(run, res)
 		done[s.Cell] = true
 		if res.Verdict == Pass && s.From != s.To && model.ConnectionState(s.To).Transient() {
 			r.lastCell = len(run.Cells) - 1 // the settle that follows is this cell's too
@@ -470,7 +479,7 @@ func (r *cellRun) replan(ctx context.Context, w *model.World, s model.PlanStep, 
 				why = run.Finding
 			}
 			res.Verdict, res.Evidence.Detail, res.Evidence.Route = Unreachable, "after a divergence, the re-planned walk cannot reach it: "+why, "planned"
-			run.Cells = append(run.Cells, res)
+			r.h.walked(run, res)
 			done[id] = true
 		}
 	}
@@ -530,7 +539,7 @@ func (r *cellRun) bracketMiss(w model.World, s model.PlanStep, cells map[string]
 		res.Evidence.Route = "planned, bracketed"
 		res.Evidence.Detail = fmt.Sprintf("the store did not stay %s around the call on %d tries (last: %s): the transition ends sooner than two DescribeCustomKeyStores and a call",
 			s.From, r.tries[s.Cell], seen)
-		run.Cells = append(run.Cells, res)
+		r.h.walked(run, res)
 		done[s.Cell] = true
 	}
 	return w, true, ""

@@ -43,6 +43,10 @@ func runPlanned(f runFlags, stdout, stderr io.Writer) int {
 	}
 	defer tgt.Close(ctx)
 	h := drive.New(tgt, 1)
+	// Progress on stderr: a planned run against real KMS lasts hours.
+	prog := newProgress(stderr, false)
+	prog.Start(len(model.Cells()))
+	h.Progress, h.WalkProgress = prog, true
 	start := time.Now()
 	var cells []reports.Cell
 	walk := func(ctx context.Context) error {
@@ -77,10 +81,16 @@ func runPlanned(f runFlags, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kmsconform run: writing %s: %v\n", path, oneLine(werr))
 		return 2
 	}
-	fmt.Fprint(stdout, reports.TerminalSummary(c, path))
+	var g *reports.GateResult
+	if f.expectations != nil {
+		g = reports.Gate(c, f.expectations)
+	}
+	fmt.Fprint(stdout, consoleSummary(c, path, g))
 	switch {
 	case forced:
 		return 130
+	case f.expectations != nil && err == nil:
+		return runGateExit(f, c, false, true, stdout, stderr)
 	case c.Summary.Count(reports.Fail) > 0:
 		return 1
 	case nothingChecked(c, stderr):

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -37,6 +38,10 @@ func TestRunPlannedOnTheEmulator(t *testing.T) {
 	}
 	if c.Summary.Count(reports.Pass) < len(c.Cells)-20 {
 		t.Fatalf("summary %+v", c.Summary)
+	}
+	// The planned mode (real KMS: hours) tells its progress on stderr.
+	if want := fmt.Sprintf("kmsconform: %d specs to run", len(model.Cells())); !strings.Contains(errOut.String(), want) {
+		t.Errorf("no progress on stderr (want %q):\n%s", want, errOut.String())
 	}
 	for _, bad := range [][]string{{"run", "--planned", "--procs", "2"}, {"run", "--planned", "--label-filter", "scenario"}} {
 		errOut.Reset()
