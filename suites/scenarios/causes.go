@@ -43,10 +43,17 @@ func otherStore(subject m.StoreType, name string) []m.Call {
 // vpcCreate is a create of an external key store with VPC endpoint service
 // connectivity.
 func vpcCreate(name, endpoint, service string) m.Call {
+	return vpcCreateAt(name, endpoint, m.PathV1, service)
+}
+
+func vpcCreateAt(name, endpoint, path, service string) m.Call {
 	return m.Call{Op: m.OpCreateCustomKeyStore, Create: &m.CreateStoreInput{Name: name, Type: m.Ptr(string(m.External)),
-		Connectivity: m.Ptr(string(m.VpcEndpointService)), Endpoint: m.Ptr(endpoint), Path: m.Ptr(m.PathV1),
+		Connectivity: m.Ptr(string(m.VpcEndpointService)), Endpoint: m.Ptr(endpoint), Path: m.Ptr(path),
 		Credential: &m.CredentialA, VpcService: m.Ptr(service)}}
 }
+
+// alt makes the proxy at endpoint A serve the second path.
+func alt() []m.Call { return proxyAt(func(p *m.Proxy) { p.Path = m.PathAlt }) }
 
 func proxyOn(endpoint string, change func(*m.Proxy)) []m.Call {
 	p := m.HealthyProxy(endpoint)
@@ -143,16 +150,17 @@ func causes() []drive.Scenario {
 		// What other external key stores hold (spec §2.1, §2.4).
 		cause(opUpdate, "uri-in-use", xks, one(createXksStore("kmsconform-other", m.EndpointB)),
 			update(m.UpdateStoreInput{Endpoint: m.Ptr(m.EndpointB)})),
-		cause(opCreate, "uri-endpoint-in-use", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
+		// The proxy serves the second path, so that its health check at the
+		// public create finds nothing wrong: only the shared endpoint is.
+		cause(opCreate, "uri-endpoint-in-use", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)), alt(),
 			one(m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateXksInput("kmsconform-other", m.EndpointA, m.PathAlt, m.CredentialA)})),
+		cause(opCreate, "uri-endpoint-in-use-by-a-public-store", xks, alt(), one(vpcCreateAt("kmsconform-other", m.EndpointA, m.PathAlt, m.VpcServiceA))),
 		cause(opUpdate, "uri-endpoint-in-use", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
 			one(vpcCreate("kmsconform-other", m.EndpointB, m.VpcServiceB)),
 			update(m.UpdateStoreInput{Endpoint: m.Ptr(m.EndpointB), Path: m.Ptr(m.PathAlt)})),
-		// Two public stores may share an endpoint on other paths; a VPC
-		// store may not share a public store's (spec §2.1).
-		cause(opCreate, "uri-endpoint-shared-by-public-stores", xks,
-			one(m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateXksInput("kmsconform-other", m.EndpointA, m.PathAlt, m.CredentialA)}),
-			one(vpcCreate("kmsconform-third", m.EndpointA, m.VpcServiceA))),
+		// Two public stores may share an endpoint on other paths (spec §2.1).
+		cause(opCreate, "uri-endpoint-shared-by-public-stores", xks, alt(),
+			one(m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateXksInput("kmsconform-other", m.EndpointA, m.PathAlt, m.CredentialA)})),
 		// Back from VPC endpoint service connectivity to a public endpoint.
 		cause(opUpdate, "vpc-to-public", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
 			update(m.UpdateStoreInput{Connectivity: m.Ptr(string(m.PublicEndpoint)), Endpoint: m.Ptr(m.EndpointB)})),
@@ -170,7 +178,9 @@ func causes() []drive.Scenario {
 		cause(opUpdate, "vpc-service-not-found", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
 			one(m.Call{Op: m.OpDeleteVpcService, VpcServiceName: m.VpcServiceB}), update(m.UpdateStoreInput{VpcService: m.Ptr(m.VpcServiceB)})),
 		// The external key behind a new KMS key (spec §2.7).
-		cause(m.OpCreateKey, "xks-key-already-in-use", xks, connect(), createKey(m.External), createKey(m.External), disconnect()),
+		// Another external key is free (the rule is per external key).
+		cause(m.OpCreateKey, "xks-key-already-in-use", xks, connect(), createKey(m.External), createKey(m.External),
+			one(m.Call{Op: m.OpCreateKey, StoreID: sid, CreateKey: m.CreateKeyFor(m.External, m.XksKey2)}), disconnect()),
 		cause(m.OpCreateKey, "xks-key-invalid-configuration", xks,
 			proxyOn(m.EndpointA, func(p *m.Proxy) { p.Keys[0].Status = m.ExtKeyWrongSpec }), connect(), createKey(m.External), disconnect()),
 		unknownKey(),
