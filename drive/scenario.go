@@ -136,6 +136,20 @@ func (r *cellRun) scenarioSteps(ctx context.Context, s Scenario, ws []model.Worl
 
 func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Call) ([]model.World, error) {
 	switch {
+	case c.Op == model.OpSettle && !r.m.made(c.Store()):
+		// No store of the target stands for it (the create that would have
+		// made it was refused): settling it changes nothing, in the model
+		// only where the store does not exist either.
+		var next []model.World
+		for _, w := range ws {
+			if _, found := w.Store(c.Store()); !found {
+				next = append(next, w)
+			}
+		}
+		if len(next) == 0 {
+			return nil, endWith(Fail, "the store was not made, but the model has it")
+		}
+		return next, nil
 	case c.Op == model.OpSettle:
 		id := r.m.StoreID(c.Store())
 		if th := r.holder(); th != nil {

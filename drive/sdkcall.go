@@ -114,6 +114,12 @@ func (m *Mapper) StoreID(id string) string {
 	return id
 }
 
+// made reports whether the run made a target store for model store id.
+func (m *Mapper) made(id string) bool {
+	_, ok := m.stores[id]
+	return ok
+}
+
 // KeyID maps a model key id.
 func (m *Mapper) KeyID(id string) string {
 	if t, ok := m.keys[id]; ok {

@@ -52,6 +52,16 @@ func vpcCreateAt(name, endpoint, path, service string) m.Call {
 		Credential: &m.CredentialA, VpcService: m.Ptr(service)}}
 }
 
+// otherAccount owns no VPC endpoint service of the model's world.
+const otherAccount = "999999999999"
+
+// vpcOwnedBy is the subject's VPC create naming owner as the service's.
+func vpcOwnedBy(owner string) m.Call {
+	c := vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)
+	c.Create.VpcOwner = m.Ptr(owner)
+	return c
+}
+
 // alt makes the proxy at endpoint A serve the second path.
 func alt() []m.Call { return proxyAt(func(p *m.Proxy) { p.Path = m.PathAlt }) }
 
@@ -164,6 +174,10 @@ func causes() []drive.Scenario {
 		// Back from VPC endpoint service connectivity to a public endpoint.
 		cause(opUpdate, "vpc-to-public", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
 			update(m.UpdateStoreInput{Connectivity: m.Ptr(string(m.PublicEndpoint)), Endpoint: m.Ptr(m.EndpointB)})),
+		// A VPC endpoint service of another account than the one named
+		// (XksProxyVpcEndpointServiceOwner) is not found: at Create, or at
+		// the Connect that follows (spec §2.1).
+		cause(opCreate, "vpc-service-of-another-owner", one(vpcOwnedBy(otherAccount)), connect()),
 		cause(opCreate, "vpc-service-in-use", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
 			one(vpcCreate("kmsconform-other", m.EndpointB, m.VpcServiceA))),
 		cause(opUpdate, "vpc-service-in-use", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
