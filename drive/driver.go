@@ -37,8 +37,8 @@ type Driver struct {
 	// WalkProgress makes a planned walk report each cell to Progress as it
 	// ends (the planned mode; in the lanes each spec reports its own).
 	WalkProgress bool
-	runID    string
-	proc     int
+	runID        string
+	proc         int
 
 	mu       sync.Mutex
 	seq      int
