@@ -52,6 +52,14 @@ func vpcCreateAt(name, endpoint, path, service string) m.Call {
 		Credential: &m.CredentialA, VpcService: m.Ptr(service)}}
 }
 
+// otherID is the model's id of the second store a scenario creates.
+var otherID = m.StoreIDFor(1)
+
+// connectOther connects the second store and lets it settle.
+func connectOther() []m.Call {
+	return []m.Call{{Op: m.OpConnectCustomKeyStore, StoreID: m.Ptr(otherID)}, {Op: m.OpSettle, StoreID: m.Ptr(otherID)}}
+}
+
 // otherAccount owns no VPC endpoint service of the model's world.
 const otherAccount = "999999999999"
 
@@ -144,6 +152,10 @@ func causes() []drive.Scenario {
 			update(m.UpdateStoreInput{ClusterID: m.Ptr(m.ClusterARelated)})),
 		// A connected store whose cluster is deleted still disconnects.
 		cause(m.OpDisconnectCustomKeyStore, "cluster-deleted", hsm, connect(), one(m.Call{Op: m.OpDeleteCluster, ClusterID: m.ClusterA}), disconnect()),
+		// Keys in another store do not hold this one (spec §2.5).
+		cause(m.OpDeleteCustomKeyStore, "while-another-store-holds-keys", xks, otherStore(m.External, "kmsconform-other"),
+			connectOther(), one(m.Call{Op: m.OpCreateKey, StoreID: m.Ptr(otherID), CreateKey: m.CreateKeyFor(m.CloudHSM, "")}),
+			one(m.Call{Op: m.OpDeleteCustomKeyStore, StoreID: sid})),
 		// The name of another store, of the other type.
 		cause(opUpdate, "name-in-use", hsm, otherStore(m.CloudHSM, "kmsconform-other"),
 			update(m.UpdateStoreInput{NewName: m.Ptr("kmsconform-other")})),
