@@ -566,8 +566,9 @@ const maxPages = 1000
 
 // pages follows a paged DescribeCustomKeyStores answer to its last page
 // (spec §2.6, rule describe.pages): no page holds more than Limit stores,
-// a page is Truncated exactly when it has a NextMarker, and no store is
-// listed twice. It returns the stores of every page as one answer.
+// a Truncated page has a NextMarker, and no store is listed twice. (A last
+// page may carry a NextMarker too: the documentation says only that a
+// Truncated one does.) It returns the stores of every page as one answer.
 func (r *cellRun) pages(ctx context.Context, c model.Call, first Answer) (Answer, error) {
 	all := Answer{}
 	seen := map[string]int{}
@@ -587,8 +588,6 @@ func (r *cellRun) pages(ctx context.Context, c model.Call, first Answer) (Answer
 		switch {
 		case page.Truncated && aws.ToString(page.NextMarker) == "":
 			return all, endWith(Fail, "page %d is Truncated without a NextMarker", n)
-		case !page.Truncated && page.NextMarker != nil:
-			return all, endWith(Fail, "page %d is not Truncated but has a NextMarker", n)
 		case !page.Truncated:
 			return all, nil
 		case n == maxPages:

@@ -200,7 +200,7 @@ var (
 	rDescribe = rule("describe.ok", Documented, "§2.6, §3",
 		"DescribeCustomKeyStores works in every state: by id, by name, or all stores ([] when there are none); ConnectionErrorCode only for FAILED stores; no secret is ever returned.")
 	rDescribePages = rule("describe.pages", Documented, "§2.6; DescribeCustomKeyStores: Limit, Marker, NextMarker, Truncated",
-		"With Limit n, a page lists at most n stores; Truncated is true exactly when more remain, and then NextMarker is set, to send as Marker for the next page; the pages list every store once.")
+		"With Limit n, a page lists at most n stores (\"KMS does not return more than the specified number of items, but it might return fewer\"); a Truncated page has a NextMarker, to send as Marker for the next page (\"When Truncated is true, this element is present\"); the pages list every store once.")
 	rInvalidMarker = rule("describe.invalid-marker", Inferred, "§2.6; DescribeCustomKeyStores: Marker is \"the value of NextMarker from the truncated response\"; InvalidMarkerException",
 		"A Marker that is no NextMarker KMS returned gets InvalidMarkerException (the error is documented; that a made-up marker is \"not valid\" is inferred).")
 	rDescribeBoth = rule("describe.id-and-name", Inferred, "§2.6; DescribeCustomKeyStores: \"use either the CustomKeyStoreName or CustomKeyStoreId parameter (but not both)\"",
