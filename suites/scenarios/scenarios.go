@@ -128,6 +128,16 @@ func connectionErrors() []drive.Scenario {
 		// The documented fix for both: the kmsuser password set anew (or
 		// the user created) in the cluster, then the store's updated.
 		failedCloudHSM("kmsuser-locked-out", healthyCluster(func(c *m.Cluster) { c.Kmsuser = m.KmsuserLockedOut }), seq(healthy, newPassword)),
+		// The lock-out that failed logins cause (spec §4.2): connects with a
+		// wrong password until the cluster locks kmsuser out. Undoing it
+		// takes the cluster's crypto officer, so only a target that
+		// controls its clusters runs it.
+		{Name: "failed-recovery/CloudHSM-locked-out-by-failed-logins", Steps: seq(
+			one(create(m.CloudHSM, m.WrongKmsuserPassword)),
+			connect(), disconnect(), connect(), disconnect(), connect(), disconnect(),
+			connect(), disconnect(), connect(), disconnect(), connect(), disconnect(),
+			healthy, newPassword, connect(),
+		)},
 		failedCloudHSM("kmsuser-missing", healthyCluster(func(c *m.Cluster) { c.Kmsuser = m.KmsuserMissing }), seq(healthy, newPassword)),
 
 		failedXks("wrong-credential", proxy(m.ProxyHealthy, m.CredentialB), update(m.UpdateStoreInput{Credential: &m.CredentialB})),
