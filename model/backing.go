@@ -207,7 +207,7 @@ func xksConnect(w World, s Store) []connectResult {
 		if !found {
 			return []connectResult{{ErrCodeXksVpcEndpointServiceNotFound, rSettleFailedXks}}
 		}
-		if v.Status == VpcServiceInvalidConfig {
+		if v.Status.misconfigured() {
 			return []connectResult{{ErrCodeXksVpcServiceInvalidConfig, rSettleFailedXks}}
 		}
 		if v.Status == VpcServiceKMSNotAllowed {

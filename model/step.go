@@ -303,7 +303,7 @@ func xksConfigChecks(w World, n Store, health, vpcChanged bool) []finding {
 	if n.Connectivity == VpcEndpointService && vpcChanged {
 		if v, found := w.vpcServiceOf(n.VpcService, n.VpcOwner); !found {
 			fs = append(fs, finding{err: ErrXksProxyVpcServiceNotFound, rule: rXksVpcChecks, maybe: true})
-		} else if v.Status == VpcServiceInvalidConfig {
+		} else if v.Status.misconfigured() {
 			fs = append(fs, finding{err: ErrXksProxyVpcServiceInvalidConfig, rule: rXksVpcChecks, maybe: true})
 		} else if v.Status == VpcServiceKMSNotAllowed {
 			fs = append(fs, finding{err: ErrXksProxyVpcServiceNotFound, rule: rXksVpcKMSNotAllowed, maybe: true},

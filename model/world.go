@@ -170,7 +170,16 @@ const (
 	// VpcServiceKMSNotAllowed is a service whose allowed principals lack
 	// KMS's (cks.kms.<region>.amazonaws.com): rule xks.vpc-kms-not-allowed.
 	VpcServiceKMSNotAllowed VpcServiceStatus = "kms-not-allowed"
+	// VpcServicePrivateDNSUnverified is a service whose private DNS name is
+	// not verified: one of the requirements (rule xks.vpc-service-checks).
+	VpcServicePrivateDNSUnverified VpcServiceStatus = "private-dns-unverified"
 )
+
+// misconfigured reports whether a VPC endpoint service fails one of the
+// requirements for an external key store.
+func (s VpcServiceStatus) misconfigured() bool {
+	return s == VpcServiceInvalidConfig || s == VpcServicePrivateDNSUnverified
+}
 
 // VpcService is a VPC endpoint service in front of a proxy. A name not in
 // World.VpcServices is not found (or KMS lacks permission to it).

@@ -145,6 +145,8 @@ const (
 	VpcServiceInvalidConfig VpcServiceStatus = "invalid-config"
 	// VpcServiceKMSNotAllowed does not allow KMS's service principal.
 	VpcServiceKMSNotAllowed VpcServiceStatus = "kms-not-allowed"
+	// VpcServicePrivateDNSUnverified has a private DNS name not verified.
+	VpcServicePrivateDNSUnverified VpcServiceStatus = "private-dns-unverified"
 )
 
 // Backing is what a target without a control plane offers for routes made

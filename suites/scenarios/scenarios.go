@@ -156,6 +156,10 @@ func connectionErrors() []drive.Scenario {
 			one(createVpc()), vpcService(m.VpcServiceKMSNotAllowed), connect(),
 			disconnect(), vpcService(m.VpcServiceOK), connect(),
 		)},
+		{Name: "failed-recovery/XKS-vpc-service-private-dns-unverified", Steps: seq(
+			one(createVpc()), vpcService(m.VpcServicePrivateDNSUnverified), connect(),
+			disconnect(), vpcService(m.VpcServiceOK), connect(),
+		)},
 		{Name: "failed-recovery/XKS-vpc-service-invalid", Steps: seq(
 			one(createVpc()), vpcService(m.VpcServiceInvalidConfig), connect(),
 			disconnect(), vpcService(m.VpcServiceOK), connect(),

@@ -621,7 +621,8 @@ func (c *control) DeleteProxy(ctx context.Context, endpoint string) error {
 // (AnyPrivateDNSName): the caller of this control plane does not name the
 // host, and the store's endpoint is what reaches the proxy anyway.
 // "invalid-config" puts its load balancer in one Availability Zone only;
-// "kms-not-allowed" leaves KMS's principal out of the allowed principals.
+// "kms-not-allowed" leaves KMS's principal out of the allowed principals;
+// "private-dns-unverified" leaves its private DNS name unverified.
 func (c *control) PutVpcService(ctx context.Context, v targets.VpcService) error {
 	svc := &VpcEndpointService{Name: v.Name, AllowsKMS: true, AvailabilityZones: 2, PrivateDNSVerified: true, AnyPrivateDNSName: true}
 	switch v.Status {
@@ -630,6 +631,8 @@ func (c *control) PutVpcService(ctx context.Context, v targets.VpcService) error
 		svc.AvailabilityZones = 1
 	case targets.VpcServiceKMSNotAllowed:
 		svc.AllowsKMS = false
+	case targets.VpcServicePrivateDNSUnverified:
+		svc.PrivateDNSVerified = false
 	default:
 		return fmt.Errorf("emulator target: unknown VPC endpoint service status %q", v.Status)
 	}
