@@ -26,6 +26,7 @@ type adoption struct {
 	storeID string            // the adopted store's id on the target
 	keys    map[string]string // model key id → target key id, for the adopted keys
 	xksKey  string            // the external key the model's first key stands for ("" to keep the run's)
+	xksKey2 string            // the one its second key stands for, when the scenario names it
 	// reconfigure: set the store's XKS credential and path as the first
 	// step has them.
 	reconfigure bool
@@ -113,9 +114,27 @@ func (h *Driver) adopt(ctx context.Context, t model.StoreType, s Scenario, keep 
 			return nil, "it needs an external key no key of the store left uses: list more in KMSCONFORM_XKS_KEY_ID, or set KMSCONFORM_XKS_CONTROL_URL"
 		}
 		a.xksKey = key
+		if namesXksKey2(s) {
+			// The store left holds keys on the run's external keys: the
+			// scenario's second key needs a fresh one too.
+			if a.xksKey2, ok = h.spareXksKey(); !ok {
+				return nil, "it needs two external keys no key of the store left uses: list more in KMSCONFORM_XKS_KEY_ID, or set KMSCONFORM_XKS_CONTROL_URL"
+			}
+		}
 	}
 	a.world = n
 	return a, ""
+}
+
+// namesXksKey2 reports whether a scenario creates a key on the model's
+// second external key.
+func namesXksKey2(s Scenario) bool {
+	for _, c := range s.Steps {
+		if c.CreateKey != nil && c.CreateKey.XksKeyID != nil && *c.CreateKey.XksKeyID == model.XksKey2 {
+			return true
+		}
+	}
+	return false
 }
 
 // spareXksKey returns an external key for an adopting scenario: a new one
@@ -181,6 +200,9 @@ func (r *cellRun) adoptedScenario(ctx context.Context, s Scenario, a *adoption) 
 	}
 	if a.xksKey != "" {
 		r.m.subst[model.XksKey1] = a.xksKey
+	}
+	if a.xksKey2 != "" {
+		r.m.subst[model.XksKey2] = a.xksKey2
 	}
 	if err := r.mendProxy(ctx); err != nil {
 		return err

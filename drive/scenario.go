@@ -92,8 +92,8 @@ func (r *cellRun) scenario(ctx context.Context, s Scenario) error {
 	if why := r.lacks(s); why != "" {
 		return endWith(Unreachable, "the scenario %s", why)
 	}
-	if rs := r.resetter(); rs != nil && r.holder() != nil && r.clusters() != nil && r.fleet() != nil {
-		if err := rs.Reset(ctx); err != nil {
+	if r.resets() {
+		if err := r.resetter().Reset(ctx); err != nil {
 			return endWith(Indeterminate, "resetting the target: %v", err)
 		}
 		if err := r.putBacking(ctx, model.NewWorld()); err != nil {
@@ -270,6 +270,9 @@ func (r *cellRun) mendProxy(ctx context.Context) error {
 // lacks says what the scenario needs that the target cannot do ("" when
 // nothing): each environment call needs its own capability.
 func (r *cellRun) lacks(s Scenario) string {
+	if bothTypes(s) && !r.resets() {
+		return "creates stores of both types; a target that shares its backing holds a cluster and a proxy in two lanes that do not wait for each other, so only a target that resets its backing between scenarios runs it"
+	}
 	for _, c := range s.Steps {
 		switch c.Op {
 		case model.OpSetProxy, model.OpDeleteProxy:
@@ -294,6 +297,27 @@ func (r *cellRun) lacks(s Scenario) string {
 		}
 	}
 	return ""
+}
+
+// bothTypes reports whether a scenario creates stores of both types.
+func bothTypes(s Scenario) bool {
+	seen := map[model.StoreType]bool{}
+	for _, c := range s.Steps {
+		if c.Op == model.OpCreateCustomKeyStore && c.Create != nil {
+			t := model.CloudHSM
+			if c.Create.Type != nil && *c.Create.Type == string(model.External) {
+				t = model.External
+			}
+			seen[t] = true
+		}
+	}
+	return len(seen) == 2
+}
+
+// resets reports whether the target runs each scenario from a reset
+// backing of its own (see scenario).
+func (r *cellRun) resets() bool {
+	return r.resetter() != nil && r.holder() != nil && r.clusters() != nil && r.fleet() != nil
 }
 
 // kmsSideFault reports whether a proxy fault lies on KMS's side of the
