@@ -31,7 +31,9 @@ import (
 // an interrupt: harness.SpecProblems).
 const GinkgoLogName = "ginkgo.log"
 
-// lockedBuffer is Ginkgo's console while it is off the terminal.
+// lockedBuffer is a bytes.Buffer one goroutine reads while another writes
+// it: Ginkgo's console while it is off the terminal, and in the tests what
+// a child process prints.
 type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -48,6 +50,8 @@ func (l *lockedBuffer) Bytes() []byte {
 	defer l.mu.Unlock()
 	return bytes.Clone(l.b.Bytes())
 }
+
+func (l *lockedBuffer) String() string { return string(l.Bytes()) }
 
 // captureGinkgo points Ginkgo's console reporter (made by RunSpecs) at a
 // buffer; the function it returns puts the terminal back and returns what
@@ -102,31 +106,14 @@ func reportSpecProblems(dir string, ginkgoLog []byte, stderr io.Writer) {
 // compat.md lists them all.
 const maxFailureBlocks = 20
 
-// consoleSummary is reports.TerminalSummary with its one-line FAIL list
-// replaced by the failures in full, each once (FailureText), and, in a gate
-// (g set), the known deviations as known.
+// consoleSummary is reports.TerminalSummary with the failures in full, each
+// once (FailureText), and, in a gate (g set), the known deviations as known.
 func consoleSummary(c *reports.Compat, path string, g *reports.GateResult) string {
-	var b strings.Builder
-	placed, counted := false, false
-	fails := fmt.Sprintf("fail %d", c.Summary.Fail)
-	for _, l := range strings.SplitAfter(reports.TerminalSummary(c, path), "\n") {
-		switch {
-		case !counted && g != nil && len(g.Known) > 0 && strings.HasPrefix(l, "  ") && strings.Contains(l, fails):
-			// The counts: say which fails the gate accepts.
-			l = strings.Replace(l, fails, fmt.Sprintf("%s (%d known deviations)", fails, len(g.Known)), 1)
-			counted = true
-		case strings.HasPrefix(l, "  FAIL "), strings.HasPrefix(l, "  … and ") && strings.Contains(l, " more failing cells"):
-			continue
-		case strings.HasPrefix(l, "  results: ") && !placed:
-			b.WriteString(consoleFailures(c, g))
-			placed = true
-		}
-		b.WriteString(l)
+	known := 0
+	if g != nil {
+		known = len(g.Known)
 	}
-	if !placed {
-		b.WriteString(consoleFailures(c, g))
-	}
-	return b.String()
+	return reports.SummaryHead(c, known) + consoleFailures(c, g) + reports.ResultsLine(path)
 }
 
 // consoleFailures renders the failing cells and scenarios: in full when

@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -394,7 +393,7 @@ func TestRunInterrupted(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "run", "--report-dir", dir)
 	cmd.Env = append(os.Environ(), "KMSCONFORM_TEST_AS_CLI=1", "KMSCONFORM_SKIP_BROWSER=1")
-	var out, errOut syncedBuffer
+	var out, errOut lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -419,22 +418,4 @@ func TestRunInterrupted(t *testing.T) {
 	if !strings.Contains(out.String(), "cells skipped: not run: the run was interrupted\n") {
 		t.Errorf("the summary does not say what was not run:\n%s", out.String())
 	}
-}
-
-// syncedBuffer is a bytes.Buffer a test reads while a process writes it.
-type syncedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncedBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncedBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

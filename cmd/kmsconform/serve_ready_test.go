@@ -20,10 +20,10 @@ import (
 
 // startServe runs serve in-process until the test ends and returns its
 // URL, once stdout holds the whole banner.
-func startServe(t *testing.T, args ...string) (url string, stdout, stderr *syncBuffer) {
+func startServe(t *testing.T, args ...string) (url string, stdout, stderr *lockedBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	stdout, stderr = &lockedBuffer{}, &lockedBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- serve(ctx, append([]string{"-addr", "127.0.0.1:0"}, args...), stdout, stderr) }()
 	t.Cleanup(func() {
@@ -299,7 +299,7 @@ func TestServeLogFormat(t *testing.T) {
 			}
 		})
 	}
-	var out, errb syncBuffer
+	var out, errb lockedBuffer
 	if code := serve(context.Background(), []string{"-log-format", "xml"}, &out, &errb); code != 2 || strings.Count(errb.String(), "\n") != 1 {
 		t.Fatalf("-log-format xml: %d %q", code, errb.String())
 	}
@@ -315,7 +315,7 @@ func TestServeStateFileKeepsTheBacking(t *testing.T) {
 	for i := range 2 {
 		func() {
 			ctx, cancel := context.WithCancel(context.Background())
-			stdout, stderr := &syncBuffer{}, &syncBuffer{}
+			stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
 			done := make(chan int, 1)
 			go func() { done <- serve(ctx, []string{"-addr", "127.0.0.1:0", "-state-file", state}, stdout, stderr) }()
 			for !strings.Contains(stdout.String(), "until CONNECTED") {

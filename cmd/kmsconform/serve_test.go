@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,24 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
-
-// syncBuffer lets the test read what serve writes from another goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func TestServeFlags(t *testing.T) {
 	cases := []struct {
@@ -47,13 +27,13 @@ func TestServeFlags(t *testing.T) {
 	}
 	t.Setenv("KMSCONFORM_STATE_PASSPHRASE", "")
 	for _, tc := range cases {
-		var out, errb syncBuffer
+		var out, errb lockedBuffer
 		code := serve(context.Background(), tc.args, &out, &errb)
 		if code != tc.code || !strings.Contains(errb.String(), tc.out) || strings.Count(errb.String(), "\n") != 1 {
 			t.Errorf("%v: code %d, stderr %q", tc.args, code, errb.String())
 		}
 	}
-	var out, errb syncBuffer
+	var out, errb lockedBuffer
 	if code := serve(context.Background(), []string{"-h"}, &out, &errb); code != 0 {
 		t.Fatalf("-h: %d", code)
 	}
@@ -66,7 +46,7 @@ func TestServeFlags(t *testing.T) {
 
 func TestServeRunsAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
+	var out, errb lockedBuffer
 	done := make(chan int, 1)
 	go func() { done <- serve(ctx, []string{"-addr", "127.0.0.1:0"}, &out, &errb) }()
 	re := regexp.MustCompile(`export AWS_ENDPOINT_URL_KMS=(http://127\.0\.0\.1:\d+)`)

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,27 +22,9 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 )
 
-// xksOut is a stdout the test can read while the command writes to it.
-type xksOut struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (o *xksOut) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
-func (o *xksOut) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
-}
-
 // waitFor polls until the command has printed s; the deadline only guards
 // against a hung test, it asserts nothing about speed.
-func waitFor(t *testing.T, o *xksOut, s string, done <-chan int) {
+func waitFor(t *testing.T, o *lockedBuffer, s string, done <-chan int) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(o.String(), s) {
@@ -99,7 +80,7 @@ func TestXKSProxyServesAndStops(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout, stderr := &xksOut{}, &xksOut{}
+	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
 	done := make(chan int, 1)
 	go func() { done <- runXKSProxy(ctx, args, stdout, stderr) }()
 	waitFor(t, stdout, "Stop with", done)
@@ -173,7 +154,7 @@ func TestXKSProxyServesAndStops(t *testing.T) {
 	// A second run reuses the credential file and the CA, and keeps the
 	// secret off the terminal.
 	ctx2, cancel2 := context.WithCancel(context.Background())
-	stdout2, stderr2 := &xksOut{}, &xksOut{}
+	stdout2, stderr2 := &lockedBuffer{}, &lockedBuffer{}
 	done2 := make(chan int, 1)
 	go func() { done2 <- runXKSProxy(ctx2, args, stdout2, stderr2) }()
 	waitFor(t, stdout2, "Stop with", done2)
@@ -200,7 +181,7 @@ func TestXKSProxyBadCredentialFile(t *testing.T) {
 }
 
 func TestXKSProxyStopsOnSIGTERM(t *testing.T) {
-	stdout, stderr := &xksOut{}, &xksOut{}
+	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- commands["xks-proxy"].run([]string{"--addr", "127.0.0.1:0", "--control-addr", "", "--plain-http"}, stdout, stderr)
@@ -221,7 +202,7 @@ func TestXKSProxyStopsOnSIGTERM(t *testing.T) {
 // log is slog JSON on request, and -h says how to clear a fault.
 func TestXksProxyEndpointAndLog(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	stdout, stderr := &xksOut{}, &xksOut{}
+	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- runXKSProxy(ctx, []string{"--addr", "127.0.0.1:0", "--control-addr", "", "--server-name", "xks.example.com",
