@@ -2,6 +2,7 @@ package model
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -398,7 +399,7 @@ func refPages(r ref, id string) ([]page, bool) {
 		file, _, _ := strings.Cut(r.arg, " ")
 		if op, ok := strings.CutPrefix(file, "api_op_"); ok {
 			op, ok = strings.CutSuffix(op, ".go")
-			return ops(op), ok && isOperation(op)
+			return ops(op), ok && slices.Contains(operations, op)
 		}
 		ps, ok := modelFiles[file]
 		return ps, ok
@@ -429,15 +430,6 @@ func mentionable() []string {
 		}
 	}
 	return out
-}
-
-func isOperation(name string) bool {
-	for _, op := range operations {
-		if op == name {
-			return true
-		}
-	}
-	return false
 }
 
 // unknownRefs returns the references of a Source the mapping does not know

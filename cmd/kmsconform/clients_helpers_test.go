@@ -52,30 +52,12 @@ type kmsClient interface {
 	diag() string
 }
 
-// clientsBuffer is an io.Writer the test may read while a child writes to it.
-type clientsBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *clientsBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *clientsBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // lineClient is a script from clients/ that reads one call a line on stdin
 // and writes one answer a line on stdout (kms-client.mjs, kms_client.py).
 type lineClient struct {
 	in     *json.Encoder
 	lines  chan []byte
-	stderr *clientsBuffer
+	stderr *lockedBuffer
 	Ready  struct {
 		SDK    string `json:"sdk"`
 		Region string `json:"region"`
@@ -90,7 +72,7 @@ func startLineClient(t *testing.T, env []string, dir string, name string, args .
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir, cmd.Env = dir, env
-	c := &lineClient{lines: make(chan []byte, 1), stderr: &clientsBuffer{}}
+	c := &lineClient{lines: make(chan []byte, 1), stderr: &lockedBuffer{}}
 	cmd.Stderr = c.stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -183,6 +165,14 @@ type cliClient struct {
 	err strings.Builder // stderr of failed calls
 }
 
+// file writes b to a new file of the client's directory (0600: it may hold
+// a secret) and returns its path.
+func (c *cliClient) file(kind string, b []byte) (string, error) {
+	c.n++
+	f := filepath.Join(c.dir, fmt.Sprintf("%s-%d", kind, c.n))
+	return f, os.WriteFile(f, b, 0o600)
+}
+
 // cliSecretMembers go to the CLI in a --cli-input-json file.
 var cliSecretMembers = map[string]bool{"KeyStorePassword": true, "XksProxyAuthenticationCredential": true}
 
@@ -210,9 +200,8 @@ func (c *cliClient) call(op string, input map[string]any) (clientAnswer, error) 
 				if err != nil {
 					return clientAnswer{}, err
 				}
-				c.n++
-				f := filepath.Join(c.dir, fmt.Sprintf("blob-%d", c.n))
-				if err := os.WriteFile(f, b, 0o600); err != nil {
+				f, err := c.file("blob", b)
+				if err != nil {
 					return clientAnswer{}, err
 				}
 				v = "fileb://" + f
@@ -241,9 +230,8 @@ func (c *cliClient) call(op string, input map[string]any) (clientAnswer, error) 
 		if err != nil {
 			return clientAnswer{}, err
 		}
-		c.n++
-		f := filepath.Join(c.dir, fmt.Sprintf("input-%d.json", c.n))
-		if err := os.WriteFile(f, b, 0o600); err != nil {
+		f, err := c.file("input", b)
+		if err != nil {
 			return clientAnswer{}, err
 		}
 		args = append(args, "--cli-input-json=file://"+f)
@@ -353,11 +341,11 @@ func clientsCLI(t *testing.T) string {
 // startClientsProcess starts bin in the background and returns its log
 // (stderr); the test's cleanup stops it by its PID. Its stdout is dropped:
 // the banners of serve and xks-proxy show secrets, their logs never do.
-func startClientsProcess(t *testing.T, bin string, args ...string) *clientsBuffer {
+func startClientsProcess(t *testing.T, bin string, args ...string) *lockedBuffer {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "KMSCONFORM_TEST_AS_CLI=1")
-	out := &clientsBuffer{}
+	out := &lockedBuffer{}
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -68,6 +68,19 @@ func createVPC(mod func(*m.CreateStoreInput, string)) func(string) m.Call {
 	})
 }
 
+// vpcServiceName makes a VPC endpoint service name of n characters in a
+// region: short ones (too short to hold the prefix) are filler, the rest
+// the prefix padded with digit.
+func vpcServiceName(region, filler, digit string) func(int) string {
+	head := "com.amazonaws.vpce." + region + ".vpce-svc-"
+	return func(n int) string {
+		if n < len(head)+1 {
+			return rep(filler, n)
+		}
+		return head + rep(digit, n-len(head))
+	}
+}
+
 func intCall(f func(n int) m.Call) func(string) m.Call {
 	return func(v string) m.Call {
 		var n int
@@ -116,13 +129,7 @@ var bounds = []bound{
 			in.Credential = &m.Credential{AccessKeyID: m.CredentialA.AccessKeyID, Secret: v}
 		})},
 	{op: "CreateCustomKeyStore", param: "XksProxyVpcEndpointServiceName", typ: m.External, min: 20, max: 64, minOK: 39,
-		gen: func(n int) string {
-			const head = "com.amazonaws.vpce.us-east-1.vpce-svc-"
-			if n < len(head)+1 {
-				return rep("v", n)
-			}
-			return head + rep("0", n-len(head))
-		},
+		gen: vpcServiceName("us-east-1", "v", "0"),
 		bad: "org.amazonaws.vpce.us-east-1.vpce-svc-0", col: m.NoSuchStore,
 		call: createVPC(func(in *m.CreateStoreInput, v string) { in.VpcService = &v })},
 	{op: "CreateCustomKeyStore", param: "XksProxyVpcEndpointServiceOwner", typ: m.External, min: 12, max: 12,
@@ -177,13 +184,7 @@ var bounds = []bound{
 			u.Credential = &m.Credential{AccessKeyID: m.CredentialA.AccessKeyID, Secret: v}
 		})},
 	{op: "UpdateCustomKeyStore", param: "XksProxyVpcEndpointServiceName", typ: m.External, min: 20, max: 64, minOK: 39,
-		gen: func(n int) string {
-			const head = "com.amazonaws.vpce.us-west-2.vpce-svc-"
-			if n < len(head)+1 {
-				return rep("w", n)
-			}
-			return head + rep("1", n-len(head))
-		},
+		gen: vpcServiceName("us-west-2", "w", "1"),
 		bad: "com.amazonaws.vpce.us-west-2.vpce-svc-X", col: m.Column(m.Disconnected),
 		call: update(func(u *m.UpdateStoreInput, v string) {
 			u.Connectivity, u.VpcService = m.Ptr(string(m.VpcEndpointService)), &v

@@ -3,7 +3,6 @@ package emulator
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -16,14 +15,7 @@ import (
 
 func putCluster(t *testing.T, e *env, id, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPut, e.emu.URL()+ControlPrefix+"clusters/"+id, strings.NewReader(body))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(raw)
+	return controlCall(t, e, http.MethodPut, "clusters/"+id, body)
 }
 
 // A cluster body that leaves out what KMS checks made a cluster that could

@@ -3,7 +3,9 @@ package emulator
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,4 +180,18 @@ func (e *env) keyState(id string) types.KeyState {
 		e.t.Fatalf("Enabled=%v with KeyState %s", out.KeyMetadata.Enabled, out.KeyMetadata.KeyState)
 	}
 	return out.KeyMetadata.KeyState
+}
+
+// controlCall makes one HTTP call of the control plane and returns its
+// status and body.
+func controlCall(t *testing.T, e *env, method, path, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, e.emu.URL()+ControlPrefix+path, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw)
 }

@@ -194,17 +194,7 @@ func TestSigV4(t *testing.T) {
 
 func TestControlPlaneHTTP(t *testing.T) {
 	e := newEnv(t, Options{})
-	c := e.emu.URL() + ControlPrefix
-	do := func(method, path, body string) (int, string) {
-		req, _ := http.NewRequest(method, c+path, strings.NewReader(body))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		raw, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(raw)
-	}
+	do := func(method, path, body string) (int, string) { return controlCall(t, e, method, path, body) }
 	cl, _ := json.Marshal(NewHealthyCluster("cluster-abcdefghijk", testAnchor, testPassword))
 	if st, body := do("PUT", "clusters/cluster-abcdefghijk", string(cl)); st != 200 {
 		t.Fatalf("put cluster: %d %s", st, body)
