@@ -13,26 +13,7 @@ const maxSummaryCauses = 8
 // the first failing cells.
 func TerminalSummary(c *Compat, path string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nkmsconform: %s (%s) against model %s: %d cells, %d scenarios in %.1fs, %d API calls\n",
-		c.Target.Name, c.Target.Kind, c.ModelRevision, len(c.Cells), len(c.Scenarios), c.DurationSeconds, c.APICalls)
-	var parts []string
-	for _, v := range Verdicts {
-		if n := c.Summary.Count(v); n > 0 {
-			parts = append(parts, fmt.Sprintf("%s %d", v, n))
-		}
-	}
-	fmt.Fprintf(&b, "  %s\n", strings.Join(parts, " · "))
-	for _, f := range c.Findings {
-		fmt.Fprintf(&b, "  FINDING %s\n", f)
-	}
-	causes := RootCauses(c)
-	for i, rc := range causes {
-		if i == maxSummaryCauses {
-			fmt.Fprintf(&b, "  … and %d more root causes (compat.md lists them all)\n", len(causes)-i)
-			break
-		}
-		fmt.Fprintf(&b, "  %s: %s\n", rc.What(), rc.Reason)
-	}
+	b.WriteString(SummaryHead(c, 0))
 	shown := 0
 	for _, cell := range c.Cells {
 		if cell.Verdict != Fail {
@@ -50,8 +31,47 @@ func TerminalSummary(c *Compat, path string) string {
 			fmt.Fprintf(&b, "  FAIL scenario %s: %s\n", s.Name, s.Detail)
 		}
 	}
-	if path != "" {
-		fmt.Fprintf(&b, "  results: %s\n", path)
+	b.WriteString(ResultsLine(path))
+	return b.String()
+}
+
+// SummaryHead is the top of TerminalSummary: what was checked, the verdict
+// counts (with known of the fails named as known deviations, when a gate
+// knows them), the findings and the largest root causes.
+func SummaryHead(c *Compat, known int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nkmsconform: %s (%s) against model %s: %d cells, %d scenarios in %.1fs, %d API calls\n",
+		c.Target.Name, c.Target.Kind, c.ModelRevision, len(c.Cells), len(c.Scenarios), c.DurationSeconds, c.APICalls)
+	var parts []string
+	for _, v := range Verdicts {
+		if n := c.Summary.Count(v); n > 0 {
+			part := fmt.Sprintf("%s %d", v, n)
+			if v == Fail && known > 0 {
+				part += fmt.Sprintf(" (%d known deviations)", known)
+			}
+			parts = append(parts, part)
+		}
+	}
+	fmt.Fprintf(&b, "  %s\n", strings.Join(parts, " · "))
+	for _, f := range c.Findings {
+		fmt.Fprintf(&b, "  FINDING %s\n", f)
+	}
+	causes := RootCauses(c)
+	for i, rc := range causes {
+		if i == maxSummaryCauses {
+			fmt.Fprintf(&b, "  … and %d more root causes (compat.md lists them all)\n", len(causes)-i)
+			break
+		}
+		fmt.Fprintf(&b, "  %s: %s\n", rc.What(), rc.Reason)
 	}
 	return b.String()
+}
+
+// ResultsLine is the last line of TerminalSummary: where compat.json is
+// ("" when it was not written).
+func ResultsLine(path string) string {
+	if path == "" {
+		return ""
+	}
+	return fmt.Sprintf("  results: %s\n", path)
 }

@@ -286,12 +286,10 @@ func loadExpectations(path string) (*reports.Expectations, error) {
 // scenario the expectations do not list, on a spec that failed without any
 // failing cell (a verdict the target kind does not excuse), or, for a whole
 // run, when nothing was checked (said in one line on stderr); else 0. A
-// whole run (not one shard of it) also prints the judgement and writes
-// gate.md into dir.
-func gateExit(e *reports.Expectations, c *reports.Compat, specFailed, whole bool, dir string, stdout, stderr io.Writer) int {
-	g := reports.Gate(c, e)
+// whole run (not one shard of it) also writes the judgement g, as gate.md,
+// into dir.
+func gateExit(g *reports.GateResult, c *reports.Compat, specFailed, whole bool, dir string, stderr io.Writer) int {
 	if whole {
-		fmt.Fprint(stdout, g.Text())
 		if err := os.WriteFile(filepath.Join(dir, GateFileName), []byte(g.Markdown()), 0o644); err != nil {
 			fmt.Fprintf(stderr, "kmsconform run: %s\n", oneLine(err))
 			return 2

@@ -303,21 +303,21 @@ func TestReportGateNothingChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out, errOut bytes.Buffer
-	if code := gateExit(e, c, false, true, dir, &out, &errOut); code != 1 || errOut.String() != "kmsconform run: "+cause+"\n" {
+	var errOut bytes.Buffer
+	if code := gateExit(reports.Gate(c, e), c, false, true, dir, &errOut); code != 1 || errOut.String() != "kmsconform run: "+cause+"\n" {
 		t.Errorf("gateExit, whole run: %d, stderr %q", code, errOut.String())
 	}
 	if code := exitFor(c, false, true, &errOut); code != 1 || strings.Count(errOut.String(), "\n") != 2 {
 		t.Errorf("exitFor, whole run: %d, stderr %q", code, errOut.String())
 	}
 	errOut.Reset()
-	if gateExit(e, c, false, false, dir, &out, &errOut) != 0 || exitFor(c, false, false, &errOut) != 0 || errOut.Len() != 0 {
+	if gateExit(reports.Gate(c, e), c, false, false, dir, &errOut) != 0 || exitFor(c, false, false, &errOut) != 0 || errOut.Len() != 0 {
 		t.Errorf("a shard judged nothing checked: stderr %q", errOut.String())
 	}
 	// A run that checked something is not affected.
 	ok := unitRun(reports.Pass, "CustomKeyStoreNotFoundException")
 	ok.Finish()
-	if gateExit(e, ok, false, true, dir, &out, &errOut) != 0 || exitFor(ok, false, true, &errOut) != 0 || errOut.Len() != 0 {
+	if gateExit(reports.Gate(ok, e), ok, false, true, dir, &errOut) != 0 || exitFor(ok, false, true, &errOut) != 0 || errOut.Len() != 0 {
 		t.Errorf("a passing run: stderr %q", errOut.String())
 	}
 }

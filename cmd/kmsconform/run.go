@@ -194,9 +194,10 @@ func printResult(f runFlags, c *reports.Compat, path string, stdout, stderr io.W
 // printed by gateLines: the unexpected failures are already on the console,
 // in full, once.
 func runGateExit(f runFlags, c *reports.Compat, specFailed, whole bool, stdout, stderr io.Writer) int {
-	code := gateExit(f.expectations, c, specFailed, whole, f.reportDir, io.Discard, stderr)
+	g := reports.Gate(c, f.expectations)
+	code := gateExit(g, c, specFailed, whole, f.reportDir, stderr)
 	if whole && code != 2 {
-		fmt.Fprint(stdout, gateLines(reports.Gate(c, f.expectations)))
+		fmt.Fprint(stdout, gateLines(g))
 	}
 	return code
 }
