@@ -17,7 +17,6 @@ import (
 
 	m "github.com/kmsconform/kmsconform/model"
 	"github.com/kmsconform/kmsconform/targets"
-	"github.com/kmsconform/kmsconform/targets/emulator"
 )
 
 // The exceptions the raw path types are the KMS model's, with its faults.
@@ -120,12 +119,7 @@ func TestRawRequestAndAnswer(t *testing.T) {
 // on the raw path, and a call the SDK sends answers the same either way.
 func TestRawMatchesSDKOnTheEmulator(t *testing.T) {
 	ctx := context.Background()
-	cfg, _ := targets.LoadConfig(FindConfig())
-	tg, err := emulator.NewTarget(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.Close(ctx)
+	tg := emulatorTarget(t)
 	client := tg.KMS()
 	mp := NewMapper("kmsconform-t-", targets.Backing{})
 	for _, c := range []m.Call{{Op: m.OpConnectCustomKeyStore}, {Op: m.OpDisconnectCustomKeyStore}, {Op: m.OpDeleteCustomKeyStore},
