@@ -235,7 +235,7 @@ func (r *cellRun) adoptedScenario(ctx context.Context, s Scenario, a *adoption) 
 	}
 	r.m.stores[a.sid] = a.storeID
 	for id, target := range a.keys {
-		r.m.keys[id] = target
+		r.m.setKey(id, target, "")
 	}
 	r.route = "api, on an adopted store"
 	return r.scenarioSteps(ctx, s, []model.World{a.world}, 1)
@@ -354,7 +354,7 @@ func (h *Driver) atPause(ss []Scenario, results map[string]ScenarioResult) Pause
 					}
 					id := fmt.Sprintf("scenario-key-%d", len(n.Keys)+1)
 					n.Keys = append(n.Keys, model.Key{ID: id, Store: sid, State: model.KeyPendingDeletion})
-					m.keys[id] = target
+					m.setKey(id, target, "")
 				}
 			}
 		}

@@ -62,14 +62,18 @@ func keepBody(sink *[]byte) func(*kms.Options) {
 	}
 }
 
-// checkBody checks an answer's raw body: no secret of the run in any answer,
-// and "a JSON object with no properties" for a successful Connect,
-// Disconnect, Update or Delete.
-func checkBody(op model.Op, success bool, body []byte, m *Mapper) error {
-	if len(body) == 0 {
-		return nil // not kept (a call that is not a store operation)
+// checkBody checks an answer: no secret of the run in its raw body, "a
+// JSON object with no properties" for a successful Connect, Disconnect,
+// Update or Delete, and the fields wrongFields checks in other successful
+// answers.
+func checkBody(op model.Op, success bool, ans Answer, m *Mapper) error {
+	if success && ans.Wrong != "" {
+		return endWith(Fail, "%s answered with a wrong field: %s", op, ans.Wrong)
 	}
-	s := string(body)
+	if len(ans.Body) == 0 {
+		return nil // not kept
+	}
+	s := string(ans.Body)
 	for _, secret := range m.secrets() {
 		if strings.Contains(s, secret) {
 			return endWith(Fail, "the answer to %s carries a secret the run sent (a KeyStorePassword or an XKS secret access key)", op)
@@ -81,7 +85,7 @@ func checkBody(op model.Op, success bool, body []byte, m *Mapper) error {
 	switch op {
 	case model.OpConnectCustomKeyStore, model.OpDisconnectCustomKeyStore, model.OpUpdateCustomKeyStore, model.OpDeleteCustomKeyStore:
 		var doc map[string]any
-		if err := json.Unmarshal(body, &doc); err != nil || len(doc) > 0 {
+		if err := json.Unmarshal(ans.Body, &doc); err != nil || len(doc) > 0 {
 			return endWith(Fail, "%s answered %s; the documentation says it returns a JSON object with no properties", op, m.redact(strings.TrimSpace(short(s))))
 		}
 	}

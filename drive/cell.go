@@ -460,7 +460,7 @@ func (r *cellRun) pollFinal(ctx context.Context, id string, finals []model.World
 // checkAnswer checks what a successful call returned and the keys' states.
 func (r *cellRun) checkAnswer(ctx context.Context, matched []model.Outcome, ans Answer, final *model.World) error {
 	c := r.cell
-	if err := checkBody(c.Op, matched[0].Error == model.Success, ans.Body, r.m); err != nil {
+	if err := checkBody(c.Op, matched[0].Error == model.Success, ans, r.m); err != nil {
 		return err
 	}
 	if final != nil {

@@ -2,6 +2,7 @@ package drive
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -107,6 +108,14 @@ func checkKeyFields(md *types.KeyMetadata, k model.Key, s model.Store, shown mod
 		return endWith(Fail, "the key is %s for %s: a custom key store holds symmetric encryption keys only", md.KeySpec, md.KeyUsage)
 	case (md.DeletionDate != nil) != (shown == model.KeyPendingDeletion):
 		return endWith(Fail, "the key is %s with DeletionDate %v: a DeletionDate belongs to a key pending deletion", md.KeyState, md.DeletionDate)
+	case aws.ToString(md.KeyId) == "" || !strings.HasSuffix(aws.ToString(md.Arn), ":key/"+aws.ToString(md.KeyId)):
+		return endWith(Fail, "the key has KeyId %q and Arn %q: a key's ARN ends in key/ and its KeyId", aws.ToString(md.KeyId), aws.ToString(md.Arn))
+	case aws.ToString(md.Description) != m.keyDescription():
+		return endWith(Fail, "the key has Description %q, not the %q it was created with", aws.ToString(md.Description), m.keyDescription())
+	case !slices.Equal(md.EncryptionAlgorithms, []types.EncryptionAlgorithmSpec{types.EncryptionAlgorithmSpecSymmetricDefault}):
+		return endWith(Fail, "the key has EncryptionAlgorithms %v: a SYMMETRIC_DEFAULT key supports SYMMETRIC_DEFAULT only", md.EncryptionAlgorithms)
+	case aws.ToBool(md.MultiRegion):
+		return endWith(Fail, "the key is a multi-Region key: a custom key store holds single-Region keys only")
 	}
 	if s.Type == model.CloudHSM {
 		if want := m.v(s.ClusterID); aws.ToString(md.CloudHsmClusterId) != want {

@@ -514,7 +514,11 @@ func (r *cellRun) followLate(w model.World, s model.PlanStep, obs Observation, a
 				continue
 			}
 			if o.KeyID != "" && ans.KeyID != "" {
-				r.m.keys[o.KeyID] = ans.KeyID
+				arn := ""
+				if ans.Key != nil {
+					arn = aws.ToString(ans.Key.Arn)
+				}
+				r.m.setKey(o.KeyID, ans.KeyID, arn)
 			}
 			if o.StoreID != "" && ans.StoreID != "" {
 				r.m.stores[o.StoreID] = ans.StoreID
@@ -640,7 +644,7 @@ func (r *cellRun) checkKeysAfter(ctx context.Context, w model.World, s model.Pla
 // transient state may already have moved on to one of its ends). It
 // returns why the cell fails ("" when it holds).
 func (r *cellRun) checkReached(ctx context.Context, c model.Cell, s model.PlanStep, matched []model.Outcome, ans Answer) string {
-	if err := checkBody(c.Op, matched[0].Error == model.Success, ans.Body, r.m); err != nil {
+	if err := checkBody(c.Op, matched[0].Error == model.Success, ans, r.m); err != nil {
 		return detailOf(err)
 	}
 	if s.Subject == "" || c.Column == model.NoSuchStore {

@@ -220,7 +220,7 @@ func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Ca
 			store, key = o.StoreID, o.KeyID
 		}
 	}
-	_, err := r.invoke(ctx, c, store, key)
+	ans, err := r.invoke(ctx, c, store, key)
 	obs := Classify(err)
 	if obs.Unknown != "" {
 		return nil, endWith(Unreachable, "%s", obs.Unknown)
@@ -248,6 +248,9 @@ func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Ca
 		}
 		slices.Sort(allowed)
 		return nil, endWith(Fail, "answered %s (%s); the model allows %s", orNone(obs.Code), obs.Message, strings.Join(slices.Compact(allowed), " or "))
+	}
+	if err := checkBody(c.Op, obs.Code == SuccessCode, ans, r.m); err != nil {
+		return nil, err
 	}
 	switch c.Op {
 	case model.OpCreateKey, model.OpEnableKey, model.OpDisableKey, model.OpScheduleKeyDeletion, model.OpCancelKeyDeletion:

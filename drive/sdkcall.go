@@ -22,7 +22,11 @@ type Mapper struct {
 	prefix string
 	stores map[string]string
 	keys   map[string]string
-	subst  map[string]string
+	// arns holds, per model key id, the key ARN the target returned: the
+	// key administration calls name a key by its ARN, the cryptographic
+	// ones by its id, so a target must resolve both forms.
+	arns  map[string]string
+	subst map[string]string
 	// subst2 holds the second backing's password, path and credential,
 	// for calls that name ClusterB or EndpointB.
 	subst2 map[string]string
@@ -48,10 +52,14 @@ func (m *Mapper) Strict(o Offer) *Mapper {
 	return m
 }
 
+// keyDescription is the Description of every key the driver creates; a
+// key's KeyMetadata must give it back.
+func (m *Mapper) keyDescription() string { return m.prefix + "key" }
+
 // NewMapper returns a mapper whose names start with prefix and whose
 // fixture backing values are replaced by b's non-empty fields.
 func NewMapper(prefix string, b targets.Backing) *Mapper {
-	m := &Mapper{prefix: prefix, stores: map[string]string{}, keys: map[string]string{}, subst: map[string]string{}, blobs: map[string][]byte{}}
+	m := &Mapper{prefix: prefix, stores: map[string]string{}, keys: map[string]string{}, arns: map[string]string{}, subst: map[string]string{}, blobs: map[string][]byte{}}
 	for from, to := range map[string]string{
 		model.ClusterA: b.ClusterID, model.TrustAnchorA: b.TrustAnchor, model.KmsuserPassword: b.KmsuserPassword,
 		model.EndpointA: b.XksEndpoint, model.PathV1: b.XksPath,
@@ -126,6 +134,25 @@ func (m *Mapper) KeyID(id string) string {
 		return t
 	}
 	return id
+}
+
+// setKey maps model key id to the target's key id and, if known, its ARN.
+func (m *Mapper) setKey(id, target, arn string) {
+	m.keys[id] = target
+	if arn != "" {
+		m.arns[id] = arn
+	} else {
+		delete(m.arns, id)
+	}
+}
+
+// keyARN is the key ARN of model key id, or its KeyID when the target
+// returned no ARN (or the key was never made).
+func (m *Mapper) keyARN(id string) string {
+	if t, ok := m.arns[id]; ok {
+		return t
+	}
+	return m.KeyID(id)
 }
 
 // TargetStores returns the target ids of the stores this mapper created.
@@ -210,6 +237,9 @@ type Answer struct {
 	NextMarker *string
 	Key        *types.KeyMetadata
 	Body       []byte // the raw answer of a store operation (see checkBody)
+	// Wrong is what is wrong with the fields of a successful answer
+	// (wrongFields); "" when nothing is.
+	Wrong string
 }
 
 var samplePlaintext = []byte("kmsconform sample plaintext")
@@ -219,6 +249,7 @@ var samplePlaintext = []byte("kmsconform sample plaintext")
 func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, modelStore, modelKey string) (Answer, error) {
 	var a Answer
 	var err error
+	var out any // the answer whose fields wrongFields checks
 	if err := m.unknown(c); err != nil {
 		return a, err
 	}
@@ -227,7 +258,7 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 	// a middleware of the call, the raw path's through the context.
 	ctx = withBodySink(ctx, &a.Body)
 	keep := keepBody(&a.Body)
-	keyID := aws.String(m.KeyID(c.KeyID))
+	keyID, keyARN := aws.String(m.KeyID(c.KeyID)), aws.String(m.keyARN(c.KeyID))
 	switch c.Op {
 	case model.OpCreateCustomKeyStore:
 		in := c.Create
@@ -292,7 +323,7 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 			a.Stores, a.Truncated, a.NextMarker = out.CustomKeyStores, out.Truncated, out.NextMarker
 		}
 	case model.OpCreateKey:
-		req := &kms.CreateKeyInput{CustomKeyStoreId: m.storeIDp(c.StoreID), Description: aws.String(m.prefix + "key")}
+		req := &kms.CreateKeyInput{CustomKeyStoreId: m.storeIDp(c.StoreID), Description: aws.String(m.keyDescription())}
 		if in := c.CreateKey; in != nil {
 			if in.Origin != nil {
 				req.Origin = types.OriginType(*in.Origin)
@@ -313,7 +344,7 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 			a.Key = out.KeyMetadata
 			a.KeyID = aws.ToString(out.KeyMetadata.KeyId)
 			if modelKey != "" && a.KeyID != "" {
-				m.keys[modelKey] = a.KeyID
+				m.setKey(modelKey, a.KeyID, aws.ToString(out.KeyMetadata.Arn))
 				// A ciphertext for later Decrypt/ReEncrypt cells, made while
 				// the key is usable (not a model call).
 				m.Calls++
@@ -327,38 +358,38 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 		if c.NumberOfBytes != nil {
 			req.NumberOfBytes = aws.Int32(int32(*c.NumberOfBytes))
 		}
-		_, err = client.GenerateRandom(ctx, req, keep)
+		out, err = client.GenerateRandom(ctx, req, keep)
 	case model.OpEncrypt:
-		_, err = client.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: samplePlaintext}, keep)
+		out, err = client.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: samplePlaintext}, keep)
 	case model.OpDecrypt:
-		_, err = client.Decrypt(ctx, &kms.DecryptInput{KeyId: keyID, CiphertextBlob: m.blob(c.KeyID)}, keep)
+		out, err = client.Decrypt(ctx, &kms.DecryptInput{KeyId: keyID, CiphertextBlob: m.blob(c.KeyID)}, keep)
 	case model.OpReEncrypt:
-		_, err = client.ReEncrypt(ctx, &kms.ReEncryptInput{SourceKeyId: keyID, DestinationKeyId: keyID, CiphertextBlob: m.blob(c.KeyID)}, keep)
+		out, err = client.ReEncrypt(ctx, &kms.ReEncryptInput{SourceKeyId: keyID, DestinationKeyId: keyARN, CiphertextBlob: m.blob(c.KeyID)}, keep)
 	case model.OpGenerateDataKey:
-		_, err = client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: keyID, KeySpec: types.DataKeySpecAes256}, keep)
+		out, err = client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: keyID, KeySpec: types.DataKeySpecAes256}, keep)
 	case model.OpGenerateDataKeyWithoutPlaintext:
-		_, err = client.GenerateDataKeyWithoutPlaintext(ctx, &kms.GenerateDataKeyWithoutPlaintextInput{KeyId: keyID, KeySpec: types.DataKeySpecAes256}, keep)
+		out, err = client.GenerateDataKeyWithoutPlaintext(ctx, &kms.GenerateDataKeyWithoutPlaintextInput{KeyId: keyID, KeySpec: types.DataKeySpecAes256}, keep)
 	case model.OpGenerateDataKeyPair:
 		_, err = client.GenerateDataKeyPair(ctx, &kms.GenerateDataKeyPairInput{KeyId: keyID, KeyPairSpec: types.DataKeyPairSpecRsa2048}, keep)
 	case model.OpGenerateDataKeyPairWithoutPlain:
 		_, err = client.GenerateDataKeyPairWithoutPlaintext(ctx, &kms.GenerateDataKeyPairWithoutPlaintextInput{KeyId: keyID, KeyPairSpec: types.DataKeyPairSpecRsa2048}, keep)
 	case model.OpDescribeKey:
 		var out *kms.DescribeKeyOutput
-		if out, err = client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: keyID}, keep); err == nil {
+		if out, err = client.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: keyARN}, keep); err == nil {
 			a.Key = out.KeyMetadata
 		}
 	case model.OpEnableKey:
-		_, err = client.EnableKey(ctx, &kms.EnableKeyInput{KeyId: keyID}, keep)
+		_, err = client.EnableKey(ctx, &kms.EnableKeyInput{KeyId: keyARN}, keep)
 	case model.OpDisableKey:
-		_, err = client.DisableKey(ctx, &kms.DisableKeyInput{KeyId: keyID}, keep)
+		_, err = client.DisableKey(ctx, &kms.DisableKeyInput{KeyId: keyARN}, keep)
 	case model.OpScheduleKeyDeletion:
-		req := &kms.ScheduleKeyDeletionInput{KeyId: keyID}
+		req := &kms.ScheduleKeyDeletionInput{KeyId: keyARN}
 		if c.PendingWindowDays != nil {
 			req.PendingWindowInDays = aws.Int32(int32(*c.PendingWindowDays))
 		}
-		_, err = client.ScheduleKeyDeletion(ctx, req, keep)
+		out, err = client.ScheduleKeyDeletion(ctx, req, keep)
 	case model.OpCancelKeyDeletion:
-		_, err = client.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: keyID}, keep)
+		out, err = client.CancelKeyDeletion(ctx, &kms.CancelKeyDeletionInput{KeyId: keyARN}, keep)
 	case model.OpEnableKeyRotation:
 		_, err = client.EnableKeyRotation(ctx, &kms.EnableKeyRotationInput{KeyId: keyID}, keep)
 	case model.OpDisableKeyRotation:
@@ -380,6 +411,9 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 	default:
 		m.Calls--
 		return a, fmt.Errorf("harness: no SDK call for %s", c.Op)
+	}
+	if err == nil && out != nil {
+		a.Wrong = wrongFields(c, out, m)
 	}
 	return a, err
 }

@@ -134,9 +134,15 @@ func (e *Emulator) ExpireKeyDeletion(keyID string) error {
 	if k.State != keyPendingDeletion {
 		return fmt.Errorf("emulator: key %s is %s, not %s", id, k.State, keyPendingDeletion)
 	}
-	delete(e.st.Keys, id)
+	// The window ends now: the deletion sweep, as for a window that ran
+	// its course, deletes the key (and saves the state).
+	k.DeletionDate = e.clock.Now()
 	e.recomputeNextDeletionLocked()
-	return e.notifyLocked()
+	e.settleLocked()
+	if e.st.Keys[id] != nil {
+		return fmt.Errorf("emulator: key %s outlived its deletion window", id)
+	}
+	return nil
 }
 
 // PutCluster adds or replaces a simulated CloudHSM cluster.

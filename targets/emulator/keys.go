@@ -547,37 +547,46 @@ func (e *Emulator) opKeyAdmin(op string) func(context.Context, []byte) (any, *ap
 	return func(ctx context.Context, body []byte) (any, *apiError) {
 		return e.withKey(body, func(k *key) (any, *apiError) {
 			arn := e.arn(k.ID)
-			isImport := op == "GetParametersForImport" || op == "ImportKeyMaterial" || op == "DeleteImportedKeyMaterial"
 			// The type check comes before the key state check (U, spec §2.10).
-			if k.Origin != originKMS || isImport {
+			if k.Origin != originKMS {
 				return nil, clientErr(errUnsupported, "%s origin is %s which is not valid for this operation.", arn, k.Origin)
 			}
-			if op == "ReplicateKey" {
-				// Keys here are single-Region; custom key stores cannot hold
-				// multi-Region keys at all (spec §2.10).
-				return nil, clientErr(errUnsupported, "%s is not a multi-Region primary key.", arn)
-			}
-			switch k.State {
-			case keyDisabled:
-				if op != "GetKeyRotationStatus" {
-					return nil, clientErr(errDisabled, "%s is disabled.", arn)
-				}
-			case keyPendingDeletion:
-				return nil, clientErr(errKMSInvalidState, "%s is pending deletion.", arn)
-			}
-			switch op {
-			case "EnableKeyRotation", "DisableKeyRotation":
-				k.Rotation = op == "EnableKeyRotation"
-				if err := e.commitLocked(); err != nil {
-					return nil, err
-				}
-				return struct{}{}, nil
-			case "GetKeyRotationStatus":
-				return map[string]any{"KeyRotationEnabled": k.Rotation, "KeyId": arn}, nil
-			}
-			return nil, clientErr(errUnsupported, "This emulator does not rotate key material on demand.")
+			return e.kmsKeyAdminLocked(op, k, arn)
 		})
 	}
+}
+
+// kmsKeyAdminLocked answers an import or rotation operation or
+// ReplicateKey on an AWS_KMS key, outside every custom key store.
+func (e *Emulator) kmsKeyAdminLocked(op string, k *key, arn string) (any, *apiError) {
+	if op == "GetParametersForImport" || op == "ImportKeyMaterial" || op == "DeleteImportedKeyMaterial" {
+		// Its key material came from KMS, not from an import.
+		return nil, clientErr(errUnsupported, "%s origin is %s which is not valid for this operation.", arn, k.Origin)
+	}
+	if op == "ReplicateKey" {
+		// Keys here are single-Region; custom key stores cannot hold
+		// multi-Region keys at all (spec §2.10).
+		return nil, clientErr(errUnsupported, "%s is not a multi-Region primary key.", arn)
+	}
+	switch k.State {
+	case keyDisabled:
+		if op != "GetKeyRotationStatus" {
+			return nil, clientErr(errDisabled, "%s is disabled.", arn)
+		}
+	case keyPendingDeletion:
+		return nil, clientErr(errKMSInvalidState, "%s is pending deletion.", arn)
+	}
+	switch op {
+	case "EnableKeyRotation", "DisableKeyRotation":
+		k.Rotation = op == "EnableKeyRotation"
+		if err := e.commitLocked(); err != nil {
+			return nil, err
+		}
+		return struct{}{}, nil
+	case "GetKeyRotationStatus":
+		return map[string]any{"KeyRotationEnabled": k.Rotation, "KeyId": arn}, nil
+	}
+	return nil, clientErr(errUnsupported, "This emulator does not rotate key material on demand.")
 }
 
 func (e *Emulator) opGenerateRandom(ctx context.Context, body []byte) (any, *apiError) {
