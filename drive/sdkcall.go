@@ -362,6 +362,10 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 	case model.OpEncrypt:
 		out, err = client.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: samplePlaintext}, keep)
 	case model.OpDecrypt:
+		if c.CutShort {
+			out, err = m.decryptCutShort(ctx, client, keyID, m.blob(c.KeyID), keep)
+			break
+		}
 		out, err = client.Decrypt(ctx, &kms.DecryptInput{KeyId: keyID, CiphertextBlob: m.blob(c.KeyID)}, keep)
 	case model.OpReEncrypt:
 		out, err = client.ReEncrypt(ctx, &kms.ReEncryptInput{SourceKeyId: keyID, DestinationKeyId: keyARN, CiphertextBlob: m.blob(c.KeyID)}, keep)
@@ -423,6 +427,28 @@ func (m *Mapper) blob(modelKey string) []byte {
 		return b
 	}
 	return []byte("kmsconform: no ciphertext was made for this key")
+}
+
+// decryptCutShort sends Decrypt with every proper prefix of blob, longest
+// first, and returns the answer that stands out: the first success, else
+// the first answer that is not InvalidCiphertextException, else the last
+// one. One answer stands for all, so the cell fails if any prefix gets an
+// answer the model does not allow for a ciphertext cut short.
+func (m *Mapper) decryptCutShort(ctx context.Context, client *kms.Client, keyID *string, blob []byte, keep func(*kms.Options)) (any, error) {
+	var out any
+	var err error
+	for n := len(blob) - 1; n >= 1; n-- {
+		m.Calls++
+		o, e := client.Decrypt(ctx, &kms.DecryptInput{KeyId: keyID, CiphertextBlob: blob[:n]}, keep)
+		if e == nil {
+			return o, nil
+		}
+		out, err = nil, e
+		if Classify(e).Code != string(model.ErrInvalidCiphertext) {
+			return nil, e
+		}
+	}
+	return out, err
 }
 
 func otherRegion(r string) string {

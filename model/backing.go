@@ -40,14 +40,45 @@ const (
 	pxKeyInvalid // DISABLED, wrong spec or usage
 	pxNetwork    // the connection is made, then broken by the network
 	pxKMSInternal
+	pxBadShape // 200, with a body the XKS spec's response shape does not allow
 )
 
+// proxyAPI is the proxy API a request of KMS calls (XKS spec §7.2).
+type proxyAPI int
+
+const (
+	apiHealth proxyAPI = iota
+	apiMetadata
+	apiEncrypt
+	apiDecrypt
+)
+
+// keyAnswer is how a request about an external key with status st ends,
+// when nothing at the proxy's level failed first.
+func keyAnswer(st ExternalKeyStatus, api proxyAPI) proxyAnswer {
+	switch st {
+	case ExtKeyOK:
+		return pxOK
+	case ExtKeyEncryptOnly, ExtKeyDecryptOnly:
+		if st == ExtKeyEncryptOnly && api == apiEncrypt || st == ExtKeyDecryptOnly && api == apiDecrypt {
+			return pxOK
+		}
+	case ExtKeyBadMetadataAnswer, ExtKeyBadEncryptAnswer:
+		if st == ExtKeyBadMetadataAnswer && api == apiMetadata || st == ExtKeyBadEncryptAnswer && api == apiEncrypt {
+			return pxBadShape
+		}
+		return pxOK
+	}
+	return pxKeyInvalid
+}
+
 // proxyRequest returns the possible answers to one request from KMS to the
-// proxy of store s, for the external key xksKeyID (empty: the health check).
+// proxy of store s, to API api for the external key xksKeyID (empty: the
+// health check).
 // Transport failures come first and exclude everything else; HTTP-level
 // refusals may come in any order (which one a proxy checks first is its own
 // affair), so all of them are possible.
-func proxyRequest(w World, s Store, xksKeyID string) []proxyAnswer {
+func proxyRequest(w World, s Store, api proxyAPI, xksKeyID string) []proxyAnswer {
 	p, found := w.Proxy(s.Endpoint)
 	if !found {
 		return []proxyAnswer{pxNoTCP}
@@ -99,16 +130,13 @@ func proxyRequest(w World, s Store, xksKeyID string) []proxyAnswer {
 	}
 	for _, k := range p.Keys {
 		if k.ID == xksKeyID {
-			if k.Status == ExtKeyOK {
-				return []proxyAnswer{pxOK}
-			}
-			return []proxyAnswer{pxKeyInvalid}
+			return []proxyAnswer{keyAnswer(k.Status, api)}
 		}
 	}
 	return []proxyAnswer{pxKeyNotFound}
 }
 
-func healthCheck(w World, s Store) []proxyAnswer { return proxyRequest(w, s, "") }
+func healthCheck(w World, s Store) []proxyAnswer { return proxyRequest(w, s, apiHealth, "") }
 
 func accepts(p Proxy, c Credential) bool {
 	for _, a := range p.Accepted {

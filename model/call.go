@@ -98,6 +98,9 @@ type Call struct {
 	Marker            *string // DescribeCustomKeyStores
 	NumberOfBytes     *int    // GenerateRandom
 	PendingWindowDays *int    // ScheduleKeyDeletion; nil means the default, 30
+	// CutShort (Decrypt) sends the key's ciphertext cut short: a driver
+	// sends every proper prefix of it, and each answer must be allowed.
+	CutShort bool
 
 	// Omit names a required member the call leaves out although its field
 	// holds a value (a plain string cannot be nil): CustomKeyStoreName of

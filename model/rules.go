@@ -222,6 +222,10 @@ var (
 		"CreateKey in an external key store calls GetKeyMetadata: KeyNotFound → XksKeyNotFound; wrong spec or usage, or DISABLED → XksKeyInvalidConfiguration; proxy, transport or auth failure → CustomKeyStoreInvalidState.")
 	rCreateKeyXksDenied = rule("createkey.xks-access-denied", Contradictory, "C-7",
 		"A proxy answering 403 to GetKeyMetadata: the XKS spec's table gives KMSInvalidStateException, which CreateKey's documented errors do not list; the Developer Guide's convention (CustomKeyStoreInvalidStateException for CreateKey, KMSInvalidStateException for cryptographic operations) decides.")
+	rCutShort = rule("crypto.invalid-ciphertext", Documented, "§2.9, §7.4; InvalidCiphertextException",
+		"Decrypt of a ciphertext cut short gets InvalidCiphertextException (\"the specified ciphertext ... is corrupted, missing, or otherwise invalid\"); in an external key store a cut inside the part the proxy decrypts may come back as KMSInvalidStateException (the proxy's InvalidCiphertextException, XKS spec table). On a key that could not decrypt the whole ciphertext either, which failure comes first is not documented.")
+	rXksAnswerShape = rule("xks.answer-shape", Inferred, "§7.2, §7.4",
+		"A proxy answer that breaks the XKS spec's response shape (GetKeyMetadata without keySpec, keyStatus or keyUsage, or with more than 10 usages; Encrypt with an IV of neither 12 nor 16 bytes, a tag of other than 16 bytes, more than 20 bytes of ciphertextMetadata, a ciphertext longer than the plaintext, or a wrong ciphertextDataIntegrityValue) is an invalid response: CreateKey gets CustomKeyStoreInvalidStateException, a cryptographic operation KMSInvalidStateException. The spec fixes the shapes and says KMS checks the integrity value; that KMS refuses each other break is inferred.")
 	rXksKeyInUse = rule("createkey.xks-key-in-use", Documented, "§2.7",
 		"An XksKeyId already used by a key of the same store gets XksKeyAlreadyInUseException (PendingDeletion keys still use it: I).")
 

@@ -391,9 +391,34 @@ func TestXksCreateKey(t *testing.T) {
 	}
 	ck := Call{Op: OpCreateKey, StoreID: sid, CreateKey: CreateKeyFor(External, XksKey1)}
 	wantAnswers(t, Step(withKey(ExtKeyOK), ck), "200")
-	for _, st := range []ExternalKeyStatus{ExtKeyDisabled, ExtKeyWrongSpec, ExtKeyWrongUsage} {
+	for _, st := range []ExternalKeyStatus{ExtKeyDisabled, ExtKeyWrongSpec, ExtKeyWrongUsage, ExtKeyEncryptOnly, ExtKeyDecryptOnly} {
 		wantAnswers(t, Step(withKey(st), ck), "XksKeyInvalidConfiguration")
 	}
+	// A GetKeyMetadata answer of the wrong shape is an invalid response.
+	wantAnswers(t, Step(withKey(ExtKeyBadMetadataAnswer), ck), "ICS")
+	// Once the key exists, each operation needs its own proxy API.
+	made := must(t, withKey(ExtKeyOK), ck)
+	for st, want := range map[ExternalKeyStatus][4]string{
+		//                       Encrypt, GenerateDataKey, Decrypt, ReEncrypt
+		ExtKeyEncryptOnly:       {"200", "200", "KMSInvalidState", "KMSInvalidState"},
+		ExtKeyDecryptOnly:       {"KMSInvalidState", "KMSInvalidState", "200", "KMSInvalidState"},
+		ExtKeyBadEncryptAnswer:  {"KMSInvalidState", "KMSInvalidState", "200", "KMSInvalidState"},
+		ExtKeyBadMetadataAnswer: {"200", "200", "200", "200"},
+	} {
+		p := HealthyProxy(EndpointA)
+		p.Keys = []ExternalKey{{ID: XksKey1, Status: st}}
+		w := must(t, made, Call{Op: OpSetProxy, Proxy: &p})
+		for i, op := range []Op{OpEncrypt, OpGenerateDataKey, OpDecrypt, OpReEncrypt} {
+			wantAnswers(t, Step(w, Call{Op: op, KeyID: SubjectKeyID}), want[i])
+		}
+	}
+	// A ciphertext cut short: InvalidCiphertext, or for an external key
+	// store the proxy's refusal; on an unusable key the failure may come
+	// first.
+	cut := Call{Op: OpDecrypt, KeyID: SubjectKeyID, CutShort: true}
+	wantAnswers(t, Step(made, cut), "InvalidCiphertext | KMSInvalidState")
+	disabled := must(t, made, Call{Op: OpDisableKey, KeyID: SubjectKeyID})
+	wantAnswers(t, Step(disabled, cut), "Disabled | InvalidCiphertext")
 	missing := ck
 	missing.CreateKey = CreateKeyFor(External, "no-such-key")
 	wantAnswers(t, Step(base, missing), "XksKeyNotFound")

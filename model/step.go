@@ -697,10 +697,12 @@ func stepCreateKey(w World, c Call) []Outcome {
 				break
 			}
 		}
-		as := proxyRequest(w, s, k.XksKeyID)
+		as := proxyRequest(w, s, apiMetadata, k.XksKeyID)
 		for _, a := range as {
 			switch a {
 			case pxOK:
+			case pxBadShape:
+				fs = append(fs, finding{err: ErrCustomKeyStoreInvalidState, rule: rXksAnswerShape})
 			case pxKeyNotFound:
 				fs = append(fs, finding{err: ErrXksKeyNotFound, rule: rCreateKeyXks})
 			case pxKeyInvalid:
@@ -795,7 +797,34 @@ func stepKeyOp(w World, c Call) []Outcome {
 			return unsupportedKeyOp(w, c.Op, shown)
 		}
 	}
-	return cryptoOp(w, s, k, shown)
+	outs := cryptoOp(w, c.Op, s, k, shown)
+	if c.CutShort && c.Op == OpDecrypt {
+		return cutShort(w, s, outs)
+	}
+	return outs
+}
+
+// cutShort is what a Decrypt of a ciphertext cut short gets instead of
+// outs, the answers to the whole one: InvalidCiphertextException where the
+// whole one would decrypt (for an external key store KMSInvalidStateException
+// too, when the cut reaches the part the proxy decrypts, spec §7.4); where
+// it would not, either that failure or InvalidCiphertextException (which
+// check comes first is not documented).
+func cutShort(w World, s Store, outs []Outcome) []Outcome {
+	var res []Outcome
+	decrypts := false
+	for _, o := range outs {
+		if o.Error == Success {
+			decrypts = true
+			continue
+		}
+		res = append(res, o)
+	}
+	res = append(res, fail(w, ErrInvalidCiphertext, rCutShort))
+	if decrypts && s.Type == External {
+		res = append(res, fail(w, ErrKMSInvalidState, rCutShort))
+	}
+	return res
 }
 
 func unsupportedKeyOp(w World, op Op, shown KeyState) []Outcome {
@@ -831,7 +860,7 @@ func unsupportedKeyOp(w World, op Op, shown KeyState) []Outcome {
 	return withRule(out, rUnsupportedState)
 }
 
-func cryptoOp(w World, s Store, k Key, shown KeyState) []Outcome {
+func cryptoOp(w World, op Op, s Store, k Key, shown KeyState) []Outcome {
 	switch shown {
 	case KeyUnavailable:
 		if s.State.Transient() {
@@ -855,9 +884,24 @@ func cryptoOp(w World, s Store, k Key, shown KeyState) []Outcome {
 		}
 		return []Outcome{ok(rulesOf(rCryptoOK), w)}
 	}
-	for _, a := range proxyRequest(w, s, k.XksKeyID) {
-		if a != pxOK {
-			return []Outcome{fail(w, ErrKMSInvalidState, rCryptoBacking)}
+	// Decrypt calls the proxy's Decrypt; ReEncrypt its Decrypt (source)
+	// and then its Encrypt (destination); the others its Encrypt.
+	apis := []proxyAPI{apiEncrypt}
+	switch op {
+	case OpDecrypt:
+		apis = []proxyAPI{apiDecrypt}
+	case OpReEncrypt:
+		apis = []proxyAPI{apiDecrypt, apiEncrypt}
+	}
+	for _, api := range apis {
+		for _, a := range proxyRequest(w, s, api, k.XksKeyID) {
+			switch a {
+			case pxOK:
+			case pxBadShape:
+				return []Outcome{fail(w, ErrKMSInvalidState, rXksAnswerShape)}
+			default:
+				return []Outcome{fail(w, ErrKMSInvalidState, rCryptoBacking)}
+			}
 		}
 	}
 	return []Outcome{ok(rulesOf(rCryptoOK), w)}

@@ -207,6 +207,7 @@ const (
 	ErrNotFound                        Exception = "NotFoundException"
 	ErrUnsupportedOperation            Exception = "UnsupportedOperationException"
 	ErrInvalidMarker                   Exception = "InvalidMarkerException"
+	ErrInvalidCiphertext               Exception = "InvalidCiphertextException"
 	ErrDependencyTimeout               Exception = "DependencyTimeoutException"
 
 	// Not modeled by the SDK; real KMS sends it for constraint violations (spec §1.1, §6.3).

@@ -139,7 +139,17 @@ const (
 	ExtKeyOK         ExternalKeyStatus = "ok" // AES_256, ENCRYPT+DECRYPT, ENABLED
 	ExtKeyDisabled   ExternalKeyStatus = "disabled"
 	ExtKeyWrongSpec  ExternalKeyStatus = "wrong-spec"
-	ExtKeyWrongUsage ExternalKeyStatus = "wrong-usage"
+	ExtKeyWrongUsage ExternalKeyStatus = "wrong-usage" // neither ENCRYPT nor DECRYPT
+	// One of the two usages KMS needs: GetKeyMetadata fails CreateKey's
+	// check, and the proxy refuses the other operation
+	// (InvalidKeyUsageException).
+	ExtKeyEncryptOnly ExternalKeyStatus = "encrypt-only"
+	ExtKeyDecryptOnly ExternalKeyStatus = "decrypt-only"
+	// The proxy answers GetKeyMetadata (or Encrypt) for this key with a
+	// body the XKS spec's response shape does not allow; its other
+	// answers are sound.
+	ExtKeyBadMetadataAnswer ExternalKeyStatus = "bad-metadata-answer"
+	ExtKeyBadEncryptAnswer  ExternalKeyStatus = "bad-encrypt-answer"
 )
 
 // ExternalKey is a key held by an external key manager behind a proxy. A key

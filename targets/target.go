@@ -131,10 +131,17 @@ const (
 type ExternalKeyStatus string
 
 const (
-	ExternalKeyOK         ExternalKeyStatus = "ok" // also ""
-	ExternalKeyDisabled   ExternalKeyStatus = "disabled"
-	ExternalKeyWrongSpec  ExternalKeyStatus = "wrong-spec"
-	ExternalKeyWrongUsage ExternalKeyStatus = "wrong-usage"
+	ExternalKeyOK          ExternalKeyStatus = "ok" // also ""
+	ExternalKeyDisabled    ExternalKeyStatus = "disabled"
+	ExternalKeyWrongSpec   ExternalKeyStatus = "wrong-spec"
+	ExternalKeyWrongUsage  ExternalKeyStatus = "wrong-usage" // neither ENCRYPT nor DECRYPT
+	ExternalKeyEncryptOnly ExternalKeyStatus = "encrypt-only"
+	ExternalKeyDecryptOnly ExternalKeyStatus = "decrypt-only"
+	// The proxy's answers about the key break the XKS spec's response
+	// shape: GetKeyMetadata's (a field missing, too many usages), or
+	// Encrypt's (IV, tag, metadata or ciphertext length, integrity value).
+	ExternalKeyBadMetadataAnswer ExternalKeyStatus = "bad-metadata-answer"
+	ExternalKeyBadEncryptAnswer  ExternalKeyStatus = "bad-encrypt-answer"
 )
 
 // VpcServiceStatus is the state of a VPC endpoint service.

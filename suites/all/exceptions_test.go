@@ -42,7 +42,6 @@ var outOfScope = map[[2]string]string{
 	{"ImportKeyMaterial", "InvalidImportTokenException"}:   "import needs a key of EXTERNAL origin, which no custom key store holds",
 	{"ImportKeyMaterial", "InvalidCiphertextException"}:    "import needs a key of EXTERNAL origin, which no custom key store holds",
 	{"Decrypt", "IncorrectKeyException"}:                   "the suite decrypts only ciphertexts made under the key it names: ciphertext contents are outside the model",
-	{"Decrypt", "InvalidCiphertextException"}:              "the suite decrypts only ciphertexts made under the key it names: ciphertext contents are outside the model",
 	{"ReEncrypt", "IncorrectKeyException"}:                 "the suite re-encrypts only ciphertexts made under the key it names: ciphertext contents are outside the model",
 	{"ReEncrypt", "InvalidCiphertextException"}:            "the suite re-encrypts only ciphertexts made under the key it names: ciphertext contents are outside the model",
 	{"Decrypt", "NotFoundException"}: "Decrypt finds its key in the ciphertext; no ciphertext of a key that does not exist can be made, " +

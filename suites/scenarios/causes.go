@@ -73,6 +73,12 @@ func vpcOwnedBy(owner string) m.Call {
 // alt makes the proxy at endpoint A serve the second path.
 func alt() []m.Call { return proxyAt(func(p *m.Proxy) { p.Path = m.PathAlt }) }
 
+// extKey gives the external key XksKey1 of the proxy at EndpointA status
+// st; the proxy is otherwise healthy.
+func extKey(st m.ExternalKeyStatus) []m.Call {
+	return proxyOn(m.EndpointA, func(p *m.Proxy) { p.Keys[0].Status = st })
+}
+
 func proxyOn(endpoint string, change func(*m.Proxy)) []m.Call {
 	p := m.HealthyProxy(endpoint)
 	change(&p)
@@ -99,6 +105,14 @@ func keyStates(t m.StoreType) drive.Scenario {
 		schedule, keyOpsOn(), key(m.OpDisableKey), key(m.OpEnableKey), schedule,
 		disconnect(), keyOpsOn(), key(m.OpCancelKeyDeletion),
 	)}
+}
+
+// cutShort decrypts every proper prefix of a key's ciphertext, with the
+// key usable and then unavailable.
+func cutShort(t m.StoreType) drive.Scenario {
+	decrypt := one(m.Call{Op: m.OpDecrypt, KeyID: m.SubjectKeyID, CutShort: true})
+	return drive.Scenario{Name: "exception/Decrypt/ciphertext-cut-short/" + t.Short(), Steps: seq(
+		one(create(t, m.KmsuserPassword)), connect(), createKey(t), decrypt, key(m.OpDecrypt), disconnect(), decrypt)}
 }
 
 // unknownKey calls every operation on a key with a key id that no key has.
@@ -152,6 +166,8 @@ func causes() []drive.Scenario {
 			update(m.UpdateStoreInput{ClusterID: m.Ptr(m.ClusterARelated)})),
 		// A connected store whose cluster is deleted still disconnects.
 		cause(m.OpDisconnectCustomKeyStore, "cluster-deleted", hsm, connect(), one(m.Call{Op: m.OpDeleteCluster, ClusterID: m.ClusterA}), disconnect()),
+		cause(m.OpDisconnectCustomKeyStore, "kmsuser-deleted", hsm, connect(),
+			clusterAt(m.ClusterA, m.TrustAnchorA, func(c *m.Cluster) { c.Kmsuser = m.KmsuserMissing }), disconnect()),
 		// Keys in another store do not hold this one (spec §2.5).
 		cause(m.OpDeleteCustomKeyStore, "while-another-store-holds-keys", xks, otherStore(m.External, "kmsconform-other"),
 			connectOther(), one(m.Call{Op: m.OpCreateKey, StoreID: m.Ptr(otherID), CreateKey: m.CreateKeyFor(m.CloudHSM, "")}),
@@ -209,10 +225,29 @@ func causes() []drive.Scenario {
 			one(m.Call{Op: m.OpCreateKey, StoreID: sid, CreateKey: m.CreateKeyFor(m.External, m.XksKey2)}), disconnect()),
 		cause(m.OpCreateKey, "xks-key-invalid-configuration", xks,
 			proxyOn(m.EndpointA, func(p *m.Proxy) { p.Keys[0].Status = m.ExtKeyWrongSpec }), connect(), createKey(m.External), disconnect()),
+		// Each usage KMS needs, missing; then a disabled key.
+		cause(m.OpCreateKey, "xks-key-usage", xks, connect(),
+			extKey(m.ExtKeyEncryptOnly), createKey(m.External), extKey(m.ExtKeyDecryptOnly), createKey(m.External),
+			extKey(m.ExtKeyWrongUsage), createKey(m.External), extKey(m.ExtKeyDisabled), createKey(m.External), disconnect()),
+		// GetKeyMetadata answers of the wrong shape: the proxy breaks the
+		// next rule at each answer, so four creates meet all four.
+		cause(m.OpCreateKey, "xks-proxy-bad-metadata-answer", xks, connect(), extKey(m.ExtKeyBadMetadataAnswer),
+			createKey(m.External), createKey(m.External), createKey(m.External), createKey(m.External), disconnect()),
+		// A key whose external key loses one usage: the operations that
+		// need the other fail at the proxy (InvalidKeyUsageException).
+		cause(m.OpEncrypt, "xks-key-one-usage", xks, connect(), createKey(m.External),
+			extKey(m.ExtKeyEncryptOnly), key(m.OpEncrypt), key(m.OpGenerateDataKey), key(m.OpDecrypt), key(m.OpReEncrypt),
+			extKey(m.ExtKeyDecryptOnly), key(m.OpDecrypt), key(m.OpEncrypt), key(m.OpGenerateDataKeyWithoutPlaintext), key(m.OpReEncrypt),
+			disconnect()),
+		// Encrypt answers of the wrong shape: five encrypts meet all five
+		// breaks; Decrypt still works.
+		cause(m.OpEncrypt, "xks-proxy-bad-encrypt-answer", xks, connect(), createKey(m.External), extKey(m.ExtKeyBadEncryptAnswer),
+			key(m.OpEncrypt), key(m.OpEncrypt), key(m.OpEncrypt), key(m.OpEncrypt), key(m.OpEncrypt),
+			key(m.OpGenerateDataKey), key(m.OpReEncrypt), key(m.OpDecrypt), disconnect()),
 		unknownKey(),
 	}
 	for _, t := range m.StoreTypes {
-		ss = append(ss, keyStates(t))
+		ss = append(ss, keyStates(t), cutShort(t))
 	}
 	return ss
 }

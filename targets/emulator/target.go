@@ -445,12 +445,16 @@ func (c *control) PutProxy(ctx context.Context, p targets.Proxy) error {
 		creds = append(creds, cr)
 	}
 	specs := make(map[string]xksproxy.KeyOptions, len(p.Keys))
+	keyFaults := map[string]xksproxy.Fault{}
 	for _, k := range p.Keys {
-		o, err := keyOptions(k.Status)
+		o, f, err := keyOptions(k.Status)
 		if err != nil {
 			return err
 		}
 		specs[k.ID] = o
+		if f != xksproxy.FaultNone {
+			keyFaults[k.ID] = f
+		}
 	}
 
 	c.mu.Lock()
@@ -502,6 +506,16 @@ func (c *control) PutProxy(ctx context.Context, p targets.Proxy) error {
 	if err := px.SetFault(fault); err != nil {
 		return fmt.Errorf("emulator target: %w", err)
 	}
+	for id := range px.KeyFaults() {
+		if err := px.SetKeyFault(id, keyFaults[id]); err != nil {
+			return fmt.Errorf("emulator target: %w", err)
+		}
+	}
+	for id, f := range keyFaults {
+		if err := px.SetKeyFault(id, f); err != nil {
+			return fmt.Errorf("emulator target: %w", err)
+		}
+	}
 	if p.Fault == targets.ProxyUnreachable {
 		return c.emu.BreakXKS(host)
 	}
@@ -518,18 +532,30 @@ func endpointHost(endpoint string) (string, error) {
 	return host, nil
 }
 
-func keyOptions(status targets.ExternalKeyStatus) (xksproxy.KeyOptions, error) {
+// keyOptions is the proxy key (and key fault) a model status asks for.
+func keyOptions(status targets.ExternalKeyStatus) (xksproxy.KeyOptions, xksproxy.Fault, error) {
+	o := xksproxy.KeyOptions{Spec: xksproxy.KeySpecAES256, Usage: []string{xksproxy.UsageEncrypt, xksproxy.UsageDecrypt}, Status: xksproxy.KeyStatusEnabled}
+	f := xksproxy.FaultNone
 	switch status {
 	case "", targets.ExternalKeyOK:
-		return xksproxy.KeyOptions{Spec: xksproxy.KeySpecAES256, Usage: []string{xksproxy.UsageEncrypt, xksproxy.UsageDecrypt}, Status: xksproxy.KeyStatusEnabled}, nil
 	case targets.ExternalKeyDisabled:
-		return xksproxy.KeyOptions{Spec: xksproxy.KeySpecAES256, Usage: []string{xksproxy.UsageEncrypt, xksproxy.UsageDecrypt}, Status: xksproxy.KeyStatusDisabled}, nil
+		o.Status = xksproxy.KeyStatusDisabled
 	case targets.ExternalKeyWrongSpec:
-		return xksproxy.KeyOptions{Spec: "RSA_2048", Usage: []string{xksproxy.UsageEncrypt, xksproxy.UsageDecrypt}, Status: xksproxy.KeyStatusEnabled}, nil
+		o.Spec = "RSA_2048"
 	case targets.ExternalKeyWrongUsage:
-		return xksproxy.KeyOptions{Spec: xksproxy.KeySpecAES256, Usage: []string{"SIGN", "VERIFY"}, Status: xksproxy.KeyStatusEnabled}, nil
+		o.Usage = []string{"SIGN", "VERIFY"}
+	case targets.ExternalKeyEncryptOnly:
+		o.Usage = []string{xksproxy.UsageEncrypt}
+	case targets.ExternalKeyDecryptOnly:
+		o.Usage = []string{xksproxy.UsageDecrypt}
+	case targets.ExternalKeyBadMetadataAnswer:
+		f = xksproxy.FaultBadMetadataAnswer
+	case targets.ExternalKeyBadEncryptAnswer:
+		f = xksproxy.FaultBadEncryptAnswer
+	default:
+		return o, f, fmt.Errorf("emulator target: unknown external key status %q", status)
 	}
-	return xksproxy.KeyOptions{}, fmt.Errorf("emulator target: unknown external key status %q", status)
+	return o, f, nil
 }
 
 // setCredentials makes creds the proxy's only credentials. nil means "keep

@@ -90,6 +90,8 @@ const (
 	faultTLSExpired        = "tls-expired"
 	faultHealthUnavailable = "health-unavailable"
 	faultHealthDegraded    = "health-degraded"
+	faultBadMetadataAnswer = "bad-metadata-answer"
+	faultBadEncryptAnswer  = "bad-encrypt-answer"
 )
 
 // proxyFaults maps the model's proxy faults (targets.Proxy.Fault) onto the
@@ -122,20 +124,31 @@ func (k keyInfo) same(o keyInfo) bool {
 	return k.Spec == o.Spec && k.Status == o.Status && slices.Equal(k.Usage, o.Usage)
 }
 
-// keyFor is the key a model status asks for.
-func keyFor(status targets.ExternalKeyStatus) (keyInfo, error) {
-	both := []string{"ENCRYPT", "DECRYPT"}
+// keyFor is the key (and the key fault, "" for none) a model status asks
+// for.
+func keyFor(status targets.ExternalKeyStatus) (keyInfo, string, error) {
+	k := keyInfo{Spec: keySpecAES256, Usage: []string{"ENCRYPT", "DECRYPT"}, Status: keyStatusEnabled}
+	fault := ""
 	switch status {
 	case "", targets.ExternalKeyOK:
-		return keyInfo{Spec: keySpecAES256, Usage: both, Status: keyStatusEnabled}, nil
 	case targets.ExternalKeyDisabled:
-		return keyInfo{Spec: keySpecAES256, Usage: both, Status: keyStatusDisabled}, nil
+		k.Status = keyStatusDisabled
 	case targets.ExternalKeyWrongSpec:
-		return keyInfo{Spec: "RSA_2048", Usage: both, Status: keyStatusEnabled}, nil
+		k.Spec = "RSA_2048"
 	case targets.ExternalKeyWrongUsage:
-		return keyInfo{Spec: keySpecAES256, Usage: []string{"SIGN", "VERIFY"}, Status: keyStatusEnabled}, nil
+		k.Usage = []string{"SIGN", "VERIFY"}
+	case targets.ExternalKeyEncryptOnly:
+		k.Usage = []string{"ENCRYPT"}
+	case targets.ExternalKeyDecryptOnly:
+		k.Usage = []string{"DECRYPT"}
+	case targets.ExternalKeyBadMetadataAnswer:
+		fault = faultBadMetadataAnswer
+	case targets.ExternalKeyBadEncryptAnswer:
+		fault = faultBadEncryptAnswer
+	default:
+		return keyInfo{}, "", fmt.Errorf("endpoint target: external key status %q: %w", status, targets.ErrUnsupported)
 	}
-	return keyInfo{}, fmt.Errorf("endpoint target: external key status %q: %w (want ok, disabled, wrong-spec or wrong-usage)", status, targets.ErrUnsupported)
+	return k, fault, nil
 }
 
 // proxyStatus is the part of GET /status the target reads.
@@ -305,10 +318,14 @@ func (c *proxyControl) put(ctx context.Context, p targets.Proxy) error {
 		want[a.AccessKeyID] = a.Secret
 	}
 	keys := make(map[string]keyInfo, len(p.Keys))
+	keyFaults := map[string]string{}
 	for _, k := range p.Keys {
-		ki, err := keyFor(k.Status)
+		ki, kf, err := keyFor(k.Status)
 		if err != nil {
 			return err
+		}
+		if kf != "" {
+			keyFaults[k.ID] = kf
 		}
 		if prev, dup := keys[k.ID]; dup && !prev.same(ki) {
 			return fmt.Errorf("endpoint target: external key %q is listed twice with different statuses", k.ID)
@@ -339,7 +356,7 @@ func (c *proxyControl) put(ctx context.Context, p targets.Proxy) error {
 	if err := c.setKeys(ctx, keys); err != nil {
 		return err
 	}
-	return c.setFault(ctx, st, fault)
+	return c.setFault(ctx, st, fault, keyFaults)
 }
 
 func (c *proxyControl) delete(ctx context.Context, endpoint string) error {
@@ -493,14 +510,20 @@ func (c *proxyControl) setKeys(ctx context.Context, want map[string]keyInfo) err
 // setFault makes fault the only fault, without clearing a fault that is
 // already set (clearing unreachable or a TLS fault would let KMS in for a
 // moment).
-func (c *proxyControl) setFault(ctx context.Context, st proxyStatus, fault string) error {
-	ids := make([]string, 0, len(st.KeyFaults))
-	for id := range st.KeyFaults {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
+func (c *proxyControl) setFault(ctx context.Context, st proxyStatus, fault string, keyFaults map[string]string) error {
+	for _, id := range sortedKeys(st.KeyFaults) {
+		if keyFaults[id] == st.KeyFaults[id] {
+			continue
+		}
 		if err := c.call(ctx, http.MethodDelete, "/keys/"+url.PathEscape(id)+"/fault", nil, nil); err != nil {
+			return err
+		}
+	}
+	for _, id := range sortedKeys(keyFaults) {
+		if keyFaults[id] == st.KeyFaults[id] {
+			continue
+		}
+		if err := c.call(ctx, http.MethodPut, "/keys/"+url.PathEscape(id)+"/fault", map[string]string{"fault": keyFaults[id]}, nil); err != nil {
 			return err
 		}
 	}

@@ -2,7 +2,9 @@ package xksproxy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 )
 
 // Fault is an injected misbehaviour. Its string value is also its name in
@@ -42,6 +44,20 @@ const (
 	// JSON document.
 	FaultMalformedJSON Fault = "malformed-json"
 
+	// Answer-shape faults answer 200 with a body the XKS spec (§7.2 of
+	// the API spec: "Response Payload Parameters") does not allow, each
+	// answer breaking the next rule in turn, so that a client making
+	// several calls meets every one.
+	//
+	// FaultBadMetadataAnswer shapes GetKeyMetadata: no keySpec, then no
+	// keyStatus, then no keyUsage, then 11 keyUsage entries (at most 10).
+	FaultBadMetadataAnswer Fault = "bad-metadata-answer"
+	// FaultBadEncryptAnswer shapes Encrypt: an 8-byte initializationVector
+	// (12 or 16), then a 12-byte authenticationTag (16), then 21 bytes of
+	// ciphertextMetadata (at most 20), then a ciphertext one byte longer
+	// than the plaintext, then a wrong ciphertextDataIntegrityValue.
+	FaultBadEncryptAnswer Fault = "bad-encrypt-answer"
+
 	// TLS faults swap the server certificate or protocol; proxy-wide only.
 	FaultTLSExpired    Fault = "tls-expired"      // certificate expired yesterday
 	FaultTLSWrongName  Fault = "tls-wrong-name"   // certificate for wrong-name.invalid only
@@ -74,6 +90,8 @@ var faults = map[Fault]faultInfo{
 	FaultDependencyTimeout:          {errName: ErrDependencyTimeout},
 	FaultNonJSON:                    {},
 	FaultMalformedJSON:              {},
+	FaultBadMetadataAnswer:          {},
+	FaultBadEncryptAnswer:           {},
 	FaultTLSExpired:                 {proxyOnly: true},
 	FaultTLSWrongName:               {proxyOnly: true},
 	FaultTLSUntrusted:               {proxyOnly: true},
@@ -128,3 +146,53 @@ func (f Fault) check(keyScope bool) error {
 // faultMessage is the errorMessage of an injected error: it says the error
 // is injected, so nobody debugging a log mistakes it for a real failure.
 func faultMessage(f Fault) string { return "injected fault: " + string(f) }
+
+// The shapes the answer-shape faults take in turn.
+const (
+	badMetadataShapes = 4
+	badEncryptShapes  = 5
+)
+
+// shapes reports whether f is an answer-shape fault for API op.
+func (f Fault) shapes(op Operation) bool {
+	return f == FaultBadMetadataAnswer && op == OpGetKeyMetadata || f == FaultBadEncryptAnswer && op == OpEncrypt
+}
+
+// misshape breaks a successful GetKeyMetadata or Encrypt answer with
+// shape n (modulo the number of shapes of its API).
+func misshape(resp any, n uint64) any {
+	switch r := resp.(type) {
+	case KeyMetadataResponse:
+		doc := map[string]any{"keySpec": r.KeySpec, "keyUsage": r.KeyUsage, "keyStatus": r.KeyStatus}
+		switch n % badMetadataShapes {
+		case 0:
+			delete(doc, "keySpec")
+		case 1:
+			delete(doc, "keyStatus")
+		case 2:
+			delete(doc, "keyUsage")
+		default:
+			usage := slices.Clone(r.KeyUsage)
+			for i := 0; len(usage) < 11; i++ {
+				usage = append(usage, "USAGE_"+strconv.Itoa(i))
+			}
+			doc["keyUsage"] = usage
+		}
+		return doc
+	case EncryptResponse:
+		switch n % badEncryptShapes {
+		case 0:
+			r.InitializationVector = r.InitializationVector[:8]
+		case 1:
+			r.AuthenticationTag = r.AuthenticationTag[:12]
+		case 2:
+			r.CiphertextMetadata = append(slices.Clone(r.CiphertextMetadata), make([]byte, 21-len(r.CiphertextMetadata))...)
+		case 3:
+			r.Ciphertext = append(slices.Clone(r.Ciphertext), 0)
+		default:
+			r.CiphertextDataIntegrityValue = make([]byte, 32)
+		}
+		return r
+	}
+	return resp
+}

@@ -1,6 +1,7 @@
 package xksproxy
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -389,5 +390,64 @@ func TestUnreachableBeforeStart(t *testing.T) {
 	p.ClearFaults()
 	if r := c.post("/health", healthBody()); r.status != 200 {
 		t.Fatal(r.status)
+	}
+}
+
+// TestAnswerShapeFaults: each answer under an answer-shape fault breaks
+// the next rule of the spec's response shape, only for its own API, and
+// the key's other APIs answer as usual.
+func TestAnswerShapeFaults(t *testing.T) {
+	p := startProxy(t, Options{})
+	c := newClient(t, p)
+	prepare(t, p, c, "k")
+	metadata := func() map[string]json.RawMessage {
+		return mustDecode[map[string]json.RawMessage](t, apiCalls(c, "k")[OpGetKeyMetadata]())
+	}
+	p.SetKeyFault("k", FaultBadMetadataAnswer)
+	for i, broken := range []func(map[string]json.RawMessage) bool{
+		func(d map[string]json.RawMessage) bool { _, has := d["keySpec"]; return !has },
+		func(d map[string]json.RawMessage) bool { _, has := d["keyStatus"]; return !has },
+		func(d map[string]json.RawMessage) bool { _, has := d["keyUsage"]; return !has },
+		func(d map[string]json.RawMessage) bool {
+			var u []string
+			return json.Unmarshal(d["keyUsage"], &u) == nil && len(u) == 11
+		},
+	} {
+		if d := metadata(); !broken(d) {
+			t.Errorf("metadata answer %d is not broken as documented: %v", i, d)
+		}
+	}
+	if r := apiCalls(c, "k")[OpEncrypt](); r.status != 200 {
+		t.Fatalf("encrypt under bad-metadata-answer: %d %s", r.status, r.body)
+	}
+	if r := apiCalls(c, "k")[OpDecrypt](); r.status != 200 {
+		t.Fatalf("decrypt under bad-metadata-answer: %d %s", r.status, r.body)
+	}
+
+	p.ClearFaults()
+	p.SetFault(FaultBadEncryptAnswer) // proxy-wide works too
+	encrypt := func() EncryptResponse {
+		r := c.post("/keys/k/encrypt", encryptBody([]byte("plaintext"), []byte("aad"), true))
+		return mustDecode[EncryptResponse](t, r)
+	}
+	for i, broken := range []func(EncryptResponse) bool{
+		func(e EncryptResponse) bool { return len(e.InitializationVector) == 8 },
+		func(e EncryptResponse) bool { return len(e.AuthenticationTag) == 12 },
+		func(e EncryptResponse) bool { return len(e.CiphertextMetadata) == 21 },
+		func(e EncryptResponse) bool { return len(e.Ciphertext) == len("plaintext")+1 },
+		func(e EncryptResponse) bool {
+			return !bytes.Equal(e.CiphertextDataIntegrityValue, cdiv([]byte("aad"), e.CiphertextMetadata, e.InitializationVector, e.Ciphertext, e.AuthenticationTag))
+		},
+	} {
+		if e := encrypt(); !broken(e) {
+			t.Errorf("encrypt answer %d is not broken as documented: %+v", i, e)
+		}
+	}
+	if d := metadata(); string(d["keySpec"]) != `"AES_256"` {
+		t.Fatalf("metadata under bad-encrypt-answer: %v", d)
+	}
+	p.ClearFaults()
+	if e := encrypt(); len(e.InitializationVector) != 12 || len(e.AuthenticationTag) != 16 {
+		t.Fatalf("cleared fault still shapes: %+v", e)
 	}
 }

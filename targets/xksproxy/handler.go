@@ -153,6 +153,14 @@ func (p *Proxy) serveAPI(rw http.ResponseWriter, r *http.Request) {
 		p.fail(w, e)
 		return
 	}
+	if f := p.shapeFault(keyID); f.shapes(op) {
+		rec.Fault = f
+		n := &p.shapedEncrypt
+		if op == OpGetKeyMetadata {
+			n = &p.shapedMetadata
+		}
+		resp = misshape(resp, n.Add(1)-1)
+	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -256,4 +264,15 @@ func (p *Proxy) execute(c *call) (any, *Error) {
 		return nil, xksErr(ErrInvalidCiphertext, "the ciphertext, IV, tag, AAD or ciphertext metadata is invalid for this key")
 	}
 	return DecryptResponse{Plaintext: pt}, nil
+}
+
+// shapeFault is the answer-shape fault of a key request, if any: the
+// key's own, else the proxy-wide one.
+func (p *Proxy) shapeFault(keyID string) Fault {
+	for _, f := range []Fault{p.keyFault(keyID), p.proxyFault()} {
+		if f == FaultBadMetadataAnswer || f == FaultBadEncryptAnswer {
+			return f
+		}
+	}
+	return FaultNone
 }

@@ -107,6 +107,9 @@ type Proxy struct {
 	// slowHeld counts requests FaultSlow is holding, so a test can wait
 	// for one without sleeping.
 	slowHeld atomic.Int64
+	// shapedMetadata and shapedEncrypt count the answers the answer-shape
+	// faults broke, to pick the next shape of each.
+	shapedMetadata, shapedEncrypt atomic.Uint64
 }
 
 // New builds a proxy without listening yet; call Start.
