@@ -1,6 +1,7 @@
 package drive
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -360,7 +361,11 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 		}
 		out, err = client.GenerateRandom(ctx, req, keep)
 	case model.OpEncrypt:
-		out, err = client.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: samplePlaintext}, keep)
+		pt := samplePlaintext
+		if c.PlaintextBytes != nil {
+			pt = bytes.Repeat([]byte("p"), max(*c.PlaintextBytes, 0))
+		}
+		out, err = client.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: pt}, keep)
 	case model.OpDecrypt:
 		if c.CutShort {
 			out, err = m.decryptCutShort(ctx, client, keyID, m.blob(c.KeyID), keep)

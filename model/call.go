@@ -98,6 +98,7 @@ type Call struct {
 	Marker            *string // DescribeCustomKeyStores
 	NumberOfBytes     *int    // GenerateRandom
 	PendingWindowDays *int    // ScheduleKeyDeletion; nil means the default, 30
+	PlaintextBytes    *int    // Encrypt: the plaintext's length; nil means the driver's sample
 	// CutShort (Decrypt) sends the key's ciphertext cut short: a driver
 	// sends every proper prefix of it, and each answer must be allowed.
 	CutShort bool

@@ -89,6 +89,20 @@ func (v *violations) intRange(field string, p *int, min, max int) {
 	}
 }
 
+// blobLen checks the length of a sensitive blob member (a plaintext),
+// whose value AWS never echoes.
+func (v *violations) blobLen(field string, n *int, min, max int) {
+	if n == nil {
+		return
+	}
+	switch {
+	case *n < min:
+		*v = append(*v, fmt.Sprintf("Value at '%s' failed to satisfy constraint: Member must have length greater than or equal to %d", field, min))
+	case *n > max:
+		*v = append(*v, fmt.Sprintf("Value at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", field, max))
+	}
+}
+
 func (v *violations) required(field string, present bool) {
 	if !present {
 		*v = append(*v, fmt.Sprintf("Value null at '%s' failed to satisfy constraint: Member must not be null", field))
@@ -206,6 +220,9 @@ func validate(c Call) violations {
 	case OpScheduleKeyDeletion:
 		keyID()
 		v.intRange("pendingWindowInDays", c.PendingWindowDays, 1, 365)
+	case OpEncrypt:
+		keyID()
+		v.blobLen("plaintext", c.PlaintextBytes, 1, 4096)
 	default:
 		if !c.Op.IsEnv() && c.Op != "" {
 			keyID()

@@ -7,7 +7,7 @@
 // nothing the KMS API shows (then equivalent.txt says so, with the reason)
 // or it is a hole in the suites.
 //
-//	go run ./cmd/mutate [-list] [-only substring] [-sample N -seed S] [-shuffle] [-j N] [-timeout d] [-results file.jsonl]
+//	go run ./cmd/mutate [-list] [-only substring] [-again file.jsonl] [-sample N -seed S] [-shuffle] [-j N] [-timeout d] [-results file.jsonl]
 //	go run ./cmd/mutate -rescore file.jsonl
 //
 // It exits 1 when a mutant that is not listed as equivalent survives (or a
@@ -49,6 +49,7 @@ func mainErr() int {
 	eqFile := flag.String("equivalent", "", "the equivalent mutants (default: cmd/mutate/equivalent.txt)")
 	resultsFile := flag.String("results", "", "append each mutant's result to this file (JSON lines)")
 	rescore := flag.String("rescore", "", "print the score of an earlier -results file against the current mutants and equivalent list; run nothing")
+	again := flag.String("again", "", "run only the mutants this earlier -results file does not record as killed (survivors, and mutants it never ran)")
 	flag.Parse()
 	if *jobs < 1 {
 		*jobs = 1
@@ -87,6 +88,13 @@ func mainErr() int {
 	sel := all
 	if *only != "" {
 		sel = slices.DeleteFunc(slices.Clone(sel), func(m mutant) bool { return !strings.Contains(m.ID, *only) })
+	}
+	if *again != "" {
+		earlier, err := readResults(*again)
+		if err != nil {
+			return fail(err)
+		}
+		sel = slices.DeleteFunc(slices.Clone(sel), func(m mutant) bool { return earlier[m.ID].Verdict == vKilled })
 	}
 	if *sample > 0 && *sample < len(sel) {
 		r := rand.New(rand.NewPCG(*seed, 0x6d75746174650a))

@@ -211,6 +211,10 @@ var bounds = []bound{
 		call: intCall(func(n int) m.Call {
 			return m.Call{Op: m.OpScheduleKeyDeletion, KeyID: m.SubjectKeyID, PendingWindowDays: &n}
 		})},
+	{op: "Encrypt", param: "Plaintext", typ: m.External, min: 1, max: 4096, gen: itoa, col: m.Column(m.Connected),
+		call: intCall(func(n int) m.Call {
+			return m.Call{Op: m.OpEncrypt, KeyID: m.SubjectKeyID, PlaintextBytes: &n}
+		})},
 }
 
 // update is an UpdateCustomKeyStore of the subject store.
@@ -294,7 +298,7 @@ func Cells() []m.Cell {
 			vals = append(vals, value{"pattern", b.bad})
 		}
 		key := m.KeyState("")
-		if b.op == "ScheduleKeyDeletion" {
+		if b.op == "ScheduleKeyDeletion" || b.op == "Encrypt" {
 			key = m.KeyEnabled
 		}
 		route := m.Route(b.typ, b.col, key)
