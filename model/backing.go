@@ -57,7 +57,7 @@ const (
 // when nothing at the proxy's level failed first.
 func keyAnswer(st ExternalKeyStatus, api proxyAPI) proxyAnswer {
 	switch st {
-	case ExtKeyOK:
+	case ExtKeyOK, ExtKeyTenUsages:
 		return pxOK
 	case ExtKeyEncryptOnly, ExtKeyDecryptOnly:
 		if st == ExtKeyEncryptOnly && api == apiEncrypt || st == ExtKeyDecryptOnly && api == apiDecrypt {

@@ -391,6 +391,7 @@ func TestXksCreateKey(t *testing.T) {
 	}
 	ck := Call{Op: OpCreateKey, StoreID: sid, CreateKey: CreateKeyFor(External, XksKey1)}
 	wantAnswers(t, Step(withKey(ExtKeyOK), ck), "200")
+	wantAnswers(t, Step(withKey(ExtKeyTenUsages), ck), "200")
 	for _, st := range []ExternalKeyStatus{ExtKeyDisabled, ExtKeyWrongSpec, ExtKeyWrongUsage, ExtKeyEncryptOnly, ExtKeyDecryptOnly} {
 		wantAnswers(t, Step(withKey(st), ck), "XksKeyInvalidConfiguration")
 	}

@@ -143,6 +143,9 @@ const (
 	// One of the two usages KMS needs: GetKeyMetadata fails CreateKey's
 	// check, and the proxy refuses the other operation
 	// (InvalidKeyUsageException).
+	// ExtKeyTenUsages is sound: ten usages, ENCRYPT and DECRYPT among
+	// them, the most the XKS spec allows.
+	ExtKeyTenUsages   ExternalKeyStatus = "ten-usages"
 	ExtKeyEncryptOnly ExternalKeyStatus = "encrypt-only"
 	ExtKeyDecryptOnly ExternalKeyStatus = "decrypt-only"
 	// The proxy answers GetKeyMetadata (or Encrypt) for this key with a

@@ -135,6 +135,7 @@ const (
 	ExternalKeyDisabled    ExternalKeyStatus = "disabled"
 	ExternalKeyWrongSpec   ExternalKeyStatus = "wrong-spec"
 	ExternalKeyWrongUsage  ExternalKeyStatus = "wrong-usage" // neither ENCRYPT nor DECRYPT
+	ExternalKeyTenUsages   ExternalKeyStatus = "ten-usages"  // sound: the most usages allowed
 	ExternalKeyEncryptOnly ExternalKeyStatus = "encrypt-only"
 	ExternalKeyDecryptOnly ExternalKeyStatus = "decrypt-only"
 	// The proxy's answers about the key break the XKS spec's response

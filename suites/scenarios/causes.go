@@ -225,10 +225,12 @@ func causes() []drive.Scenario {
 			one(m.Call{Op: m.OpCreateKey, StoreID: sid, CreateKey: m.CreateKeyFor(m.External, m.XksKey2)}), disconnect()),
 		cause(m.OpCreateKey, "xks-key-invalid-configuration", xks,
 			proxyOn(m.EndpointA, func(p *m.Proxy) { p.Keys[0].Status = m.ExtKeyWrongSpec }), connect(), createKey(m.External), disconnect()),
-		// Each usage KMS needs, missing; then a disabled key.
+		// Each usage KMS needs, missing, fails the check, and so does a
+		// disabled key; ten usages (the most allowed) pass it.
 		cause(m.OpCreateKey, "xks-key-usage", xks, connect(),
 			extKey(m.ExtKeyEncryptOnly), createKey(m.External), extKey(m.ExtKeyDecryptOnly), createKey(m.External),
-			extKey(m.ExtKeyWrongUsage), createKey(m.External), extKey(m.ExtKeyDisabled), createKey(m.External), disconnect()),
+			extKey(m.ExtKeyWrongUsage), createKey(m.External), extKey(m.ExtKeyDisabled), createKey(m.External),
+			extKey(m.ExtKeyTenUsages), createKey(m.External), disconnect()),
 		// GetKeyMetadata answers of the wrong shape: the proxy breaks the
 		// next rule at each answer, so four creates meet all four.
 		cause(m.OpCreateKey, "xks-proxy-bad-metadata-answer", xks, connect(), extKey(m.ExtKeyBadMetadataAnswer),

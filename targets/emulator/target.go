@@ -532,6 +532,9 @@ func endpointHost(endpoint string) (string, error) {
 	return host, nil
 }
 
+// tenUsages is a key usage list of the most entries the XKS spec allows.
+var tenUsages = []string{"ENCRYPT", "DECRYPT", "SIGN", "VERIFY", "WRAP", "UNWRAP", "GENERATE_MAC", "VERIFY_MAC", "DERIVE_KEY", "KEY_AGREEMENT"}
+
 // keyOptions is the proxy key (and key fault) a model status asks for.
 func keyOptions(status targets.ExternalKeyStatus) (xksproxy.KeyOptions, xksproxy.Fault, error) {
 	o := xksproxy.KeyOptions{Spec: xksproxy.KeySpecAES256, Usage: []string{xksproxy.UsageEncrypt, xksproxy.UsageDecrypt}, Status: xksproxy.KeyStatusEnabled}
@@ -544,6 +547,8 @@ func keyOptions(status targets.ExternalKeyStatus) (xksproxy.KeyOptions, xksproxy
 		o.Spec = "RSA_2048"
 	case targets.ExternalKeyWrongUsage:
 		o.Usage = []string{"SIGN", "VERIFY"}
+	case targets.ExternalKeyTenUsages:
+		o.Usage = tenUsages
 	case targets.ExternalKeyEncryptOnly:
 		o.Usage = []string{xksproxy.UsageEncrypt}
 	case targets.ExternalKeyDecryptOnly:

@@ -137,6 +137,8 @@ func keyFor(status targets.ExternalKeyStatus) (keyInfo, string, error) {
 		k.Spec = "RSA_2048"
 	case targets.ExternalKeyWrongUsage:
 		k.Usage = []string{"SIGN", "VERIFY"}
+	case targets.ExternalKeyTenUsages:
+		k.Usage = []string{"ENCRYPT", "DECRYPT", "SIGN", "VERIFY", "WRAP", "UNWRAP", "GENERATE_MAC", "VERIFY_MAC", "DERIVE_KEY", "KEY_AGREEMENT"}
 	case targets.ExternalKeyEncryptOnly:
 		k.Usage = []string{"ENCRYPT"}
 	case targets.ExternalKeyDecryptOnly:
