@@ -55,7 +55,8 @@ const (
 	// FaultBadEncryptAnswer shapes Encrypt: an 8-byte initializationVector
 	// (12 or 16), then a 12-byte authenticationTag (16), then 21 bytes of
 	// ciphertextMetadata (at most 20), then a ciphertext one byte longer
-	// than the plaintext, then a wrong ciphertextDataIntegrityValue.
+	// than the plaintext, each with the integrity value of what the answer
+	// carries; then a wrong ciphertextDataIntegrityValue.
 	FaultBadEncryptAnswer Fault = "bad-encrypt-answer"
 
 	// TLS faults swap the server certificate or protocol; proxy-wide only.
@@ -159,8 +160,10 @@ func (f Fault) shapes(op Operation) bool {
 }
 
 // misshape breaks a successful GetKeyMetadata or Encrypt answer with
-// shape n (modulo the number of shapes of its API).
-func misshape(resp any, n uint64) any {
+// shape n (modulo the number of shapes of its API). A broken Encrypt
+// answer carries the integrity value of what it does carry (aad is the
+// request's), so that only the one break is wrong.
+func misshape(resp any, n uint64, aad []byte) any {
 	switch r := resp.(type) {
 	case KeyMetadataResponse:
 		doc := map[string]any{"keySpec": r.KeySpec, "keyUsage": r.KeyUsage, "keyStatus": r.KeyStatus}
@@ -191,6 +194,10 @@ func misshape(resp any, n uint64) any {
 			r.Ciphertext = append(slices.Clone(r.Ciphertext), 0)
 		default:
 			r.CiphertextDataIntegrityValue = make([]byte, 32)
+			return r
+		}
+		if r.CiphertextDataIntegrityValue != nil {
+			r.CiphertextDataIntegrityValue = cdiv(aad, r.CiphertextMetadata, r.InitializationVector, r.Ciphertext, r.AuthenticationTag)
 		}
 		return r
 	}

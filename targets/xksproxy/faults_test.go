@@ -430,14 +430,16 @@ func TestAnswerShapeFaults(t *testing.T) {
 		r := c.post("/keys/k/encrypt", encryptBody([]byte("plaintext"), []byte("aad"), true))
 		return mustDecode[EncryptResponse](t, r)
 	}
+	sound := func(e EncryptResponse) bool {
+		return bytes.Equal(e.CiphertextDataIntegrityValue, cdiv([]byte("aad"), e.CiphertextMetadata, e.InitializationVector, e.Ciphertext, e.AuthenticationTag))
+	}
 	for i, broken := range []func(EncryptResponse) bool{
-		func(e EncryptResponse) bool { return len(e.InitializationVector) == 8 },
-		func(e EncryptResponse) bool { return len(e.AuthenticationTag) == 12 },
-		func(e EncryptResponse) bool { return len(e.CiphertextMetadata) == 21 },
-		func(e EncryptResponse) bool { return len(e.Ciphertext) == len("plaintext")+1 },
-		func(e EncryptResponse) bool {
-			return !bytes.Equal(e.CiphertextDataIntegrityValue, cdiv([]byte("aad"), e.CiphertextMetadata, e.InitializationVector, e.Ciphertext, e.AuthenticationTag))
-		},
+		// Each break alone: the integrity value matches what is there.
+		func(e EncryptResponse) bool { return len(e.InitializationVector) == 8 && sound(e) },
+		func(e EncryptResponse) bool { return len(e.AuthenticationTag) == 12 && sound(e) },
+		func(e EncryptResponse) bool { return len(e.CiphertextMetadata) == 21 && sound(e) },
+		func(e EncryptResponse) bool { return len(e.Ciphertext) == len("plaintext")+1 && sound(e) },
+		func(e EncryptResponse) bool { return !sound(e) },
 	} {
 		if e := encrypt(); !broken(e) {
 			t.Errorf("encrypt answer %d is not broken as documented: %+v", i, e)

@@ -159,7 +159,7 @@ func (p *Proxy) serveAPI(rw http.ResponseWriter, r *http.Request) {
 		if op == OpGetKeyMetadata {
 			n = &p.shapedMetadata
 		}
-		resp = misshape(resp, n.Add(1)-1)
+		resp = misshape(resp, n.Add(1)-1, c.AAD)
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
