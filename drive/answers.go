@@ -30,9 +30,13 @@ func wrongFields(c model.Call, out any, m *Mapper) string {
 	case *kms.ReEncryptOutput:
 		return firstOf(m.keyNamed("SourceKeyId", o.SourceKeyId, key), m.keyNamed("KeyId", o.KeyId, key),
 			symmetric(o.SourceEncryptionAlgorithm), symmetric(o.DestinationEncryptionAlgorithm), nonEmpty("CiphertextBlob", o.CiphertextBlob))
-	case *kms.GenerateDataKeyOutput:
-		if len(o.Plaintext) != 32 {
-			return fmt.Sprintf("Plaintext is %d bytes; KeySpec AES_256 asks for a 256-bit (32-byte) data key", len(o.Plaintext))
+	case dataKey:
+		want := 32
+		if o.spec == types.DataKeySpecAes128 {
+			want = 16
+		}
+		if len(o.Plaintext) != want {
+			return fmt.Sprintf("Plaintext is %d bytes; KeySpec %s asks for a %d-byte data key", len(o.Plaintext), o.spec, want)
 		}
 		return firstOf(m.keyNamed("KeyId", o.KeyId, key), nonEmpty("CiphertextBlob", o.CiphertextBlob))
 	case *kms.GenerateDataKeyWithoutPlaintextOutput:
@@ -57,6 +61,12 @@ func wrongFields(c model.Call, out any, m *Mapper) string {
 		return m.keyNamed("KeyId", o.KeyId, key)
 	}
 	return ""
+}
+
+// dataKey is a GenerateDataKey answer with the key spec it asked for.
+type dataKey struct {
+	*kms.GenerateDataKeyOutput
+	spec types.DataKeySpec
 }
 
 // keyNamed says what is wrong with a KeyId (or SourceKeyId) field naming

@@ -36,6 +36,8 @@ type Mapper struct {
 	blobs map[string][]byte
 	// Calls counts the API calls made.
 	Calls int
+	// dataKeys counts GenerateDataKey calls, to alternate the key spec.
+	dataKeys int
 	// strict refuses calls that name fixtures the target does not offer
 	// (see unknown); offer is what the target can make real.
 	strict bool
@@ -371,11 +373,23 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 			out, err = m.decryptCutShort(ctx, client, keyID, m.blob(c.KeyID), keep)
 			break
 		}
-		out, err = client.Decrypt(ctx, &kms.DecryptInput{KeyId: keyID, CiphertextBlob: m.blob(c.KeyID)}, keep)
+		// The default algorithm named explicitly (Encrypt leaves it out):
+		// a target must take both forms.
+		out, err = client.Decrypt(ctx, &kms.DecryptInput{KeyId: keyID, CiphertextBlob: m.blob(c.KeyID),
+			EncryptionAlgorithm: types.EncryptionAlgorithmSpecSymmetricDefault}, keep)
 	case model.OpReEncrypt:
 		out, err = client.ReEncrypt(ctx, &kms.ReEncryptInput{SourceKeyId: keyID, DestinationKeyId: keyARN, CiphertextBlob: m.blob(c.KeyID)}, keep)
 	case model.OpGenerateDataKey:
-		out, err = client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: keyID, KeySpec: types.DataKeySpecAes256}, keep)
+		// Every other data key is AES_128, so both key specs are checked
+		// (wrongFields reads the length asked for from the input).
+		spec := types.DataKeySpecAes256
+		if m.dataKeys++; m.dataKeys%2 == 0 {
+			spec = types.DataKeySpecAes128
+		}
+		var o *kms.GenerateDataKeyOutput
+		if o, err = client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: keyID, KeySpec: spec}, keep); err == nil {
+			out = dataKey{o, spec}
+		}
 	case model.OpGenerateDataKeyWithoutPlaintext:
 		out, err = client.GenerateDataKeyWithoutPlaintext(ctx, &kms.GenerateDataKeyWithoutPlaintextInput{KeyId: keyID, KeySpec: types.DataKeySpecAes256}, keep)
 	case model.OpGenerateDataKeyPair:

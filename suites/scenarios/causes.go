@@ -199,6 +199,9 @@ func causes() []drive.Scenario {
 		// Two public stores may share an endpoint on other paths (spec §2.1).
 		cause(opCreate, "uri-endpoint-shared-by-public-stores", xks, alt(),
 			one(m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateXksInput("kmsconform-other", m.EndpointA, m.PathAlt, m.CredentialA)})),
+		// From a public endpoint to VPC endpoint service connectivity.
+		cause(opUpdate, "public-to-vpc", xks, update(m.UpdateStoreInput{Connectivity: m.Ptr(string(m.VpcEndpointService)),
+			Endpoint: m.Ptr(m.EndpointB), VpcService: m.Ptr(m.VpcServiceA)})),
 		// Back from VPC endpoint service connectivity to a public endpoint.
 		cause(opUpdate, "vpc-to-public", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
 			update(m.UpdateStoreInput{Connectivity: m.Ptr(string(m.PublicEndpoint)), Endpoint: m.Ptr(m.EndpointB)})),

@@ -245,6 +245,14 @@ func Scenarios() []drive.Scenario {
 			one(m.Call{Op: m.OpDeleteCustomKeyStore, StoreID: sid}),
 			one(m.Call{Op: m.OpCreateCustomKeyStore, Create: m.CreateCloudHSMInput("eleventh", m.ClusterB, m.TrustAnchorB, m.KmsuserPassword)}),
 		)},
+		// The quota holds for a VPC endpoint service store too, checked
+		// after the service.
+		drive.Scenario{Name: "store-quota-vpc", Steps: seq(
+			one(create(m.External, "")), fillers(m.StoreQuota-1),
+			one(vpcCreate("eleventh", m.EndpointB, m.VpcServiceA)),
+			one(m.Call{Op: m.OpDeleteCustomKeyStore, StoreID: sid}),
+			one(vpcCreate("eleventh", m.EndpointB, m.VpcServiceA)),
+		)},
 		drive.Scenario{Name: "describe-pagination", Steps: seq(one(create(m.External, "")), fillers(4)), Check: checkPagination},
 	)
 	ss = append(ss, connectionErrors()...)

@@ -484,6 +484,9 @@ func (c *control) PutProxy(ctx context.Context, p targets.Proxy) error {
 			Credentials: creds,
 			Region:      c.emu.Region(),
 			SlowDelay:   c.slow,
+			// The most key managers the XKS spec allows in a health
+			// answer: KMS must take every one of them.
+			EKMCount: 10,
 		})
 		if err != nil {
 			return fmt.Errorf("emulator target: %w", err)
