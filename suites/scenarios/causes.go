@@ -205,6 +205,10 @@ func causes() []drive.Scenario {
 		// Back from VPC endpoint service connectivity to a public endpoint.
 		cause(opUpdate, "vpc-to-public", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
 			update(m.UpdateStoreInput{Connectivity: m.Ptr(string(m.PublicEndpoint)), Endpoint: m.Ptr(m.EndpointB)})),
+		// The same with the service name given as an empty string, the
+		// other form the API reference allows ("a null or empty string").
+		cause(opUpdate, "vpc-to-public-empty-service-name", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
+			update(m.UpdateStoreInput{Connectivity: m.Ptr(string(m.PublicEndpoint)), Endpoint: m.Ptr(m.EndpointB), VpcService: m.Ptr("")})),
 		// A VPC endpoint service of another account than the one named
 		// (XksProxyVpcEndpointServiceOwner) is not found: at Create, or at
 		// the Connect that follows (spec §2.1).
