@@ -322,8 +322,15 @@ func (c *control) cluster(tc targets.Cluster) (*Cluster, error) {
 	for i := range tc.ActiveHSMs {
 		ec.HSMs = append(ec.HSMs, HSM{ID: "hsm-" + randomHex(11), AvailabilityZone: zone(i), State: "ACTIVE"})
 	}
+	// The second subnet has the one free address a connection needs (the
+	// Developer Guide: "one free IP address in each of the associated
+	// private subnets"): KMS must connect with that.
 	subnet := func(i int) Subnet {
-		return Subnet{ID: "subnet-" + randomHex(17), AvailabilityZone: zone(i), Private: true, FreeAddresses: 10}
+		free := 10
+		if i == 1 {
+			free = 1
+		}
+		return Subnet{ID: "subnet-" + randomHex(17), AvailabilityZone: zone(i), Private: true, FreeAddresses: free}
 	}
 	ec.Subnets = []Subnet{subnet(0)}
 	if tc.NetworkOK {
