@@ -26,6 +26,7 @@ func TestFieldChecksCatchWrongFields(t *testing.T) {
 		{"deletion-date-on-disabled-keys", "AWS_CLOUDHSM/CONNECTED/DisableKey", "DeletionDate"},
 		{"connect-answers-a-body", "EXTERNAL_KEY_STORE/DISCONNECTED/ConnectCustomKeyStore", "a JSON object with no properties"},
 		{"describe-leaks-kmsuser-password", "AWS_CLOUDHSM/DISCONNECTED/DescribeCustomKeyStores/by-id", "carries a secret"},
+		{"encrypt-answers-key-id", "AWS_CLOUDHSM/CONNECTED/Encrypt", "not the key ARN"},
 	} {
 		c, ok := cells[tc.cell]
 		if !ok {

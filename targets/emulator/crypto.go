@@ -200,7 +200,11 @@ func (e *Emulator) opEncrypt(ctx context.Context, body []byte) (any, *apiError) 
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"CiphertextBlob": blob, "KeyId": u.arn, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}, nil
+	named := u.arn
+	if e.mut(mutEncryptAnswersKeyID) {
+		named = u.id
+	}
+	return map[string]any{"CiphertextBlob": blob, "KeyId": named, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}, nil
 }
 
 // decryptInput resolves the key of a ciphertext and checks it against the
@@ -253,6 +257,9 @@ func (e *Emulator) opDecrypt(ctx context.Context, body []byte) (any, *apiError) 
 	validateAlgorithm(&v, in.EncryptionAlgorithm)
 	if err := v.err(); err != nil {
 		return nil, err
+	}
+	if e.mut(mutShortCiphertextInternal) && len(in.CiphertextBlob) < 1+keyIDLen {
+		return nil, internalErr("index out of range")
 	}
 	pt, u, err := e.decryptWith(ctx, "Decrypt", in.CiphertextBlob, in.KeyId, in.EncryptionContext)
 	if err != nil {

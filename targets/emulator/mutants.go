@@ -66,6 +66,9 @@ const (
 	mutUpdateUriPathUnchecked  = "update-xks-uri-path-pattern-unchecked"
 	mutDescribeAnyMarker       = "describe-accepts-any-marker"
 	mutDescribeIgnoresLimit    = "describe-ignores-limit"
+	mutEncryptAnswersKeyID     = "encrypt-answers-key-id"
+	mutXksEncryptUnchecked     = "xks-encrypt-answer-unchecked"
+	mutShortCiphertextInternal = "short-ciphertext-internal-error"
 )
 
 // Mutants lists every mutant, for `make mutants` and for the check of
@@ -115,6 +118,9 @@ var Mutants = []Mutant{
 	{mutUpdateUriPathUnchecked, "UpdateCustomKeyStore", typeXKS, "any", "UpdateCustomKeyStore skips the XksProxyUriPath pattern"},
 	{mutDescribeAnyMarker, "DescribeCustomKeyStores", "both", "any", "DescribeCustomKeyStores takes a Marker it never returned (from the start) instead of InvalidMarkerException"},
 	{mutDescribeIgnoresLimit, "DescribeCustomKeyStores", "both", "any", "DescribeCustomKeyStores ignores Limit: a page holds up to 100 stores"},
+	{mutEncryptAnswersKeyID, "Encrypt", "both", stateConnected, "Encrypt's answer names the key by its id, not by its key ARN"},
+	{mutXksEncryptUnchecked, "Encrypt", typeXKS, stateConnected, "the lengths in the XKS proxy's Encrypt answer (IV, tag, metadata, ciphertext) are not checked"},
+	{mutShortCiphertextInternal, "Decrypt", "both", stateConnected, "a ciphertext too short to name its key answers 500 KMSInternalException, not InvalidCiphertextException"},
 }
 
 // MutantNames returns the names of every mutant.
