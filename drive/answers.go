@@ -31,12 +31,8 @@ func wrongFields(c model.Call, out any, m *Mapper) string {
 		return firstOf(m.keyNamed("SourceKeyId", o.SourceKeyId, key), m.keyNamed("KeyId", o.KeyId, key),
 			symmetric(o.SourceEncryptionAlgorithm), symmetric(o.DestinationEncryptionAlgorithm), nonEmpty("CiphertextBlob", o.CiphertextBlob))
 	case dataKey:
-		want := 32
-		if o.spec == types.DataKeySpecAes128 {
-			want = 16
-		}
-		if len(o.Plaintext) != want {
-			return fmt.Sprintf("Plaintext is %d bytes; KeySpec %s asks for a %d-byte data key", len(o.Plaintext), o.spec, want)
+		if len(o.Plaintext) != o.want {
+			return fmt.Sprintf("Plaintext is %d bytes; the call asked for a %d-byte data key", len(o.Plaintext), o.want)
 		}
 		return firstOf(m.keyNamed("KeyId", o.KeyId, key), nonEmpty("CiphertextBlob", o.CiphertextBlob))
 	case *kms.GenerateDataKeyWithoutPlaintextOutput:
@@ -63,10 +59,11 @@ func wrongFields(c model.Call, out any, m *Mapper) string {
 	return ""
 }
 
-// dataKey is a GenerateDataKey answer with the key spec it asked for.
+// dataKey is a GenerateDataKey answer with the length in bytes it asked
+// for.
 type dataKey struct {
 	*kms.GenerateDataKeyOutput
-	spec types.DataKeySpec
+	want int
 }
 
 // keyNamed says what is wrong with a KeyId (or SourceKeyId) field naming

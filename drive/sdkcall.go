@@ -380,15 +380,22 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 	case model.OpReEncrypt:
 		out, err = client.ReEncrypt(ctx, &kms.ReEncryptInput{SourceKeyId: keyID, DestinationKeyId: keyARN, CiphertextBlob: m.blob(c.KeyID)}, keep)
 	case model.OpGenerateDataKey:
-		// Every other data key is AES_128, so both key specs are checked
-		// (wrongFields reads the length asked for from the input).
-		spec := types.DataKeySpecAes256
-		if m.dataKeys++; m.dataKeys%2 == 0 {
-			spec = types.DataKeySpecAes128
+		// The data key's length is asked for in turn as KeySpec AES_256,
+		// KeySpec AES_128 and NumberOfBytes 64, so each form is checked
+		// (wrongFields compares the length with the one asked for).
+		req := &kms.GenerateDataKeyInput{KeyId: keyID}
+		want := 32
+		switch m.dataKeys++; m.dataKeys % 3 {
+		case 1:
+			req.KeySpec = types.DataKeySpecAes256
+		case 2:
+			req.KeySpec, want = types.DataKeySpecAes128, 16
+		default:
+			req.NumberOfBytes, want = aws.Int32(64), 64
 		}
 		var o *kms.GenerateDataKeyOutput
-		if o, err = client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: keyID, KeySpec: spec}, keep); err == nil {
-			out = dataKey{o, spec}
+		if o, err = client.GenerateDataKey(ctx, req, keep); err == nil {
+			out = dataKey{o, want}
 		}
 	case model.OpGenerateDataKeyWithoutPlaintext:
 		out, err = client.GenerateDataKeyWithoutPlaintext(ctx, &kms.GenerateDataKeyWithoutPlaintextInput{KeyId: keyID, KeySpec: types.DataKeySpecAes256}, keep)

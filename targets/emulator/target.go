@@ -332,11 +332,11 @@ func (c *control) cluster(tc targets.Cluster) (*Cluster, error) {
 		}
 		return Subnet{ID: "subnet-" + randomHex(17), AvailabilityZone: zone(i), Private: true, FreeAddresses: free}
 	}
-	ec.Subnets = []Subnet{subnet(0)}
-	if tc.NetworkOK {
-		ec.Subnets = append(ec.Subnets, subnet(1))
-		ec.SecurityGroupOK = true
-	}
+	// A network that is not OK has its second subnet public: private
+	// subnets in one Availability Zone only.
+	ec.Subnets = []Subnet{subnet(0), subnet(1)}
+	ec.Subnets[1].Private = tc.NetworkOK
+	ec.SecurityGroupOK = true
 	switch tc.Kmsuser {
 	case "", targets.KmsuserReady:
 		ec.KmsUser = &KmsUser{Password: tc.Password, FailedLogins: tc.FailedLogins}
