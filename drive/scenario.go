@@ -255,6 +255,45 @@ func (r *cellRun) scenarioStep(ctx context.Context, ws []model.World, c model.Ca
 	switch c.Op {
 	case model.OpCreateKey, model.OpEnableKey, model.OpDisableKey, model.OpScheduleKeyDeletion, model.OpCancelKeyDeletion:
 		return r.observeKeys(ctx, next)
+	case model.OpUpdateCustomKeyStore:
+		if obs.Code == SuccessCode && c.StoreID != nil {
+			return r.observeStore(ctx, next, *c.StoreID)
+		}
+	}
+	return next, nil
+}
+
+// observeStore reads the DescribeCustomKeyStores entry of model store id
+// after an update and keeps the worlds whose store it matches field by
+// field (checkEntryFields): an update the target acknowledged must show.
+func (r *cellRun) observeStore(ctx context.Context, ws []model.World, id string) ([]model.World, error) {
+	r.m.Calls++
+	out, err := r.client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{CustomKeyStoreId: aws.String(r.m.StoreID(id))})
+	if err != nil {
+		obs := Classify(err)
+		return nil, endWith(Fail, "DescribeCustomKeyStores of the updated store answered %s: %s", obs.Code, obs.Message)
+	}
+	if len(out.CustomKeyStores) != 1 {
+		return nil, endWith(Fail, "DescribeCustomKeyStores of the updated store listed %d stores", len(out.CustomKeyStores))
+	}
+	var next []model.World
+	var why error
+	for _, w := range ws {
+		s, found := w.Store(id)
+		if !found {
+			continue
+		}
+		if err := checkEntryFields(out.CustomKeyStores[0], s, r.m, r.creationDates()); err != nil {
+			why = err
+			continue
+		}
+		next = append(next, w)
+	}
+	if len(next) == 0 && why != nil {
+		return nil, endWith(Fail, "after the update: %s", detailOf(why))
+	}
+	if len(next) == 0 {
+		return ws, nil
 	}
 	return next, nil
 }

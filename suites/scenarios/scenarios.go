@@ -227,6 +227,14 @@ func Scenarios() []drive.Scenario {
 			one(create(m.External, "")), proxy(m.ProxySlow), connect(),
 			disconnect(), proxy(m.ProxyHealthy), connect(),
 		)},
+		// A Disconnect while the health check of a Connect is still out
+		// (the proxy answers late), then a new Connect: it must run a health
+		// check of its own, not wait for the abandoned one.
+		drive.Scenario{Name: "xks-reconnect-during-health-check", Steps: seq(
+			one(create(m.External, "")), proxy(m.ProxySlow),
+			one(m.Call{Op: m.OpConnectCustomKeyStore, StoreID: sid}), disconnect(), connect(), disconnect(),
+			proxy(m.ProxyHealthy), connect(),
+		)},
 		drive.Scenario{Name: "xks-credential-rotation", Steps: seq(
 			one(create(m.External, "")), connect(), createKey(m.External), key(m.OpEncrypt),
 			proxy(m.ProxyHealthy, m.CredentialA, m.CredentialB), key(m.OpEncrypt),

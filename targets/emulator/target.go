@@ -322,6 +322,11 @@ func (c *control) cluster(tc targets.Cluster) (*Cluster, error) {
 	for i := range tc.ActiveHSMs {
 		ec.HSMs = append(ec.HSMs, HSM{ID: "hsm-" + randomHex(11), AvailabilityZone: zone(i), State: "ACTIVE"})
 	}
+	if tc.ActiveHSMs == 1 {
+		// Active HSMs in one Availability Zone only: a second HSM there
+		// does not make two in different zones.
+		ec.HSMs = append(ec.HSMs, HSM{ID: "hsm-" + randomHex(11), AvailabilityZone: zone(0), State: "ACTIVE"})
+	}
 	// The second subnet has the one free address a connection needs (the
 	// Developer Guide: "one free IP address in each of the associated
 	// private subnets"): KMS must connect with that.
