@@ -227,9 +227,10 @@ func Scenarios() []drive.Scenario {
 			one(create(m.External, "")), proxy(m.ProxySlow), connect(),
 			disconnect(), proxy(m.ProxyHealthy), connect(),
 		)},
-		// A Disconnect while the health check of a Connect is still out
-		// (the proxy answers late), then a new Connect: it must run a health
-		// check of its own, not wait for the abandoned one.
+		// A Disconnect while a Connect is under way and the proxy answers
+		// late, then new Connects: each settles as its own proxy answer
+		// decides (whether the first health check had started when the
+		// Disconnect came is up to the target's timing).
 		drive.Scenario{Name: "xks-reconnect-during-health-check", Steps: seq(
 			one(create(m.External, "")), proxy(m.ProxySlow),
 			one(m.Call{Op: m.OpConnectCustomKeyStore, StoreID: sid}), disconnect(), connect(), disconnect(),
