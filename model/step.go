@@ -284,7 +284,8 @@ func clusterChecksCreate(w World, n Store) []finding {
 
 // xksConfigChecks checks an external key store configuration n against the
 // other stores and, when health is set, the proxy (spec §2.1, §2.4).
-// vpcChanged says whether the VPC endpoint service is new to the store.
+// vpcChanged says whether the call names the VPC endpoint service's part
+// of the configuration (a create always does).
 func xksConfigChecks(w World, n Store, health, vpcChanged bool) []finding {
 	var fs []finding
 	for _, s := range w.Stores {
@@ -563,12 +564,16 @@ func updateContent(w World, s Store, u *UpdateStoreInput) []Outcome {
 		if u.Connectivity != nil {
 			n.Connectivity = XksConnectivity(*u.Connectivity)
 		}
+		// An update that names part of a VPC store's connection to its
+		// proxy (the service, its owner, the endpoint, the connectivity)
+		// may have KMS check the VPC endpoint service (maybe findings); one
+		// that names none of them (a name, path or credential) does not.
 		vpcChanged := false
 		if n.Connectivity == PublicEndpoint {
 			n.VpcService, n.VpcOwner = "", ""
 		} else {
+			vpcChanged = u.VpcService != nil || u.VpcOwner != nil || u.Endpoint != nil || u.Connectivity != nil
 			if u.VpcService != nil {
-				vpcChanged = *u.VpcService != s.VpcService || s.Connectivity != VpcEndpointService
 				n.VpcService = *u.VpcService
 			}
 			if u.VpcOwner != nil {

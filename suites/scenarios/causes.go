@@ -224,6 +224,12 @@ func causes() []drive.Scenario {
 		cause(opUpdate, "vpc-service-invalid-configuration", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
 			one(m.Call{Op: m.OpSetVpcService, VpcServiceSpec: &m.VpcService{Name: m.VpcServiceB, Status: m.VpcServiceInvalidConfig}}),
 			update(m.UpdateStoreInput{VpcService: m.Ptr(m.VpcServiceB)})),
+		// An update that names no part of the store's VPC connection (here
+		// its path) does not look at the VPC endpoint service; one that
+		// names the endpoint may.
+		cause(opUpdate, "vpc-service-invalid-configuration-unnamed", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
+			one(m.Call{Op: m.OpSetVpcService, VpcServiceSpec: &m.VpcService{Name: m.VpcServiceA, Status: m.VpcServiceInvalidConfig}}),
+			update(m.UpdateStoreInput{Path: m.Ptr(m.PathAlt)}), update(m.UpdateStoreInput{Endpoint: m.Ptr(m.EndpointB)})),
 		cause(opUpdate, "vpc-service-not-found", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
 			one(m.Call{Op: m.OpDeleteVpcService, VpcServiceName: m.VpcServiceB}), update(m.UpdateStoreInput{VpcService: m.Ptr(m.VpcServiceB)})),
 		// The external key behind a new KMS key (spec §2.7).
