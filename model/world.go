@@ -186,12 +186,17 @@ const (
 	// VpcServicePrivateDNSUnverified is a service whose private DNS name is
 	// not verified: one of the requirements (rule xks.vpc-service-checks).
 	VpcServicePrivateDNSUnverified VpcServiceStatus = "private-dns-unverified"
+	// VpcServicePrivateDNSOtherHost is a service whose verified private
+	// DNS name is another host than the store's XksProxyUriEndpoint (the
+	// API reference: for VPC connectivity the endpoint is "https://
+	// followed by the private DNS name of the VPC endpoint service").
+	VpcServicePrivateDNSOtherHost VpcServiceStatus = "private-dns-other-host"
 )
 
 // misconfigured reports whether a VPC endpoint service fails one of the
 // requirements for an external key store.
 func (s VpcServiceStatus) misconfigured() bool {
-	return s == VpcServiceInvalidConfig || s == VpcServicePrivateDNSUnverified
+	return s == VpcServiceInvalidConfig || s == VpcServicePrivateDNSUnverified || s == VpcServicePrivateDNSOtherHost
 }
 
 // VpcService is a VPC endpoint service in front of a proxy. A name not in

@@ -155,6 +155,9 @@ const (
 	VpcServiceKMSNotAllowed VpcServiceStatus = "kms-not-allowed"
 	// VpcServicePrivateDNSUnverified has a private DNS name not verified.
 	VpcServicePrivateDNSUnverified VpcServiceStatus = "private-dns-unverified"
+	// VpcServicePrivateDNSOtherHost has a verified private DNS name that
+	// is not the store's endpoint host.
+	VpcServicePrivateDNSOtherHost VpcServiceStatus = "private-dns-other-host"
 )
 
 // Backing is what a target without a control plane offers for routes made

@@ -160,6 +160,10 @@ func connectionErrors() []drive.Scenario {
 			one(createVpc()), vpcService(m.VpcServicePrivateDNSUnverified), connect(),
 			disconnect(), vpcService(m.VpcServiceOK), connect(),
 		)},
+		{Name: "failed-recovery/XKS-vpc-service-private-dns-other-host", Steps: seq(
+			one(createVpc()), vpcService(m.VpcServicePrivateDNSOtherHost), connect(),
+			disconnect(), vpcService(m.VpcServiceOK), connect(),
+		)},
 		{Name: "failed-recovery/XKS-vpc-service-invalid", Steps: seq(
 			one(createVpc()), vpcService(m.VpcServiceInvalidConfig), connect(),
 			disconnect(), vpcService(m.VpcServiceOK), connect(),

@@ -668,7 +668,8 @@ func (c *control) DeleteProxy(ctx context.Context, endpoint string) error {
 // host, and the store's endpoint is what reaches the proxy anyway.
 // "invalid-config" puts its load balancer in one Availability Zone only;
 // "kms-not-allowed" leaves KMS's principal out of the allowed principals;
-// "private-dns-unverified" leaves its private DNS name unverified.
+// "private-dns-unverified" leaves its private DNS name unverified;
+// "private-dns-other-host" verifies a private DNS name of another host.
 func (c *control) PutVpcService(ctx context.Context, v targets.VpcService) error {
 	svc := &VpcEndpointService{Name: v.Name, AllowsKMS: true, AvailabilityZones: 2, PrivateDNSVerified: true, AnyPrivateDNSName: true}
 	switch v.Status {
@@ -679,6 +680,8 @@ func (c *control) PutVpcService(ctx context.Context, v targets.VpcService) error
 		svc.AllowsKMS = false
 	case targets.VpcServicePrivateDNSUnverified:
 		svc.PrivateDNSVerified = false
+	case targets.VpcServicePrivateDNSOtherHost:
+		svc.AnyPrivateDNSName, svc.PrivateDNSName = false, "vpce.other-host.invalid"
 	default:
 		return fmt.Errorf("emulator target: unknown VPC endpoint service status %q", v.Status)
 	}
