@@ -117,6 +117,9 @@ func proxyRequest(w World, s Store, api proxyAPI, xksKeyID string) []proxyAnswer
 	if len(as) > 0 {
 		return as
 	}
+	if p.Fault == ProxyBadHealthAnswer && api == apiHealth {
+		return []proxyAnswer{pxBadShape}
+	}
 	if p.Fault == ProxyEKMUnavailable {
 		if xksKeyID == "" {
 			return []proxyAnswer{pxEKMUnavailable}
@@ -173,6 +176,8 @@ func healthFindings(as []proxyAnswer) []finding {
 			fs = append(fs, finding{err: ErrXksProxyInvalidConfiguration, rule: r})
 		case pxMalformed, pxInternal:
 			fs = append(fs, finding{err: ErrXksProxyInvalidResponse, rule: r})
+		case pxBadShape:
+			fs = append(fs, finding{err: ErrXksProxyInvalidResponse, rule: rXksAnswerShape})
 		case pxDenied:
 			for _, e := range []Exception{ErrXksProxyIncorrectAuthCredential, ErrXksProxyInvalidResponse, ErrXksProxyUriUnreachable} {
 				fs = append(fs, finding{err: e, rule: rXksHealthDenied})
@@ -263,6 +268,8 @@ func xksConnect(w World, s Store) []connectResult {
 			rs = append(rs, connectResult{ErrCodeInvalidCredentials, rSettleFailedXks})
 		case pxMalformed:
 			rs = append(rs, connectResult{ErrCodeXksProxyInvalidResponse, rSettleFailedXks})
+		case pxBadShape:
+			rs = append(rs, connectResult{ErrCodeXksProxyInvalidResponse, rXksAnswerShape})
 		case pxPath:
 			rs = append(rs, connectResult{ErrCodeXksProxyInvalidConfiguration, rSettleFailedXksInferred})
 		case pxDenied:

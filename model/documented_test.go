@@ -62,7 +62,7 @@ func TestOnlyDocumentedExceptions(t *testing.T) {
 	keyOps := append(append([]Op{OpDescribeKey, OpEnableKey, OpDisableKey, OpScheduleKeyDeletion, OpCancelKeyDeletion},
 		CryptoOps...), UnsupportedKeyOps...)
 	faults := []ProxyFault{ProxyHealthy, ProxyUnreachable, ProxySlow, ProxyTLSInvalid, ProxyDenyAll, ProxyThrottling,
-		ProxyInternal, ProxyDepTimeout, ProxyMalformed, ProxyEKMUnavailable, ProxyEKMDegraded, ProxyNetworkError, ProxyKMSInternalError}
+		ProxyInternal, ProxyDepTimeout, ProxyMalformed, ProxyEKMUnavailable, ProxyEKMDegraded, ProxyBadHealthAnswer, ProxyNetworkError, ProxyKMSInternalError}
 	for _, c := range Cells() {
 		if _, ok := c.Setup.Key(SubjectKeyID); ok {
 			for _, prep := range []Op{"", OpDisableKey, OpScheduleKeyDeletion} {

@@ -24,7 +24,7 @@ func faultCalls(w World) []Call {
 		}
 	}
 	for _, f := range []ProxyFault{ProxyHealthy, ProxyUnreachable, ProxySlow, ProxyTLSInvalid, ProxyDenyAll, ProxyThrottling,
-		ProxyInternal, ProxyDepTimeout, ProxyMalformed, ProxyEKMUnavailable, ProxyEKMDegraded, ProxyNetworkError, ProxyKMSInternalError} {
+		ProxyInternal, ProxyDepTimeout, ProxyMalformed, ProxyEKMUnavailable, ProxyEKMDegraded, ProxyBadHealthAnswer, ProxyNetworkError, ProxyKMSInternalError} {
 		p := HealthyProxy(EndpointA)
 		p.Fault = f
 		cs = append(cs, Call{Op: OpSetProxy, Proxy: &p})

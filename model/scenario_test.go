@@ -349,6 +349,7 @@ func TestXksHealthCheckAtCreate(t *testing.T) {
 	}{
 		{ProxyHealthy, "200"},
 		{ProxyEKMDegraded, "200"},
+		{ProxyBadHealthAnswer, "XksProxyInvalidResponse"},
 		{ProxyUnreachable, "XksProxyUriUnreachable"},
 		{ProxySlow, "XksProxyUriUnreachable"},
 		{ProxyTLSInvalid, "XksProxyUriUnreachable | XksProxyInvalidConfiguration"}, // C: the XKS spec against the Developer Guide

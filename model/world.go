@@ -124,6 +124,10 @@ const (
 	ProxyMalformed      ProxyFault = "malformed"          // a non-JSON or malformed answer
 	ProxyEKMUnavailable ProxyFault = "ekm-unavailable"    // every external key manager UNAVAILABLE
 	ProxyEKMDegraded    ProxyFault = "ekm-degraded"       // DEGRADED: still healthy for KMS
+	// ProxyBadHealthAnswer answers GetHealthStatus with a body the XKS
+	// spec's response shape does not allow (fleet size missing or 0, no or
+	// more than 10 key managers); its key answers are sound.
+	ProxyBadHealthAnswer ProxyFault = "bad-health-answer"
 	// ProxyNetworkError: the network breaks a connection to the proxy
 	// after it is made (a reset), as opposed to no connection at all.
 	ProxyNetworkError ProxyFault = "network-error"

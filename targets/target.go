@@ -119,6 +119,7 @@ const (
 	ProxyMalformed         ProxyFault = "malformed"
 	ProxyEKMUnavailable    ProxyFault = "ekm-unavailable"
 	ProxyEKMDegraded       ProxyFault = "ekm-degraded"
+	ProxyBadHealthAnswer   ProxyFault = "bad-health-answer"
 	// ProxyNetworkError: the network resets a connection to the proxy
 	// after it is made (NETWORK_ERRORS at a connect).
 	ProxyNetworkError ProxyFault = "network-error"

@@ -179,6 +179,9 @@ func causes() []drive.Scenario {
 		// External key stores: the proxy's answers to the health check of
 		// Create and Update (spec §2.1, §2.4, §7.4).
 		cause(opCreate, "proxy-invalid-response", proxyOn(m.EndpointA, func(p *m.Proxy) { p.Fault = m.ProxyMalformed }), xks),
+		// Health answers of the wrong shape: the proxy breaks the next rule
+		// at each answer, so four creates meet all four.
+		cause(opCreate, "proxy-bad-health-answer", proxyOn(m.EndpointA, func(p *m.Proxy) { p.Fault = m.ProxyBadHealthAnswer }), xks, xks, xks, xks),
 		cause(opUpdate, "proxy-invalid-response", xks, proxyOn(m.EndpointB, func(p *m.Proxy) { p.Fault = m.ProxyMalformed }),
 			update(m.UpdateStoreInput{Endpoint: m.Ptr(m.EndpointB)})),
 		cause(opUpdate, "proxy-unreachable", xks, proxyOn(m.EndpointB, func(p *m.Proxy) { p.Fault = m.ProxyUnreachable }),

@@ -409,6 +409,7 @@ var proxyFaults = map[targets.ProxyFault]xksproxy.Fault{
 	targets.ProxyMalformed:         xksproxy.FaultNonJSON,
 	targets.ProxyEKMUnavailable:    xksproxy.FaultHealthUnavailable,
 	targets.ProxyEKMDegraded:       xksproxy.FaultHealthDegraded,
+	targets.ProxyBadHealthAnswer:   xksproxy.FaultBadHealthAnswer,
 }
 
 // routeFaults are the model's proxy faults that lie between KMS and the

@@ -92,6 +92,7 @@ const (
 	faultHealthDegraded    = "health-degraded"
 	faultBadMetadataAnswer = "bad-metadata-answer"
 	faultBadEncryptAnswer  = "bad-encrypt-answer"
+	faultBadHealthAnswer   = "bad-health-answer"
 )
 
 // proxyFaults maps the model's proxy faults (targets.Proxy.Fault) onto the
@@ -109,6 +110,7 @@ var proxyFaults = map[targets.ProxyFault]string{
 	targets.ProxyMalformed:         faultNonJSON,
 	targets.ProxyEKMUnavailable:    faultHealthUnavailable,
 	targets.ProxyEKMDegraded:       faultHealthDegraded,
+	targets.ProxyBadHealthAnswer:   faultBadHealthAnswer,
 }
 
 // keyInfo is a key of the control API (GET /keys, POST /keys, PATCH

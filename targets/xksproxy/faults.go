@@ -58,6 +58,10 @@ const (
 	// than the plaintext, each with the integrity value of what the answer
 	// carries; then a wrong ciphertextDataIntegrityValue.
 	FaultBadEncryptAnswer Fault = "bad-encrypt-answer"
+	// FaultBadHealthAnswer shapes GetHealthStatus (proxy-wide only): no
+	// xksProxyFleetSize, then a fleet size of 0, then no ekmFleetDetails,
+	// then 11 of them (1 to 10).
+	FaultBadHealthAnswer Fault = "bad-health-answer"
 
 	// TLS faults swap the server certificate or protocol; proxy-wide only.
 	FaultTLSExpired    Fault = "tls-expired"      // certificate expired yesterday
@@ -93,6 +97,7 @@ var faults = map[Fault]faultInfo{
 	FaultMalformedJSON:              {},
 	FaultBadMetadataAnswer:          {},
 	FaultBadEncryptAnswer:           {},
+	FaultBadHealthAnswer:            {proxyOnly: true},
 	FaultTLSExpired:                 {proxyOnly: true},
 	FaultTLSWrongName:               {proxyOnly: true},
 	FaultTLSUntrusted:               {proxyOnly: true},
@@ -152,6 +157,7 @@ func faultMessage(f Fault) string { return "injected fault: " + string(f) }
 const (
 	badMetadataShapes = 4
 	badEncryptShapes  = 5
+	badHealthShapes   = 4
 )
 
 // shapes reports whether f is an answer-shape fault for API op.
@@ -159,8 +165,8 @@ func (f Fault) shapes(op Operation) bool {
 	return f == FaultBadMetadataAnswer && op == OpGetKeyMetadata || f == FaultBadEncryptAnswer && op == OpEncrypt
 }
 
-// misshape breaks a successful GetKeyMetadata or Encrypt answer with
-// shape n (modulo the number of shapes of its API). A broken Encrypt
+// misshape breaks a successful GetHealthStatus, GetKeyMetadata or Encrypt
+// answer with shape n (modulo the number of shapes of its API). A broken Encrypt
 // answer carries the integrity value of what it does carry (aad is the
 // request's), so that only the one break is wrong.
 func misshape(resp any, n uint64, aad []byte) any {
@@ -180,6 +186,24 @@ func misshape(resp any, n uint64, aad []byte) any {
 				usage = append(usage, "USAGE_"+strconv.Itoa(i))
 			}
 			doc["keyUsage"] = usage
+		}
+		return doc
+	case HealthResponse:
+		doc := map[string]any{"xksProxyFleetSize": r.XksProxyFleetSize, "xksProxyVendor": r.XksProxyVendor,
+			"xksProxyModel": r.XksProxyModel, "ekmVendor": r.EkmVendor, "ekmFleetDetails": r.EkmFleetDetails}
+		switch n % badHealthShapes {
+		case 0:
+			delete(doc, "xksProxyFleetSize")
+		case 1:
+			doc["xksProxyFleetSize"] = 0
+		case 2:
+			delete(doc, "ekmFleetDetails")
+		default:
+			ekms := slices.Clone(r.EkmFleetDetails)
+			for len(ekms) < 11 {
+				ekms = append(ekms, EKMStatus{ID: "ekm-extra-" + strconv.Itoa(len(ekms)+1), Model: ekmModel, HealthStatus: "ACTIVE"})
+			}
+			doc["ekmFleetDetails"] = ekms
 		}
 		return doc
 	case EncryptResponse:

@@ -452,4 +452,31 @@ func TestAnswerShapeFaults(t *testing.T) {
 	if e := encrypt(); len(e.InitializationVector) != 12 || len(e.AuthenticationTag) != 16 {
 		t.Fatalf("cleared fault still shapes: %+v", e)
 	}
+
+	if p.SetKeyFault("k", FaultBadHealthAnswer) == nil {
+		t.Fatal("bad-health-answer accepted as a key fault")
+	}
+	p.SetFault(FaultBadHealthAnswer)
+	health := func() map[string]json.RawMessage {
+		return mustDecode[map[string]json.RawMessage](t, c.post("/health", healthBody()))
+	}
+	ekms := func(d map[string]json.RawMessage) int {
+		var e []EKMStatus
+		_ = json.Unmarshal(d["ekmFleetDetails"], &e)
+		return len(e)
+	}
+	for i, broken := range []func(map[string]json.RawMessage) bool{
+		func(d map[string]json.RawMessage) bool { _, has := d["xksProxyFleetSize"]; return !has },
+		func(d map[string]json.RawMessage) bool { return string(d["xksProxyFleetSize"]) == "0" },
+		func(d map[string]json.RawMessage) bool { _, has := d["ekmFleetDetails"]; return !has },
+		func(d map[string]json.RawMessage) bool { return ekms(d) == 11 },
+	} {
+		if d := health(); !broken(d) {
+			t.Errorf("health answer %d is not broken as documented: %v", i, d)
+		}
+	}
+	if r := apiCalls(c, "k")[OpEncrypt](); r.status != 200 {
+		t.Fatalf("encrypt under bad-health-answer: %d %s", r.status, r.body)
+	}
+	p.ClearFaults()
 }

@@ -129,11 +129,15 @@ func (p *Proxy) serveAPI(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if op == OpGetHealthStatus {
+		var resp any = p.health()
 		switch f := p.proxyFault(); f {
 		case FaultHealthUnavailable, FaultHealthDegraded, FaultHealthPartiallyUnavailable:
 			rec.Fault = f
+		case FaultBadHealthAnswer:
+			rec.Fault = f
+			resp = misshape(resp, p.shapedHealth.Add(1)-1, nil)
 		}
-		writeJSON(w, http.StatusOK, p.health())
+		writeJSON(w, http.StatusOK, resp)
 		return
 	}
 	if f := p.keyFault(keyID); f != FaultNone {

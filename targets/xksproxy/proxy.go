@@ -109,7 +109,7 @@ type Proxy struct {
 	slowHeld atomic.Int64
 	// shapedMetadata and shapedEncrypt count the answers the answer-shape
 	// faults broke, to pick the next shape of each.
-	shapedMetadata, shapedEncrypt atomic.Uint64
+	shapedMetadata, shapedEncrypt, shapedHealth atomic.Uint64
 }
 
 // New builds a proxy without listening yet; call Start.
