@@ -378,7 +378,9 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 		out, err = client.Decrypt(ctx, &kms.DecryptInput{KeyId: keyID, CiphertextBlob: m.blob(c.KeyID),
 			EncryptionAlgorithm: types.EncryptionAlgorithmSpecSymmetricDefault}, keep)
 	case model.OpReEncrypt:
-		out, err = client.ReEncrypt(ctx, &kms.ReEncryptInput{SourceKeyId: keyID, DestinationKeyId: keyARN, CiphertextBlob: m.blob(c.KeyID)}, keep)
+		// No SourceKeyId: KMS finds a symmetric ciphertext's key in the
+		// ciphertext (Decrypt names it, so both forms are checked).
+		out, err = client.ReEncrypt(ctx, &kms.ReEncryptInput{DestinationKeyId: keyARN, CiphertextBlob: m.blob(c.KeyID)}, keep)
 	case model.OpGenerateDataKey:
 		// The data key's length is asked for in turn as KeySpec AES_256,
 		// KeySpec AES_128 and NumberOfBytes 64, so each form is checked
