@@ -22,8 +22,10 @@ var (
 )
 
 // MadeUpMarker is a DescribeCustomKeyStores Marker that satisfies the
-// input constraints but is no NextMarker KMS returned.
-const MadeUpMarker = "kmsconform-made-up-marker"
+// input constraints but is no NextMarker KMS returned. It is digits only,
+// so that a target taking any number for a page offset is caught (a marker
+// that is not a number would be refused merely for failing to parse).
+const MadeUpMarker = "1048576"
 
 // SubjectStoreName is the name of the store a cell's call is about.
 const SubjectStoreName = "kmsconform-subject"
