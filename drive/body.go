@@ -85,8 +85,15 @@ func checkBody(op model.Op, success bool, ans Answer, m *Mapper) error {
 	switch op {
 	case model.OpConnectCustomKeyStore, model.OpDisconnectCustomKeyStore, model.OpUpdateCustomKeyStore, model.OpDeleteCustomKeyStore:
 		var doc map[string]any
-		if err := json.Unmarshal(ans.Body, &doc); err != nil || len(doc) > 0 {
+		if err := json.Unmarshal(ans.Body, &doc); err != nil || doc == nil || len(doc) > 0 {
 			return endWith(Fail, "%s answered %s; the documentation says it returns a JSON object with no properties", op, m.redact(strings.TrimSpace(short(s))))
+		}
+	case model.OpEnableKey, model.OpDisableKey:
+		// No output members: "an empty HTTP body" (the API reference), or
+		// an empty JSON object.
+		var doc map[string]any
+		if strings.TrimSpace(s) != "" && (json.Unmarshal(ans.Body, &doc) != nil || doc == nil || len(doc) > 0) {
+			return endWith(Fail, "%s answered %s; it has no output: an empty body or an empty JSON object", op, m.redact(strings.TrimSpace(short(s))))
 		}
 	}
 	return nil

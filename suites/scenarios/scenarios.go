@@ -273,19 +273,28 @@ func Scenarios() []drive.Scenario {
 	return ss
 }
 
-// checkPagination pages through DescribeCustomKeyStores two at a time and
-// requires every store the scenario made, once each.
+// checkPagination pages through DescribeCustomKeyStores one and then two
+// at a time and requires every store the scenario made, once each.
 func checkPagination(ctx context.Context, client *kms.Client, mp *drive.Mapper) error {
+	for _, limit := range []int32{1, 2} {
+		if err := pageThrough(ctx, client, mp, limit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func pageThrough(ctx context.Context, client *kms.Client, mp *drive.Mapper, limit int32) error {
 	want := mp.TargetStores()
 	var got []string
 	var marker *string
 	for page := 0; page < 100; page++ {
-		out, err := client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{Limit: aws.Int32(2), Marker: marker})
+		out, err := client.DescribeCustomKeyStores(ctx, &kms.DescribeCustomKeyStoresInput{Limit: aws.Int32(limit), Marker: marker})
 		if err != nil {
-			return drive.Failf("page %d: %v", page+1, drive.Classify(err).Code)
+			return drive.Failf("Limit %d, page %d: %v", limit, page+1, drive.Classify(err).Code)
 		}
-		if len(out.CustomKeyStores) > 2 {
-			return drive.Failf("page %d holds %d stores with Limit 2", page+1, len(out.CustomKeyStores))
+		if len(out.CustomKeyStores) > int(limit) {
+			return drive.Failf("page %d holds %d stores with Limit %d", page+1, len(out.CustomKeyStores), limit)
 		}
 		for _, s := range out.CustomKeyStores {
 			got = append(got, aws.ToString(s.CustomKeyStoreId))
@@ -296,13 +305,13 @@ func checkPagination(ctx context.Context, client *kms.Client, mp *drive.Mapper) 
 			break
 		}
 		if out.NextMarker == nil {
-			return drive.Failf("page %d is Truncated without a NextMarker", page+1)
+			return drive.Failf("Limit %d: page %d is Truncated without a NextMarker", limit, page+1)
 		}
 		marker = out.NextMarker
 	}
 	for _, id := range want {
 		if n := count(got, id); n != 1 {
-			return drive.Failf("store %s appears %d times across the pages", id, n)
+			return drive.Failf("Limit %d: store %s appears %d times across the pages", limit, id, n)
 		}
 	}
 	return nil

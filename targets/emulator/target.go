@@ -167,6 +167,8 @@ type control struct {
 	// proxy (a new path, DeleteProxy then PutProxy) still decrypts what
 	// the old one encrypted. Reset forgets them.
 	keys map[string]map[string][]byte
+	// started counts the proxies started, to alternate their fleet size.
+	started int
 }
 
 type proxyEntry struct {
@@ -490,6 +492,13 @@ func (c *control) PutProxy(ctx context.Context, p targets.Proxy) error {
 		}
 	}
 	if pe == nil {
+		// Health answers list 10 key managers or 1, in turn: the most and
+		// the fewest the XKS spec allows, and KMS must take either.
+		c.started++
+		ekms := 10
+		if c.started%2 == 0 {
+			ekms = 1
+		}
 		px, err := xksproxy.New(xksproxy.Options{
 			Addr:        "127.0.0.1:0",
 			PathPrefix:  prefix,
@@ -497,9 +506,7 @@ func (c *control) PutProxy(ctx context.Context, p targets.Proxy) error {
 			Credentials: creds,
 			Region:      c.emu.Region(),
 			SlowDelay:   c.slow,
-			// The most key managers the XKS spec allows in a health
-			// answer: KMS must take every one of them.
-			EKMCount: 10,
+			EKMCount:    ekms,
 		})
 		if err != nil {
 			return fmt.Errorf("emulator target: %w", err)

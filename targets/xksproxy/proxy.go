@@ -66,8 +66,9 @@ type Options struct {
 const DefaultSlowDelay = 300 * time.Millisecond
 
 // ciphertextMetadata is what Encrypt returns unless NoCiphertextMetadata;
-// a version tag, as real key managers use the field.
-var ciphertextMetadata = []byte("kmsconform-v1")
+// a version tag, as real key managers use the field, of the 20 bytes the
+// XKS spec allows at most (so a client must take the longest).
+var ciphertextMetadata = []byte("kmsconform-xks-v1.00")
 
 var prefixPattern = regexp.MustCompile(`^(/[a-zA-Z0-9_-]+)*$`)
 
