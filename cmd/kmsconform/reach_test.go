@@ -41,7 +41,7 @@ func TestReachWithoutAControlPlane(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		control bool
-		// minPass is the floor of cells reached and passed (of 579); the
+		// minPass is the floor of cells reached and passed (of 583); the
 		// figures README quotes come from the same run.
 		minPass     int
 		xksFailedOK int

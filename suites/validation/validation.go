@@ -211,10 +211,6 @@ var bounds = []bound{
 		call: intCall(func(n int) m.Call {
 			return m.Call{Op: m.OpScheduleKeyDeletion, KeyID: m.SubjectKeyID, PendingWindowDays: &n}
 		})},
-	// A key operation's KeyId: outside its bounds only (an id inside them
-	// names no key of the run).
-	{op: "DescribeKey", param: "KeyId", typ: m.CloudHSM, min: 1, max: 2048, gen: func(n int) string { return rep("k", n) },
-		outside: true, col: m.NoSuchStore, call: func(v string) m.Call { return m.Call{Op: m.OpDescribeKey, KeyID: v} }},
 	{op: "Encrypt", param: "Plaintext", typ: m.External, min: 1, max: 4096, gen: itoa, col: m.Column(m.Connected),
 		call: intCall(func(n int) m.Call {
 			return m.Call{Op: m.OpEncrypt, KeyID: m.SubjectKeyID, PlaintextBytes: &n}
