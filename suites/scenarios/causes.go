@@ -141,6 +141,7 @@ func causes() []drive.Scenario {
 		cause(opCreate, "cluster-not-found", one(createHSMStore(m.SubjectStoreName, madeUpCluster, m.TrustAnchorA))),
 		cause(opCreate, "cluster-not-active", clusterAt(m.ClusterA, m.TrustAnchorA, notActive), hsm),
 		cause(opCreate, "cluster-invalid-configuration", clusterAt(m.ClusterA, m.TrustAnchorA, oneHSM), hsm),
+		cause(opCreate, "cluster-network-invalid", clusterAt(m.ClusterA, m.TrustAnchorA, func(c *m.Cluster) { c.NetworkOK = false }), hsm),
 		cause(opConnect, "cluster-not-active", hsm, clusterAt(m.ClusterA, m.TrustAnchorA, notActive),
 			one(m.Call{Op: m.OpConnectCustomKeyStore, StoreID: sid})),
 		cause(opUpdate, "cluster-not-found", hsm, update(m.UpdateStoreInput{ClusterID: m.Ptr(madeUpCluster)})),
@@ -208,10 +209,6 @@ func causes() []drive.Scenario {
 		// Back from VPC endpoint service connectivity to a public endpoint.
 		cause(opUpdate, "vpc-to-public", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
 			update(m.UpdateStoreInput{Connectivity: m.Ptr(string(m.PublicEndpoint)), Endpoint: m.Ptr(m.EndpointB)})),
-		// The same with the service name given as an empty string, the
-		// other form the API reference allows ("a null or empty string").
-		cause(opUpdate, "vpc-to-public-empty-service-name", one(vpcCreate(m.SubjectStoreName, m.EndpointA, m.VpcServiceA)),
-			update(m.UpdateStoreInput{Connectivity: m.Ptr(string(m.PublicEndpoint)), Endpoint: m.Ptr(m.EndpointB), VpcService: m.Ptr("")})),
 		// A VPC endpoint service of another account than the one named
 		// (XksProxyVpcEndpointServiceOwner) is not found: at Create, or at
 		// the Connect that follows (spec §2.1).
