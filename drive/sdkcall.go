@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -36,8 +37,6 @@ type Mapper struct {
 	blobs map[string][]byte
 	// Calls counts the API calls made.
 	Calls int
-	// dataKeys counts GenerateDataKey calls, to alternate the key spec.
-	dataKeys int
 	// strict refuses calls that name fixtures the target does not offer
 	// (see unknown); offer is what the target can make real.
 	strict bool
@@ -54,6 +53,10 @@ func (m *Mapper) Strict(o Offer) *Mapper {
 	m.strict, m.offer = true, o
 	return m
 }
+
+// dataKeys counts the GenerateDataKey calls of the process, to take the
+// three forms of a data key's length in turn across every cell and lane.
+var dataKeys atomic.Uint64
 
 // keyDescription is the Description of every key the driver creates; a
 // key's KeyMetadata must give it back.
@@ -387,7 +390,7 @@ func (m *Mapper) Invoke(ctx context.Context, client *kms.Client, c model.Call, m
 		// (wrongFields compares the length with the one asked for).
 		req := &kms.GenerateDataKeyInput{KeyId: keyID}
 		want := 32
-		switch m.dataKeys++; m.dataKeys % 3 {
+		switch dataKeys.Add(1) % 3 {
 		case 1:
 			req.KeySpec = types.DataKeySpecAes256
 		case 2:
@@ -458,25 +461,35 @@ func (m *Mapper) blob(modelKey string) []byte {
 }
 
 // decryptCutShort sends Decrypt with every proper prefix of blob, longest
-// first, and returns the answer that stands out: the first success, else
-// the first answer that is not InvalidCiphertextException, else the last
-// one. One answer stands for all, so the cell fails if any prefix gets an
-// answer the model does not allow for a ciphertext cut short.
+// first, and returns the answer that stands out, for the model to judge:
+// the first success or the first answer that is neither
+// InvalidCiphertextException nor KMSInvalidStateException (it stops
+// there); else the first KMSInvalidStateException; else the last answer.
+// One answer stands for all, so the cell fails if any prefix gets an answer
+// the model does not allow for a ciphertext cut short.
 func (m *Mapper) decryptCutShort(ctx context.Context, client *kms.Client, keyID *string, blob []byte, keep func(*kms.Options)) (any, error) {
-	var out any
-	var err error
+	var last, invalidState error
 	for n := len(blob) - 1; n >= 1; n-- {
 		m.Calls++
 		o, e := client.Decrypt(ctx, &kms.DecryptInput{KeyId: keyID, CiphertextBlob: blob[:n]}, keep)
 		if e == nil {
 			return o, nil
 		}
-		out, err = nil, e
-		if Classify(e).Code != string(model.ErrInvalidCiphertext) {
+		switch Classify(e).Code {
+		case string(model.ErrInvalidCiphertext):
+			last = e
+		case string(model.ErrKMSInvalidState):
+			if invalidState == nil {
+				invalidState = e
+			}
+		default:
 			return nil, e
 		}
 	}
-	return out, err
+	if invalidState != nil {
+		return nil, invalidState
+	}
+	return nil, last
 }
 
 func otherRegion(r string) string {
