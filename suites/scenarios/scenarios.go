@@ -205,6 +205,15 @@ func Scenarios() []drive.Scenario {
 				one(m.Call{Op: m.OpDeleteCustomKeyStore, StoreID: sid}),
 				one(m.Call{Op: m.OpDescribeCustomKeyStores, StoreID: sid}),
 			)},
+			// A deletion window ends while a second, newer key stays: only
+			// the pending key goes.
+			drive.Scenario{Name: "deletion-window-ends/" + t.Short(), Steps: seq(
+				one(create(t, m.KmsuserPassword)), connect(), createKey(t),
+				one(m.Call{Op: m.OpCreateKey, StoreID: sid, CreateKey: m.CreateKeyFor(t, m.XksKey2)}),
+				one(m.Call{Op: m.OpScheduleKeyDeletion, KeyID: m.SubjectKeyID, PendingWindowDays: m.Ptr(7)}),
+				one(m.Call{Op: m.OpExpireKeyDeletion, KeyID: m.SubjectKeyID}),
+				key(m.OpDescribeKey), one(m.Call{Op: m.OpEncrypt, KeyID: m.KeyIDFor(1)}),
+			)},
 			drive.Scenario{Name: "keys-follow-the-store/" + t.Short(), Steps: seq(
 				one(create(t, m.KmsuserPassword)), connect(), createKey(t), key(m.OpDisableKey),
 				disconnect(), key(m.OpEnableKey), key(m.OpEncrypt), connect(), key(m.OpEncrypt),

@@ -92,6 +92,17 @@ func (st *state) storesInOrder() []*store {
 	return out
 }
 
+// keysInOrder lists keys in creation order, so that the deletion sweep and
+// its next-due time do not depend on map order.
+func (st *state) keysInOrder() []*key {
+	out := make([]*key, 0, len(st.Keys))
+	for _, k := range st.Keys {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out
+}
+
 func (st *state) storeByName(name string) *store {
 	for _, s := range st.Stores {
 		if s.Name == name {
@@ -151,7 +162,7 @@ func (e *Emulator) settleLocked() {
 
 func (e *Emulator) recomputeNextDeletionLocked() {
 	e.st.nextDeletion = time.Time{}
-	for _, k := range e.st.Keys {
+	for _, k := range e.st.keysInOrder() {
 		if k.State == keyPendingDeletion && (e.st.nextDeletion.IsZero() || k.DeletionDate.Before(e.st.nextDeletion)) {
 			e.st.nextDeletion = k.DeletionDate
 		}
