@@ -92,8 +92,8 @@ func (st *state) storesInOrder() []*store {
 	return out
 }
 
-// keysInOrder lists keys in creation order, so that the deletion sweep and
-// its next-due time do not depend on map order.
+// keysInOrder lists keys in creation order, so that the next-due deletion
+// time is computed the same way every time, whatever the map's order.
 func (st *state) keysInOrder() []*key {
 	out := make([]*key, 0, len(st.Keys))
 	for _, k := range st.Keys {
