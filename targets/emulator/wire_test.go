@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -227,43 +226,4 @@ func TestControlPlaneHTTP(t *testing.T) {
 	do("POST", "reset", "")
 	_, err := e.kms.DescribeCustomKeyStores(e.ctx, &kms.DescribeCustomKeyStoresInput{CustomKeyStoreId: aws.String(id)})
 	wantCode(t, err, "CustomKeyStoreNotFoundException")
-}
-
-func TestPersistence(t *testing.T) {
-	path := t.TempDir() + "/state.json"
-	e1, err := New(Options{StateFile: path, Passphrase: "correct horse"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(e1.Handler())
-	client := sdkClient(srv.URL, testAKID, testSecret)
-	ctx := context.Background()
-	key := must[*kms.CreateKeyOutput](t)(client.CreateKey(ctx, &kms.CreateKeyInput{}))
-	enc := must[*kms.EncryptOutput](t)(client.Encrypt(ctx, &kms.EncryptInput{KeyId: key.KeyMetadata.KeyId, Plaintext: []byte("kept")}))
-	_ = e1.PutCluster(NewHealthyCluster("cluster-abcdefghijk", testAnchor, testPassword))
-	srv.Close()
-
-	raw, _ := readFile(path)
-	if bytes.Contains(raw, []byte(testPassword)) || bytes.Contains(raw, []byte(*key.KeyMetadata.KeyId)) {
-		t.Fatal("state file holds secrets or ids in clear")
-	}
-	if _, err := New(Options{StateFile: path, Passphrase: "wrong"}); err == nil {
-		t.Fatal("wrong passphrase accepted")
-	}
-	e2, err := New(Options{StateFile: path, Passphrase: "correct horse"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv2 := httptest.NewServer(e2.Handler())
-	defer srv2.Close()
-	dec := must[*kms.DecryptOutput](t)(sdkClient(srv2.URL, testAKID, testSecret).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob}))
-	if string(dec.Plaintext) != "kept" {
-		t.Fatalf("after restart: %q", dec.Plaintext)
-	}
-	if _, err := e2.Cluster("cluster-abcdefghijk"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := New(Options{StateFile: path}); err == nil {
-		t.Fatal("state file without passphrase accepted")
-	}
 }
