@@ -216,6 +216,7 @@ func (e *Emulator) finishCloudHSMConnectLocked(s *store) {
 		for _, k := range e.st.Keys {
 			if k.StoreID == s.ID && k.State == keyDisabled {
 				k.State = keyEnabled
+				e.touchKeyLocked(k.ID)
 			}
 		}
 	}

@@ -37,7 +37,7 @@ func (s *store) status() StoreStatus {
 
 // Store returns the status of a store.
 func (e *Emulator) Store(id string) (StoreStatus, error) {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	e.settleLocked()
 	s := e.st.Stores[id]
@@ -55,7 +55,7 @@ func (e *Emulator) Hold(id string) error { return e.setHeld(id, true) }
 func (e *Emulator) Release(id string) error { return e.setHeld(id, false) }
 
 func (e *Emulator) setHeld(id string, held bool) error {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	s := e.st.Stores[id]
 	if s == nil {
@@ -72,7 +72,7 @@ func (e *Emulator) setHeld(id string, held bool) error {
 // returned as it is.
 func (e *Emulator) Settle(ctx context.Context, id string) (StoreStatus, error) {
 	for {
-		e.mu.Lock()
+		e.lock()
 		e.settleLocked()
 		s := e.st.Stores[id]
 		if s == nil {
@@ -97,7 +97,7 @@ func (e *Emulator) Settle(ctx context.Context, id string) (StoreStatus, error) {
 // look (Settle, any request) ends it unless it is held. Settle then
 // finishes a transition of any configured duration at once.
 func (e *Emulator) Expedite(id string) error {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	s := e.st.Stores[id]
 	if s == nil {
@@ -115,7 +115,7 @@ func (e *Emulator) Expedite(id string) error {
 // key ARN. Other keys are refused, so that a test cannot delete a key
 // KMS would not.
 func (e *Emulator) ExpireKeyDeletion(keyID string) error {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	e.settleLocked()
 	id := keyID
@@ -132,6 +132,7 @@ func (e *Emulator) ExpireKeyDeletion(keyID string) error {
 	// The window ends now: the deletion sweep, as for a window that ran
 	// its course, deletes the key (and saves the state).
 	k.DeletionDate = e.clock.Now()
+	e.touchKeyLocked(id)
 	e.recomputeNextDeletionLocked()
 	e.settleLocked()
 	if e.st.Keys[id] != nil {
@@ -146,7 +147,7 @@ func (e *Emulator) PutCluster(c *Cluster) error {
 		return errors.New("emulator: a cluster needs an id")
 	}
 	cp := cloneCluster(c)
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	if old := e.st.Clusters[c.ID]; old != nil && old.KmsUser != nil && cp.KmsUser != nil {
 		// A PUT must not undo what KMS did to the cluster: the session and
@@ -159,7 +160,7 @@ func (e *Emulator) PutCluster(c *Cluster) error {
 
 // Cluster returns a copy of a cluster, with the kmsuser password removed.
 func (e *Emulator) Cluster(id string) (*Cluster, error) {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	c := e.st.Clusters[id]
 	if c == nil {
@@ -175,7 +176,7 @@ func (e *Emulator) Cluster(id string) (*Cluster, error) {
 // UpdateCluster changes a cluster in place (its HSMs, subnets, state, the
 // kmsuser's session or lockout).
 func (e *Emulator) UpdateCluster(id string, change func(*Cluster)) error {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	c := e.st.Clusters[id]
 	if c == nil {
@@ -188,7 +189,7 @@ func (e *Emulator) UpdateCluster(id string, change func(*Cluster)) error {
 
 // DeleteCluster removes a cluster, as deleting it in CloudHSM would.
 func (e *Emulator) DeleteCluster(id string) error {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	if e.st.Clusters[id] == nil {
 		return fmt.Errorf("cluster %s: %w", id, ErrNotFound)
@@ -211,7 +212,7 @@ func (e *Emulator) SetKmsUserPassword(clusterID, password string) error {
 // CheckKmsUserPassword tells whether password is the kmsuser's current
 // one, so that tests can see the rotation without reading the secret.
 func (e *Emulator) CheckKmsUserPassword(clusterID, password string) (bool, error) {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	c := e.st.Clusters[clusterID]
 	if c == nil {
@@ -226,7 +227,7 @@ func (e *Emulator) PutVpcEndpointService(s *VpcEndpointService) error {
 		return errors.New("emulator: a VPC endpoint service needs a name")
 	}
 	cp := *s
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	e.st.VpcServices[s.Name] = &cp
 	return e.notifyLocked()
@@ -234,7 +235,7 @@ func (e *Emulator) PutVpcEndpointService(s *VpcEndpointService) error {
 
 // DeleteVpcEndpointService removes a VPC endpoint service.
 func (e *Emulator) DeleteVpcEndpointService(name string) error {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	delete(e.st.VpcServices, name)
 	return e.notifyLocked()
@@ -245,7 +246,7 @@ func (e *Emulator) RouteXKS(host string, r XKSRoute) error {
 	if !validRouteFault(r.Fault) {
 		return fmt.Errorf("emulator: unknown XKS route fault %q", r.Fault)
 	}
-	e.mu.Lock()
+	e.lock()
 	e.st.Routes[host] = &r
 	err := e.notifyLocked()
 	e.mu.Unlock()
@@ -256,7 +257,7 @@ func (e *Emulator) RouteXKS(host string, r XKSRoute) error {
 // BreakXKS makes a host unreachable while keeping its route configuration
 // otherwise, as if the proxy's network went away.
 func (e *Emulator) BreakXKS(host string) error {
-	e.mu.Lock()
+	e.lock()
 	r := XKSRoute{}
 	if old := e.st.Routes[host]; old != nil {
 		r = *old
@@ -272,20 +273,24 @@ func (e *Emulator) BreakXKS(host string) error {
 // SetBackingKeyDeleted simulates the HSM key behind a CloudHSM key store key
 // being deleted (or restored). The KeyState does not change (spec §5).
 func (e *Emulator) SetBackingKeyDeleted(keyID string, deleted bool) error {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	k := e.st.Keys[keyID]
 	if k == nil {
 		return fmt.Errorf("key %s: %w", keyID, ErrNotFound)
 	}
 	k.BackingDeleted = deleted
+	e.touchKeyLocked(keyID)
 	return e.notifyLocked()
 }
 
 // Reset forgets every store, key, cluster, VPC endpoint service and route.
 func (e *Emulator) Reset() error {
-	e.mu.Lock()
+	e.lock()
 	e.st = newState()
+	if e.persist != nil {
+		e.persist.allKeys = true
+	}
 	err := e.notifyLocked()
 	e.mu.Unlock()
 	e.xks.forgetRoutes()
@@ -299,7 +304,7 @@ func (e *Emulator) Advance(d time.Duration) error {
 		return errors.New("emulator: the clock is real time and cannot be advanced")
 	}
 	fc.Advance(d)
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	e.settleLocked()
 	return nil

@@ -66,6 +66,10 @@ type Emulator struct {
 	st      *state
 	changed chan struct{} // closed and replaced on every state change, to wake Settle
 	persist *persister
+	closed  bool // Close closed the state file
+	// afterCommit, set by tests, runs after every commit under the lock
+	// (to compare the file with memory).
+	afterCommit func()
 
 	srvMu sync.Mutex
 	srv   *http.Server
@@ -111,18 +115,11 @@ func New(opts Options) (*Emulator, error) {
 	}
 	e.xks = newXKSClient(e)
 	if opts.StateFile != "" {
-		p, err := newPersister(opts.StateFile, opts.Passphrase)
+		p, st, err := openPersister(opts.StateFile, opts.Passphrase)
 		if err != nil {
 			return nil, err
 		}
-		e.persist = p
-		st, err := p.load()
-		if err != nil {
-			return nil, err
-		}
-		if st != nil {
-			e.st = st
-		}
+		e.persist, e.st = p, st
 	}
 	return e, nil
 }
@@ -168,34 +165,88 @@ func (e *Emulator) URL() string {
 	return "http://" + e.ln.Addr().String()
 }
 
-// Close stops serving, waiting for in-flight requests up to ctx.
+// Close stops serving, waiting for in-flight requests up to ctx, and
+// closes the state file, which another process may then open.
 func (e *Emulator) Close(ctx context.Context) error {
 	e.srvMu.Lock()
 	srv := e.srv
 	e.srv, e.ln = nil, nil
 	e.srvMu.Unlock()
-	if srv == nil {
-		return nil
+	var err error
+	if srv != nil {
+		err = srv.Shutdown(ctx)
 	}
-	return srv.Shutdown(ctx)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.persist != nil && !e.closed {
+		e.closed = true
+		err = errors.Join(err, e.persist.close())
+	}
+	return err
 }
 
 // Region and AccountID return the emulator's identity.
 func (e *Emulator) Region() string    { return e.opts.Region }
 func (e *Emulator) AccountID() string { return e.opts.AccountID }
 
-// notifyLocked wakes everyone waiting for a state change and saves the
-// state. The caller holds e.mu, so the save happens before the request that
-// caused the change is answered: nothing acknowledged can be lost.
-func (e *Emulator) notifyLocked() error {
-	close(e.changed)
-	e.changed = make(chan struct{})
+// lock takes the state lock. A locked section that changes the state ends
+// with notifyLocked (or commitLocked); one that only reads forgets the keys
+// it looked at.
+func (e *Emulator) lock() {
+	e.mu.Lock()
 	if e.persist != nil {
-		if err := e.persist.save(e.st); err != nil {
-			return fmt.Errorf("emulator: save state: %w", err)
+		e.persist.forget()
+	}
+}
+
+// touchKeyLocked tells the state file that a change may alter, create or
+// delete the key id. Every change to a key names it, so that a commit
+// writes that key and no other of the thousands there may be.
+func (e *Emulator) touchKeyLocked(id string) {
+	if e.persist != nil {
+		e.persist.touchKey(id)
+	}
+}
+
+// notifyLocked saves the state and wakes everyone waiting for a state
+// change. The caller holds e.mu from the change to here, so the change is
+// on disk before any other request can see it and before the request that
+// made it is answered: nothing acknowledged can be lost. When the save
+// fails, the state is read back from the file, so the change is undone
+// and the error is the only effect.
+func (e *Emulator) notifyLocked() error {
+	var err error
+	if e.persist != nil {
+		if e.closed {
+			err = errors.New("the state file is closed")
+		} else {
+			err = e.persist.commit(e.st)
+		}
+		if err != nil {
+			e.rollbackLocked()
+			err = fmt.Errorf("emulator: save state: %w", err)
+		} else if e.afterCommit != nil {
+			e.afterCommit()
 		}
 	}
-	return nil
+	close(e.changed)
+	e.changed = make(chan struct{})
+	return err
+}
+
+// rollbackLocked replaces the state in memory by what the file holds.
+func (e *Emulator) rollbackLocked() {
+	if e.closed {
+		return
+	}
+	st, err := e.persist.load()
+	if err != nil {
+		// The file cannot be read back: keep serving what is in memory and
+		// say loudly that it may hold a change the file does not.
+		e.log.Error("state not restored after a failed save", "err", err)
+		return
+	}
+	e.st = st
 }
 
 // commitLocked is notifyLocked for request handlers: a failed save is a

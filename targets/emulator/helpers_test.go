@@ -48,9 +48,19 @@ func newEnv(t *testing.T, opts Options) *env {
 		// The timeout path uses its own short limit.
 		opts.XKSTimeout = 10 * time.Second
 	}
+	if opts.StateFile == "" && opts.Mutant == "" {
+		// Every test emulator keeps its state in a file, and every commit
+		// is checked against memory: a change that is made but not
+		// written (a key nobody told the file about) fails the test that
+		// made it.
+		opts.StateFile, opts.Passphrase = t.TempDir()+"/state.db", "test passphrase"
+	}
 	emu, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if emu.persist != nil {
+		checkEveryCommit(t, emu)
 	}
 	if err := emu.Start("127.0.0.1:0"); err != nil {
 		t.Fatal(err)

@@ -253,7 +253,7 @@ func (e *Emulator) opCreateKey(ctx context.Context, body []byte) (any, *apiError
 		desc = *in.Description
 	}
 	if !cks {
-		e.mu.Lock()
+		e.lock()
 		defer e.mu.Unlock()
 		e.settleLocked()
 		k := e.newKeyLocked(desc, originKMS, "")
@@ -263,7 +263,7 @@ func (e *Emulator) opCreateKey(ctx context.Context, body []byte) (any, *apiError
 		return map[string]any{"KeyMetadata": e.metadataLocked(k)}, nil
 	}
 
-	e.mu.Lock()
+	e.lock()
 	check := func() (*store, *apiError) {
 		s := e.st.Stores[*in.CustomKeyStoreId]
 		if s == nil {
@@ -315,7 +315,7 @@ func (e *Emulator) opCreateKey(ctx context.Context, body []byte) (any, *apiError
 	if problem != "" {
 		return nil, clientErr(errXksKeyInvalidConf, "The external key %s cannot be used: %s.", *in.XksKeyId, problem)
 	}
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	e.settleLocked()
 	if s, err = check(); err != nil {
@@ -337,6 +337,7 @@ func (e *Emulator) newKeyLocked(desc, origin, storeID string) *key {
 	k.Material = make([]byte, 32)
 	_, _ = rand.Read(k.Material)
 	e.st.Keys[k.ID] = k
+	e.touchKeyLocked(k.ID)
 	return k
 }
 
@@ -365,6 +366,7 @@ func (e *Emulator) findKeyLocked(id string) (*key, *apiError) {
 		}
 		return nil, clientErr(errNotFound, "Key '%s' does not exist", e.arn(raw))
 	}
+	e.touchKeyLocked(k.ID)
 	return k, nil
 }
 
@@ -397,7 +399,7 @@ func (e *Emulator) withKey(body []byte, fn func(k *key) (any, *apiError)) (any, 
 // transitions have settled: the key half of every key operation's prelude,
 // for the operations whose input holds more than a KeyId.
 func (e *Emulator) lockedKey(id string, fn func(k *key) (any, *apiError)) (any, *apiError) {
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	e.settleLocked()
 	k, err := e.findKeyLocked(id)
@@ -439,7 +441,7 @@ func (e *Emulator) opListKeys(ctx context.Context, body []byte) (any, *apiError)
 	if in.Limit != nil {
 		limit = int(*in.Limit)
 	}
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	e.settleLocked()
 	keys := make([]*key, 0, len(e.st.Keys))
@@ -609,7 +611,7 @@ func (e *Emulator) opGenerateRandom(ctx context.Context, body []byte) (any, *api
 		return nil, invalid("NumberOfBytes is required.")
 	}
 	if in.CustomKeyStoreId != nil {
-		e.mu.Lock()
+		e.lock()
 		e.settleLocked()
 		s := e.st.Stores[*in.CustomKeyStoreId]
 		var err *apiError

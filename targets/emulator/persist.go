@@ -1,103 +1,290 @@
 package emulator
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// persister keeps the state in one file, encrypted as a whole so that key
+// The state lives in a bbolt database (an embedded, transactional B+tree
+// store with one writer and a file lock). Each record (a store, a key, a
+// cluster, a VPC endpoint service, a route) is one value, sealed with
+// AES-256-GCM under a key derived from the passphrase, so that key
 // material, kmsuser passwords and XKS secrets are never on disk in clear.
+// Records are filed under an HMAC of their id (a key id is not a secret,
+// but a state file need not list them), and the record's bucket and that
+// name are the associated data: a value moved to another record does not
+// open.
+//
+// Every acknowledged change is one transaction that writes the records the
+// change touched. The caller holds the emulator's lock from the change to
+// the end of the commit, so no other request sees the change before it is
+// on disk; when the commit fails, the state is read back from the database,
+// so a request answered 500 changes nothing.
 type persister struct {
 	path string
-	salt []byte
+	db   *bolt.DB
 	aead cipher.AEAD
+	mac  []byte // key of the HMAC that names records
+
+	// committed holds the plain JSON of every record of the small buckets
+	// (stores, clusters, VPC endpoint services, routes) as last committed:
+	// a commit writes those that differ and deletes those that went. Keys
+	// are too many to compare on every commit: the emulator names the keys
+	// a change may have touched (touchKey).
+	committed map[string]map[string][]byte
+	seq       int64
+	touched   map[string]struct{}
+	allKeys   bool // Reset: the keys bucket is rewritten as a whole
+
+	// failCommit, set by tests, makes the next commits fail as a full disk
+	// would, after the records are written and before they are committed.
+	failCommit error
 }
 
-type stateFile struct {
-	Version int    `json:"version"`
-	Salt    []byte `json:"salt"`
-	Nonce   []byte `json:"nonce"`
-	Data    []byte `json:"data"`
-}
+const stateFormat = "kmsconform-state-v2"
 
-const kdfIterations = 210_000 // OWASP's figure for PBKDF2-HMAC-SHA256
+// kdfIterations is OWASP's figure for PBKDF2-HMAC-SHA256 (tests lower it).
+var kdfIterations = 210_000
+
+var (
+	bucketMeta  = []byte("meta")
+	bucketKeys  = "keys"
+	smallBucket = []string{"stores", "clusters", "vpc-endpoint-services", "xks-routes"}
+)
 
 var errNoPassphrase = errors.New("emulator: a state file needs a passphrase to encrypt key material")
 
-func newPersister(path, passphrase string) (*persister, error) {
+// openPersister opens (or creates) the state database at path and returns
+// the state it holds. Every error is one line that names the file and
+// what to do; a file that is not a state database, or is damaged, is
+// never written to.
+func openPersister(path, passphrase string) (p *persister, st *state, err error) {
 	if passphrase == "" {
-		return nil, errNoPassphrase
+		return nil, nil, errNoPassphrase
 	}
-	p := &persister{path: path}
-	raw, err := os.ReadFile(path)
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
 	switch {
-	case err == nil:
-		var f stateFile
-		if err := json.Unmarshal(raw, &f); err != nil || f.Version != 1 || len(f.Salt) < 16 {
-			return nil, fmt.Errorf("emulator: state file %s is not a kmsconform state file", path)
-		}
-		p.salt = f.Salt
 	case errors.Is(err, os.ErrNotExist):
-		p.salt = make([]byte, 16)
-		_, _ = rand.Read(p.salt)
-	default:
-		return nil, fmt.Errorf("emulator: read state file: %w", err)
+		return nil, nil, fmt.Errorf("emulator: the state file's directory %s does not exist", dir)
+	case err != nil:
+		return nil, nil, fmt.Errorf("emulator: the state file's directory: %v", err)
+	case !fi.IsDir():
+		return nil, nil, fmt.Errorf("emulator: %s is not a directory", dir)
 	}
-	key, err := pbkdf2.Key(sha256.New, passphrase, p.salt, kdfIterations, 32)
-	if err != nil {
-		return nil, fmt.Errorf("emulator: derive state key: %w", err)
+	if err := sniffStateFile(path); err != nil {
+		return nil, nil, err
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, fmt.Errorf("emulator: state cipher: %w", err)
+	// bbolt trusts its pages: a damaged page can panic a read, in Open or
+	// later. That is a damaged file for the person starting the server,
+	// never a crash. (The freelist is synced, not rebuilt at Open by a
+	// scan in a goroutine of bbolt's own, where no recover can reach.)
+	var db *bolt.DB
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("emulator: the state file %s is damaged (%v)", path, r)
+		}
+		if err != nil {
+			if db != nil {
+				_ = db.Close()
+			}
+			p, st = nil, nil
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      200 * time.Millisecond,
+		FreelistType: bolt.FreelistMapType,
+	})
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout):
+		return nil, nil, fmt.Errorf("emulator: the state file %s is in use by another process (another kmsconform serve?)", path)
+	case errors.Is(err, os.ErrPermission):
+		return nil, nil, fmt.Errorf("emulator: the state file %s cannot be opened for writing: %v", path, err)
+	case err != nil:
+		return nil, nil, fmt.Errorf("emulator: the state file %s is not a kmsconform state database or is damaged (%v)", path, err)
 	}
-	p.aead, _ = cipher.NewGCM(block)
-	return p, nil
+	p = &persister{path: path, db: db, touched: map[string]struct{}{}}
+	if err = p.unlock(passphrase); err != nil {
+		return nil, nil, err
+	}
+	st, err = p.load()
+	return p, st, err
 }
 
-// load returns the saved state, or nil when there is none yet.
+// sniffStateFile recognises the JSON state file of earlier versions, which
+// bbolt would call invalid without saying why.
+func sniffStateFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil // missing (created next) or unreadable (bbolt says so)
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := io.ReadFull(f, head)
+	if bytes.HasPrefix(bytes.TrimSpace(head[:n]), []byte("{")) {
+		return fmt.Errorf("emulator: %s is a JSON state file of an earlier kmsconform; this version keeps state in a database: start with a new -state-file", path)
+	}
+	return nil
+}
+
+// unlock reads or creates the salt and checks the passphrase against the
+// sealed check value, so a wrong passphrase is told apart from damage.
+func (p *persister) unlock(passphrase string) error {
+	var salt, check []byte
+	var fresh bool
+	err := p.db.View(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		if m == nil {
+			empty := true
+			_ = tx.ForEach(func([]byte, *bolt.Bucket) error { empty = false; return nil })
+			if !empty {
+				return fmt.Errorf("emulator: %s is a bbolt database but not a kmsconform state file", p.path)
+			}
+			fresh = true
+			salt = make([]byte, 16)
+			_, _ = rand.Read(salt)
+			return nil
+		}
+		if string(m.Get([]byte("format"))) != stateFormat {
+			return fmt.Errorf("emulator: %s is not a kmsconform state file of this version (format %q)", p.path, m.Get([]byte("format")))
+		}
+		salt = bytes.Clone(m.Get([]byte("salt")))
+		check = bytes.Clone(m.Get([]byte("check")))
+		if len(salt) < 16 {
+			return fmt.Errorf("emulator: the state file %s is damaged (no salt)", p.path)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	master, err := pbkdf2.Key(sha256.New, passphrase, salt, kdfIterations, 32)
+	if err != nil {
+		return fmt.Errorf("emulator: derive the state key: %v", err)
+	}
+	sub := func(label string) []byte {
+		h := hmac.New(sha256.New, master)
+		h.Write([]byte(label))
+		return h.Sum(nil)
+	}
+	p.mac = sub("kmsconform-state-names")
+	block, _ := aes.NewCipher(sub("kmsconform-state-aes"))
+	p.aead, _ = cipher.NewGCM(block)
+	if !fresh {
+		if v, err := p.open("meta", []byte("check"), check); err != nil || string(v) != stateFormat {
+			return fmt.Errorf("emulator: the state file %s cannot be decrypted: wrong passphrase or damaged file", p.path)
+		}
+		return nil
+	}
+	return p.db.Update(func(tx *bolt.Tx) error {
+		m, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return err
+		}
+		for _, b := range append([]string{bucketKeys}, smallBucket...) {
+			if _, err := tx.CreateBucket([]byte(b)); err != nil {
+				return err
+			}
+		}
+		_ = m.Put([]byte("format"), []byte(stateFormat))
+		_ = m.Put([]byte("salt"), salt)
+		return m.Put([]byte("check"), p.seal("meta", []byte("check"), []byte(stateFormat)))
+	})
+}
+
+// name is the database key of a record: an HMAC of its bucket and id.
+func (p *persister) name(bucket, id string) []byte {
+	h := hmac.New(sha256.New, p.mac)
+	h.Write([]byte(bucket + "\x00" + id))
+	return h.Sum(nil)[:20]
+}
+
+func (p *persister) seal(bucket string, name, plain []byte) []byte {
+	nonce := make([]byte, p.aead.NonceSize(), p.aead.NonceSize()+len(plain)+p.aead.Overhead())
+	_, _ = rand.Read(nonce)
+	return p.aead.Seal(nonce, nonce, plain, append([]byte(bucket+"\x00"), name...))
+}
+
+func (p *persister) open(bucket string, name, sealed []byte) ([]byte, error) {
+	n := p.aead.NonceSize()
+	if len(sealed) < n+p.aead.Overhead() {
+		return nil, errors.New("too short")
+	}
+	return p.aead.Open(nil, sealed[:n], sealed[n:], append([]byte(bucket+"\x00"), name...))
+}
+
+// record is what a value holds: the record's id and the record.
+type record struct {
+	ID string          `json:"id"`
+	V  json.RawMessage `json:"v"`
+}
+
+func encodeRecord(id string, v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(record{ID: id, V: b})
+}
+
+// load reads every record; it also fills the committed cache.
 func (p *persister) load() (*state, error) {
-	raw, err := os.ReadFile(p.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("emulator: read state file: %w", err)
-	}
-	var f stateFile
-	if err := json.Unmarshal(raw, &f); err != nil {
-		return nil, fmt.Errorf("emulator: parse state file: %w", err)
-	}
-	plain, err := p.aead.Open(nil, f.Nonce, f.Data, []byte("kmsconform-state-v1"))
-	if err != nil {
-		return nil, errors.New("emulator: the state file cannot be decrypted: wrong passphrase or damaged file")
-	}
 	st := newState()
-	if err := json.Unmarshal(plain, st); err != nil {
-		return nil, fmt.Errorf("emulator: decode state: %w", err)
+	p.committed = map[string]map[string][]byte{}
+	for _, b := range smallBucket {
+		p.committed[b] = map[string][]byte{}
 	}
-	if st.Stores == nil {
-		st.Stores = map[string]*store{}
-	}
-	if st.Keys == nil {
-		st.Keys = map[string]*key{}
-	}
-	if st.Clusters == nil {
-		st.Clusters = map[string]*Cluster{}
-	}
-	if st.VpcServices == nil {
-		st.VpcServices = map[string]*VpcEndpointService{}
-	}
-	if st.Routes == nil {
-		st.Routes = map[string]*XKSRoute{}
+	err := p.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get([]byte("seq")); len(v) == 8 {
+			p.seq = int64(binary.BigEndian.Uint64(v))
+		}
+		st.Seq = p.seq
+		for _, name := range append([]string{bucketKeys}, smallBucket...) {
+			b := tx.Bucket([]byte(name))
+			if b == nil {
+				return fmt.Errorf("emulator: the state file %s is damaged (no %s bucket)", p.path, name)
+			}
+			err := b.ForEach(func(k, v []byte) error {
+				plain, err := p.open(name, k, v)
+				var r record
+				if err == nil {
+					err = json.Unmarshal(plain, &r)
+				}
+				if err != nil || !hmac.Equal(k, p.name(name, r.ID)) {
+					return fmt.Errorf("emulator: the state file %s is damaged (a record of %s does not decrypt)", p.path, name)
+				}
+				if err := decodeRecord(st, name, r.ID, r.V); err != nil {
+					return fmt.Errorf("emulator: the state file %s is damaged (%s %s: %v)", p.path, name, r.ID, err)
+				}
+				if name != bucketKeys {
+					p.committed[name][r.ID] = plain
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for _, k := range st.Keys {
 		if k.State == keyPendingDeletion && (st.nextDeletion.IsZero() || k.DeletionDate.Before(st.nextDeletion)) {
@@ -107,43 +294,168 @@ func (p *persister) load() (*state, error) {
 	return st, nil
 }
 
-// save writes the state atomically: a temporary file in the same
-// directory, fsync, rename over the old file, fsync the directory. A crash
-// at any point leaves either the old or the new state, never a mix.
-func (p *persister) save(st *state) error {
-	plain, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("encode state: %w", err)
-	}
-	nonce := make([]byte, p.aead.NonceSize())
-	_, _ = rand.Read(nonce)
-	raw, err := json.Marshal(stateFile{Version: 1, Salt: p.salt, Nonce: nonce, Data: p.aead.Seal(nil, nonce, plain, []byte("kmsconform-state-v1"))})
-	if err != nil {
-		return fmt.Errorf("encode state file: %w", err)
-	}
-	dir := filepath.Dir(p.path)
-	tmp, err := os.CreateTemp(dir, ".kmsconform-state-*")
-	if err != nil {
-		return fmt.Errorf("create temporary state file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(raw); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), p.path); err != nil {
-		return fmt.Errorf("replace state file: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+func decodeRecord(st *state, bucket, id string, plain []byte) error {
+	switch bucket {
+	case bucketKeys:
+		var k key
+		if err := json.Unmarshal(plain, &k); err != nil || k.ID != id {
+			return errors.New("not a key record")
+		}
+		st.Keys[id] = &k
+	case "stores":
+		var s store
+		if err := json.Unmarshal(plain, &s); err != nil || s.ID != id {
+			return errors.New("not a store record")
+		}
+		st.Stores[id] = &s
+	case "clusters":
+		var c Cluster
+		if err := json.Unmarshal(plain, &c); err != nil {
+			return errors.New("not a cluster record")
+		}
+		st.Clusters[id] = &c
+	case "vpc-endpoint-services":
+		var v VpcEndpointService
+		if err := json.Unmarshal(plain, &v); err != nil {
+			return errors.New("not a VPC endpoint service record")
+		}
+		st.VpcServices[id] = &v
+	case "xks-routes":
+		var r XKSRoute
+		if err := json.Unmarshal(plain, &r); err != nil {
+			return errors.New("not a route record")
+		}
+		st.Routes[id] = &r
 	}
 	return nil
 }
+
+// smallRecords returns the plain JSON of every record of the small buckets.
+func smallRecords(st *state) (map[string]map[string][]byte, error) {
+	out := map[string]map[string][]byte{}
+	add := func(bucket, id string, v any) error {
+		b, err := encodeRecord(id, v)
+		if err != nil {
+			return fmt.Errorf("encode %s %s: %w", bucket, id, err)
+		}
+		out[bucket][id] = b
+		return nil
+	}
+	for _, b := range smallBucket {
+		out[b] = map[string][]byte{}
+	}
+	for id, s := range st.Stores {
+		if err := add("stores", id, s); err != nil {
+			return nil, err
+		}
+	}
+	for id, c := range st.Clusters {
+		if err := add("clusters", id, c); err != nil {
+			return nil, err
+		}
+	}
+	for id, v := range st.VpcServices {
+		if err := add("vpc-endpoint-services", id, v); err != nil {
+			return nil, err
+		}
+	}
+	for id, r := range st.Routes {
+		if err := add("xks-routes", id, r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// touchKey names a key a change may alter, create or delete.
+func (p *persister) touchKey(id string) { p.touched[id] = struct{}{} }
+
+// forget drops what the last locked section touched without committing
+// it (a request that only read).
+func (p *persister) forget() { clear(p.touched) }
+
+// commit writes what changed since the last commit in one transaction.
+func (p *persister) commit(st *state) error {
+	small, err := smallRecords(st)
+	if err != nil {
+		return err
+	}
+	type put struct {
+		bucket, id string
+		plain      []byte // nil: delete
+	}
+	var puts []put
+	for _, b := range smallBucket {
+		for id, v := range small[b] {
+			if old, ok := p.committed[b][id]; !ok || !bytes.Equal(old, v) {
+				puts = append(puts, put{b, id, v})
+			}
+		}
+		for id := range p.committed[b] {
+			if _, ok := small[b][id]; !ok {
+				puts = append(puts, put{b, id, nil})
+			}
+		}
+	}
+	keyIDs := p.touched
+	if p.allKeys {
+		keyIDs = map[string]struct{}{}
+		for id := range st.Keys {
+			keyIDs[id] = struct{}{}
+		}
+	}
+	for id := range keyIDs {
+		k := st.Keys[id]
+		if k == nil {
+			puts = append(puts, put{bucketKeys, id, nil})
+			continue
+		}
+		b, err := encodeRecord(id, k)
+		if err != nil {
+			return fmt.Errorf("encode key %s: %w", id, err)
+		}
+		puts = append(puts, put{bucketKeys, id, b})
+	}
+	if len(puts) == 0 && st.Seq == p.seq && !p.allKeys {
+		clear(p.touched)
+		return nil
+	}
+	err = p.db.Update(func(tx *bolt.Tx) error {
+		if p.allKeys {
+			if err := tx.DeleteBucket([]byte(bucketKeys)); err != nil {
+				return err
+			}
+			if _, err := tx.CreateBucket([]byte(bucketKeys)); err != nil {
+				return err
+			}
+		}
+		for _, w := range puts {
+			b, name := tx.Bucket([]byte(w.bucket)), p.name(w.bucket, w.id)
+			if w.plain == nil {
+				if err := b.Delete(name); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := b.Put(name, p.seal(w.bucket, name, w.plain)); err != nil {
+				return err
+			}
+		}
+		if st.Seq != p.seq {
+			var v [8]byte
+			binary.BigEndian.PutUint64(v[:], uint64(st.Seq))
+			if err := tx.Bucket(bucketMeta).Put([]byte("seq"), v[:]); err != nil {
+				return err
+			}
+		}
+		return p.failCommit
+	})
+	if err != nil {
+		return err
+	}
+	p.committed, p.seq, p.allKeys = small, st.Seq, false
+	clear(p.touched)
+	return nil
+}
+
+func (p *persister) close() error { return p.db.Close() }

@@ -145,6 +145,7 @@ func (e *Emulator) settleLocked() {
 			}
 			if !now.Before(k.DeletionDate) {
 				delete(e.st.Keys, id)
+				e.touchKeyLocked(id)
 				changed = true
 				continue
 			}

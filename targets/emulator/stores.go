@@ -161,7 +161,7 @@ func (e *Emulator) createCloudHSMStore(in *createStoreInput) (any, *apiError) {
 	}
 	name, clusterID, anchor, pw := *in.CustomKeyStoreName, *in.CloudHsmClusterId, *in.TrustAnchorCertificate, *in.KeyStorePassword
 
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	e.settleLocked()
 	// The documented idempotent retry wins over every uniqueness error
@@ -290,7 +290,7 @@ func (e *Emulator) createXKSStore(ctx context.Context, in *createStoreInput) (an
 		}
 		return nil
 	}
-	e.mu.Lock()
+	e.lock()
 	e.settleLocked()
 	err := check()
 	e.mu.Unlock()
@@ -304,7 +304,7 @@ func (e *Emulator) createXKSStore(ctx context.Context, in *createStoreInput) (an
 			return nil, f.adminError()
 		}
 	}
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	e.settleLocked()
 	if err := check(); err != nil {
@@ -370,7 +370,7 @@ func (e *Emulator) withStore(body []byte, anyLength bool, fn func(s *store) (any
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	e.settleLocked()
 	s := e.st.Stores[*in.CustomKeyStoreId]
@@ -508,7 +508,7 @@ func (e *Emulator) opDescribeCustomKeyStores(ctx context.Context, body []byte) (
 	if in.Limit != nil && !e.mut(mutDescribeIgnoresLimit) {
 		limit = int(*in.Limit)
 	}
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	e.settleLocked()
 	var match []*store

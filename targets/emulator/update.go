@@ -36,7 +36,7 @@ func (e *Emulator) opUpdateCustomKeyStore(ctx context.Context, body []byte) (any
 	onlyLive := (in.KeyStorePassword == nil || e.mut(mutUpdatePasswordLive)) && in.CloudHsmClusterId == nil && in.XksProxyUriEndpoint == nil &&
 		in.XksProxyVpcEndpointServiceName == nil && in.XksProxyVpcEndpointServiceOwner == nil && in.XksProxyConnectivity == nil
 
-	e.mu.Lock()
+	e.lock()
 	e.settleLocked()
 	s := e.st.Stores[*in.CustomKeyStoreId]
 	if s == nil {
@@ -85,7 +85,7 @@ func (e *Emulator) opUpdateCustomKeyStore(ctx context.Context, body []byte) (any
 		}
 	}
 
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	e.settleLocked()
 	if cur := e.st.Stores[s.ID]; cur != s || s.gen != gen {

@@ -181,7 +181,7 @@ func newXKSClient(e *Emulator) *xksClient {
 }
 
 func (c *xksClient) routeFor(host string) (XKSRoute, bool) {
-	c.e.mu.Lock()
+	c.e.lock()
 	defer c.e.mu.Unlock()
 	r, ok := c.e.st.Routes[host]
 	if !ok {
@@ -250,7 +250,7 @@ const keptTransports = 8
 // transports of routes no longer in use once there are more than
 // keptTransports of them.
 func (c *xksClient) forgetRoutes() {
-	c.e.mu.Lock()
+	c.e.lock()
 	current := map[XKSRoute]bool{}
 	for _, r := range c.e.st.Routes {
 		current[*r] = true
@@ -524,7 +524,7 @@ func (c *xksClient) decrypt(ctx context.Context, cfg xksConfig, xksKeyID, keyArn
 // applies the result if the transition it belongs to is still current.
 func (e *Emulator) finishXKSConnect(id string, gen int64, cfg xksConfig) {
 	code, detail := "", ""
-	e.mu.Lock()
+	e.lock()
 	if cfg.Connectivity == connVPC {
 		// KMS checks the endpoint service before it builds the interface
 		// endpoint through which it sends GetHealthStatus (spec §2.2).
@@ -536,7 +536,7 @@ func (e *Emulator) finishXKSConnect(id string, gen int64, cfg xksConfig) {
 			code, detail = f.connectionErrorCode(), f.cause()
 		}
 	}
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	s := e.st.Stores[id]
 	if s == nil || s.gen != gen {
@@ -566,6 +566,7 @@ func (e *Emulator) finishXKSConnect(id string, gen int64, cfg xksConfig) {
 			for id, k := range e.st.Keys {
 				if k.StoreID == s.ID {
 					delete(e.st.Keys, id)
+					e.touchKeyLocked(id)
 				}
 			}
 		}
