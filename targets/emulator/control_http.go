@@ -7,14 +7,217 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 )
 
-// controlHandler serves the control plane. Bodies are JSON; errors are
-// {"error": "..."} with 400, 404 or 409. Every path is documented in doc.go.
+// ControlServiceName is the SigV4 service name of the control plane when
+// the emulator checks signatures (Options.Credentials, serve's
+// -verify-sigv4): the request is signed by one of the API's credentials, in
+// the emulator's Region, for this service. It differs from "kms", so that a
+// signed KMS request is never a control request, and from the XKS proxy's
+// control API ("kmsconform-control"), so that neither is the other's.
+const ControlServiceName = "kmsconform-emulator-control"
+
+// settleLimit bounds the wait of a control-plane settle.
+const settleLimit = 30 * time.Second
+
+// maxControlBody bounds a control request body.
+const maxControlBody = 1 << 20
+
+// controlRefusal is a control request refused before or instead of its
+// work, with the status that says why.
+type controlRefusal struct {
+	status int
+	msg    string
+}
+
+func (c *controlRefusal) Error() string { return "emulator: control plane: " + c.msg }
+
+func refuse(status int, format string, args ...any) *controlRefusal {
+	return &controlRefusal{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+// guardControl lets through only control requests that cannot come from a
+// web page, and, when the emulator checks signatures, only signed ones. A
+// page can make a browser send a simple request (a POST with a text/plain
+// body, no preflight) to any address, loopback included, and a DNS
+// rebinding makes its own name resolve to 127.0.0.1. So, in this order:
+//
+//   - the Host must be the address the request came in on (IP:port), a
+//     loopback form of its port (localhost, 127.0.0.1, [::1]) or one of
+//     Options.ControlHosts: a rebound name is none of them (421);
+//   - a request with an Origin header, whatever its value ("null" too, as
+//     sandboxed frames and file: pages send it), or with Sec-Fetch-Site
+//     cross-site or same-site, comes from a web page (403);
+//   - a request with a body, and every request but GET and HEAD, must be
+//     Content-Type application/json, which no simple request can carry
+//     (415);
+//   - under Options.Credentials, the request must be signed (SigV4,
+//     ControlServiceName), its SignedHeaders covering host and, when it
+//     has one, content-type (403).
+//
+// Every refusal is a JSON error like the control plane's others, and a
+// log line.
+func (e *Emulator) guardControl(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// What the log keeps of a request is bounded: it is written before
+		// (or instead of) authentication.
+		method, path := logTruncate(r.Method, 16), logTruncate(r.URL.Path, 160)
+		body, ref := e.admitControl(w, r)
+		if ref != nil {
+			e.log.Warn("control request refused", "method", method, "path", path, "status", ref.status, "why", ref.msg)
+			writeControlError(w, ref.status, ref)
+			return
+		}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(rec, r)
+		e.log.Info("control", "method", method, "path", path, "status", rec.status)
+	})
+}
+
+// admitControl applies the checks of guardControl and returns the body.
+func (e *Emulator) admitControl(w http.ResponseWriter, r *http.Request) ([]byte, *controlRefusal) {
+	if !e.controlHostOK(r) {
+		return nil, refuse(http.StatusMisdirectedRequest, "the Host %q is not the address this server serves; "+
+			"use the address it prints (or a loopback form of it), or accept a name with -control-host", logTruncate(r.Host, 128))
+	}
+	if o, ok := r.Header["Origin"]; ok {
+		return nil, refuse(http.StatusForbidden, "a request with an Origin (%q) comes from a web page; the control plane serves none",
+			logTruncate(strings.Join(o, ","), 128))
+	}
+	if s := r.Header.Get("Sec-Fetch-Site"); s == "cross-site" || s == "same-site" {
+		return nil, refuse(http.StatusForbidden, "a %s request comes from a web page; the control plane serves none", s)
+	}
+	if (r.Method != http.MethodGet && r.Method != http.MethodHead) || r.ContentLength != 0 {
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || mt != "application/json" {
+			return nil, refuse(http.StatusUnsupportedMediaType, "a %s needs Content-Type: application/json (got %q)",
+				logTruncate(r.Method, 16), logTruncate(r.Header.Get("Content-Type"), 64))
+		}
+	}
+	if r.ContentLength > maxControlBody {
+		return nil, refuse(http.StatusRequestEntityTooLarge, "the body is larger than %d bytes", maxControlBody)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, refuse(http.StatusRequestEntityTooLarge, "the body is larger than %d bytes", maxControlBody)
+		}
+		return nil, refuse(http.StatusBadRequest, "the body could not be read")
+	}
+	if len(e.opts.Credentials) > 0 {
+		var mustSign []string
+		if _, ok := r.Header["Content-Type"]; ok {
+			mustSign = append(mustSign, "content-type")
+		}
+		if aerr := e.verifySigV4For(r, body, ControlServiceName, mustSign...); aerr != nil {
+			return nil, refuse(http.StatusForbidden, "%s: %s (sign with SigV4 for the service %s in %s, "+
+				"e.g. curl --aws-sigv4 \"aws:amz:%s:%s\" --user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\")",
+				aerr.Code, aerr.Message, ControlServiceName, e.opts.Region, e.opts.Region, ControlServiceName)
+		}
+	}
+	return body, nil
+}
+
+// controlHostOK says whether a request's Host names the address it came in
+// on. The port must be that address's port (a Host without one means 80);
+// the name must be that address's IP, a loopback name of the port
+// (localhost, any loopback IP: never an attacker's name, which is what a
+// DNS rebinding needs), or one the operator listed in ControlHosts.
+func (e *Emulator) controlHostOK(r *http.Request) bool {
+	hostName, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		hostName = r.Host
+	}
+	for _, h := range e.opts.ControlHosts {
+		// An entry with a port matches that Host exactly; one without,
+		// the name on any port.
+		if strings.EqualFold(h, r.Host) || strings.EqualFold(h, hostName) {
+			return true
+		}
+	}
+	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if local == nil {
+		e.srvMu.Lock()
+		if e.ln != nil {
+			local = e.ln.Addr()
+		}
+		e.srvMu.Unlock()
+	}
+	if local == nil {
+		return false
+	}
+	lhost, lport, err := net.SplitHostPort(local.String())
+	if err != nil {
+		return false
+	}
+	name, port, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		name, port = strings.TrimSuffix(strings.TrimPrefix(r.Host, "["), "]"), "80"
+	}
+	if port != lport {
+		return false
+	}
+	if strings.EqualFold(name, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(name)
+	if ip == nil {
+		return false
+	}
+	lip := net.ParseIP(lhost)
+	return ip.IsLoopback() || lip != nil && !lip.IsUnspecified() && ip.Equal(lip)
+}
+
+// routeAddrOK refuses, unless AllowRemoteRoutes, a route whose address is
+// not loopback: an unauthenticated caller must not be able to send a
+// store's signed XKS traffic to another machine. An empty address breaks
+// the route and is always allowed.
+func (e *Emulator) routeAddrOK(addr string) *controlRefusal {
+	if addr == "" || e.opts.AllowRemoteRoutes {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return refuse(http.StatusBadRequest, "the route's addr %q is not host:port", logTruncate(addr, 128))
+	}
+	if strings.EqualFold(host, "localhost") {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return refuse(http.StatusForbidden, "the route's addr %q is not a loopback address; start serve with -allow-remote "+
+		"(Options.AllowRemoteRoutes) to route to another host", logTruncate(addr, 128))
+}
+
+func writeControlError(w http.ResponseWriter, status int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}
+
+// statusRecorder keeps the status of an answer for the log line.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// controlHandler serves the control plane behind guardControl. Bodies are
+// JSON; errors are {"error": "..."} with 400, 403, 404, 409, 413, 415 or
+// 421. Every path is documented in doc.go.
 func (e *Emulator) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	p := strings.TrimSuffix(ControlPrefix, "/")
@@ -22,8 +225,11 @@ func (e *Emulator) controlHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		if err != nil {
 			status := http.StatusBadRequest
+			var ref *controlRefusal
 			if errors.Is(err, ErrNotFound) {
 				status = http.StatusNotFound
+			} else if errors.As(err, &ref) {
+				status = ref.status
 			}
 			w.WriteHeader(status)
 			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
@@ -65,7 +271,7 @@ func (e *Emulator) controlHandler() http.Handler {
 	mux.HandleFunc("POST "+p+"/stores/{id}/hold", func(w http.ResponseWriter, r *http.Request) { reply(w, nil, e.Hold(r.PathValue("id"))) })
 	mux.HandleFunc("POST "+p+"/stores/{id}/release", func(w http.ResponseWriter, r *http.Request) { reply(w, nil, e.Release(r.PathValue("id"))) })
 	mux.HandleFunc("POST "+p+"/stores/{id}/settle", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), settleLimit)
 		defer cancel()
 		st, err := e.Settle(ctx, r.PathValue("id"))
 		reply(w, st, err)
@@ -118,6 +324,10 @@ func (e *Emulator) controlHandler() http.Handler {
 			reply(w, nil, err)
 			return
 		}
+		if ref := e.routeAddrOK(rt.Addr); ref != nil {
+			reply(w, nil, ref)
+			return
+		}
 		reply(w, nil, e.RouteXKS(r.PathValue("host"), rt))
 	})
 	mux.HandleFunc("POST "+p+"/xks-routes/{host}/break", func(w http.ResponseWriter, r *http.Request) { reply(w, nil, e.BreakXKS(r.PathValue("host"))) })
@@ -134,7 +344,7 @@ func (e *Emulator) controlHandler() http.Handler {
 	mux.HandleFunc("POST "+p+"/keys/{id}/expire-deletion", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, nil, e.ExpireKeyDeletion(r.PathValue("id")))
 	})
-	return mux
+	return e.guardControl(mux)
 }
 
 // clusterFields are the fields of a cluster body KMS's checks read: a body

@@ -59,8 +59,47 @@
 // complete body. A field given explicitly is taken as it is ("hsms": [],
 // "kmsUser": null), so a broken cluster is still one PUT away.
 //
-// The control plane has no authentication: it is meant for loopback, and
+// The control plane refuses what a web page can make a browser send, since
+// a page can reach loopback:
+//
+//   - a Host that is not the address the request came in on (IP:port), a
+//     loopback form of its port (localhost:PORT, 127.0.0.1:PORT,
+//     [::1]:PORT) or one of Options.ControlHosts: 421. A DNS rebinding
+//     sends the attacker's own name, which is none of them;
+//   - any Origin header, "null" included (sandboxed frames and file: pages
+//     send it), and Sec-Fetch-Site cross-site or same-site: 403;
+//   - a body, or a method other than GET and HEAD (with or without a body),
+//     without Content-Type application/json: 415. A browser sends no
+//     other type without a CORS preflight, which the control plane never
+//     answers;
+//   - under Options.Credentials (serve's -verify-sigv4), a request not
+//     signed with SigV4 by one of them for the service ControlServiceName
+//     ("kmsconform-emulator-control") in the emulator's Region, with host
+//     and (when present) content-type among the signed headers: 403. A
+//     request signed for kms is not a control request, nor the reverse.
+//
+// With curl, under -verify-sigv4:
+//
+//	curl -sf --aws-sigv4 "aws:amz:us-east-1:kmsconform-emulator-control" \
+//	  --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+//	  -H 'Content-Type: application/json' -X POST http://127.0.0.1:4599/_kmsconform/reset
+//
+// Over HTTP, an XKS route dials only a loopback address (localhost or a
+// loopback IP) unless Options.AllowRemoteRoutes (serve's -allow-remote):
+// 403 otherwise. Every refusal is a JSON error and one log line, of
+// bounded length. Without Credentials the control plane has no
+// authentication beyond these checks: it is meant for loopback, and
 // Options.DisableControl removes it.
+//
+// # Connection bounds
+//
+// Serve's server has read-header, read, write and idle timeouts
+// (DefaultReadHeaderTimeout and the others in server.go; Options can
+// change them): a trickled body or an idle keep-alive no longer holds a
+// connection for ever. The KMS API requires its signature, when checked,
+// to cover X-Amz-Target and Content-Type besides host, as every AWS SDK
+// signs them: otherwise a captured request could be replayed as another
+// operation.
 //
 // # As a conformance target
 //

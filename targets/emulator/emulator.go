@@ -50,6 +50,17 @@ type Options struct {
 	Passphrase string
 	// DisableControl removes the control-plane HTTP endpoints from Handler.
 	DisableControl bool
+	// ControlHosts are Host header values (host or host:port, any case)
+	// the control plane accepts besides the address it serves and its
+	// loopback forms, e.g. a Docker service name (see doc.go).
+	ControlHosts []string
+	// AllowRemoteRoutes lets the HTTP control plane route an XKS host to a
+	// non-loopback address; without it a route must dial loopback.
+	AllowRemoteRoutes bool
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout bound
+	// the connections Serve accepts, as in net/http.Server; zero means the
+	// defaults of server.go.
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
 	// Mutant, when set, names a deliberate defect (see Mutants) for
 	// measuring a test suite. Empty (the default) is the real emulator.
 	Mutant string
@@ -141,13 +152,7 @@ func (e *Emulator) Serve(ln net.Listener) error {
 		return errors.New("emulator: already serving")
 	}
 	e.ln = ln
-	e.srv = &http.Server{
-		Handler:           e.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		// A body larger than MaxBodyBytes is refused by the handler; the
-		// server must still read the headers of huge requests.
-		MaxHeaderBytes: 64 << 10,
-	}
+	e.srv = e.httpServer()
 	// The goroutine gets its own copy: Close sets e.srv to nil, and a
 	// Close right after Start must not leave Serve reading a nil server.
 	srv := e.srv

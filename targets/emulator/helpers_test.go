@@ -197,6 +197,10 @@ func (e *env) keyState(id string) types.KeyState {
 func controlCall(t *testing.T, e *env, method, path, body string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(method, e.emu.URL()+ControlPrefix+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if len(e.emu.opts.Credentials) > 0 {
+		SignControl(t, req, []byte(body), testAKID, testSecret, e.emu.Region())
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ControlPrefix is the path prefix of the control plane. Real KMS serves
@@ -94,7 +95,9 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request, ops map[stri
 	target := r.Header.Get("X-Amz-Target")
 	name, ok := strings.CutPrefix(target, "TrentService.")
 	if ok {
-		op = name
+		// The header is read before the request is authenticated: the
+		// log keeps no more of it than the longest operation name needs.
+		op = logTruncate(name, maxLoggedOp)
 	}
 	if r.ContentLength > e.opts.MaxBodyBytes {
 		fail(tooLarge(e.opts.MaxBodyBytes))
@@ -141,11 +144,74 @@ func (e *Emulator) serveAPI(w http.ResponseWriter, r *http.Request, ops map[stri
 	_, _ = w.Write(raw)
 }
 
+// The connection bounds of Serve (Options can change each). Without them
+// a trickled body or an idle keep-alive holds a connection, and its file
+// descriptor, for ever.
+const (
+	// DefaultReadHeaderTimeout: every SDK writes its headers at once.
+	DefaultReadHeaderTimeout = 5 * time.Second
+	// DefaultReadTimeout bounds headers and body together: a body is at
+	// most MaxBodyBytes (1 MiB by default), seconds on the slowest link.
+	DefaultReadTimeout = 30 * time.Second
+	// DefaultWriteTimeout runs from the end of the headers to the end of
+	// the answer: the body (DefaultReadTimeout), the longest wait a
+	// request may make (a control-plane settle, 30 s; an API call makes a
+	// few XKS calls of Options.XKSTimeout, 250 ms like KMS) and the
+	// answer. serverWriteTimeout lengthens it for a long XKSTimeout.
+	DefaultWriteTimeout = 75 * time.Second
+	// DefaultIdleTimeout is longer than the Go SDK's own idle timeout
+	// (90 s; boto3 and the JS SDK v3 keep none and check a connection
+	// before reuse), so a client never reuses a connection the emulator
+	// has just closed, and an abandoned one is still closed.
+	DefaultIdleTimeout = 120 * time.Second
+)
+
+// httpServer is the server Serve runs: the handler, the bounds above, and
+// a header limit (a body larger than MaxBodyBytes is refused by the
+// handler; the server must still read the headers of huge requests).
+func (e *Emulator) httpServer() *http.Server {
+	or := func(d, def time.Duration) time.Duration {
+		if d > 0 {
+			return d
+		}
+		return def
+	}
+	write := e.opts.WriteTimeout
+	if write <= 0 {
+		write = max(DefaultWriteTimeout, settleLimit+4*e.opts.XKSTimeout+15*time.Second)
+	}
+	return &http.Server{
+		Handler:           e.Handler(),
+		ReadHeaderTimeout: or(e.opts.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		ReadTimeout:       or(e.opts.ReadTimeout, DefaultReadTimeout),
+		WriteTimeout:      write,
+		IdleTimeout:       or(e.opts.IdleTimeout, DefaultIdleTimeout),
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
 func tooLarge(max int64) *apiError {
 	// 413 with an AWS-style body: the SDK reads the code from the header,
 	// and the status says exactly what went wrong (U: the AWS front end's
 	// own answer is not documented).
 	return &apiError{Code: "RequestEntityTooLargeException", Message: "The request body is larger than " + strconv.FormatInt(max, 10) + " bytes.", Status: http.StatusRequestEntityTooLarge}
+}
+
+// maxLoggedOp is how much of an operation name a log line keeps (the
+// longest, GenerateDataKeyPairWithoutPlaintext, has 35 bytes).
+const maxLoggedOp = 64
+
+// logTruncate cuts s to at most n bytes at a rune boundary and says how
+// long it was.
+func logTruncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…(" + strconv.Itoa(len(s)) + " bytes)"
 }
 
 func truncate(s string, n int) string {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -13,16 +14,26 @@ import (
 
 const sigv4MaxSkew = 5 * time.Minute
 
+// kmsSignedHeaders are the headers a KMS request's signature must cover
+// besides host. The body is always covered (its hash is part of the
+// signature), but the operation is not in it: a signature that leaves
+// X-Amz-Target out lets a captured GenerateRandom be replayed as CreateKey
+// with the same body within the five minutes of skew. Every AWS SDK signs
+// both (Go v2 and the JS SDK v3 sign every header but a short list of
+// hop-by-hop ones; botocore, under boto3 and the AWS CLI, likewise).
+var kmsSignedHeaders = []string{"content-type", "x-amz-target"}
+
 // verifySigV4 checks a request the way AWS front ends do, with the errors
 // they answer. The check uses wall time, not the emulator's clock: the
 // client signs with wall time.
 func (e *Emulator) verifySigV4(r *http.Request, body []byte) *apiError {
-	return e.verifySigV4For(r, body, "kms")
+	return e.verifySigV4For(r, body, "kms", kmsSignedHeaders...)
 }
 
-// verifySigV4For checks a signature scoped to service (kms, or sts in the
-// AWS-like mode).
-func (e *Emulator) verifySigV4For(r *http.Request, body []byte, service string) *apiError {
+// verifySigV4For checks a signature scoped to service (kms, sts in the
+// AWS-like mode, or ControlServiceName) whose SignedHeaders include host
+// and every header named in mustSign (lower case).
+func (e *Emulator) verifySigV4For(r *http.Request, body []byte, service string, mustSign ...string) *apiError {
 	auth := r.Header.Get("Authorization")
 	if auth == "" {
 		return clientErr(errMissingAuthToken, "Missing Authentication Token")
@@ -86,6 +97,11 @@ func (e *Emulator) verifySigV4For(r *http.Request, body []byte, service string) 
 	}
 	if !hasHost || !sort.StringsAreSorted(names) {
 		return clientErr(errIncompleteSignature, "The SignedHeaders parameter must be sorted and include 'host'.")
+	}
+	for _, h := range mustSign {
+		if !slices.Contains(names, h) {
+			return clientErr(errIncompleteSignature, "The SignedHeaders parameter must include '%s': the signature has to cover it.", h)
+		}
 	}
 	payload := sha256.Sum256(body)
 	creq := strings.Join([]string{r.Method, canonicalURI(r.URL), canonicalQuery(r.URL), canon.String(), signedHeaders, hex.EncodeToString(payload[:])}, "\n")

@@ -571,7 +571,14 @@ func TestControlHTTPRoutesOfTargetMethods(t *testing.T) {
 	e := newTarget(t, func(c *targets.Config) { c.Emulator.Transition = time.Hour })
 	post := func(path string) int {
 		t.Helper()
-		resp, err := http.Post(e.tgt.Endpoint()+emulator.ControlPrefix+path, "application/json", nil)
+		req, _ := http.NewRequest(http.MethodPost, e.tgt.Endpoint()+emulator.ControlPrefix+path, nil)
+		req.Header.Set("Content-Type", "application/json")
+		cr, err := e.kms.Options().Credentials.Retrieve(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		emulator.SignControl(t, req, nil, cr.AccessKeyID, cr.SecretAccessKey, e.kms.Options().Region)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
