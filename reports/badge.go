@@ -29,8 +29,10 @@ func Badge(c *Compat) []byte {
 	}
 	lw, vw := textWidth(BadgeLabel)+10, textWidth(value)+10
 	w := lw + vw
+	// The target's name and the revision are data: one printable line
+	// (XML forbids most control characters), then escaped for XML.
 	title := fmt.Sprintf("%s: %s (%d of %d documented cells pass on %s, model %s)",
-		BadgeLabel, value, passing, total, c.Target.Name, c.ModelRevision)
+		BadgeLabel, value, passing, total, PrintableLine(c.Target.Name), PrintableLine(c.ModelRevision))
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="20" role="img" aria-label="%s">`+"\n",
 		w, html.EscapeString(BadgeLabel+": "+value))

@@ -219,9 +219,11 @@ var (
 //     multi-Region key ids (mrk-…), UUIDs, request ids, 12-digit account
 //     ids and hex ids of 8 or more digits become placeholders, and so do
 //     durations ("30.5s", "1m2s");
-//   - runs of white space become one space.
+//   - runs of white space become one space;
+//   - control and bidi characters are shown as escapes (PrintableLine): a
+//     reason is printed on a terminal, in one line.
 func rootReason(detail string) string {
-	s := strings.TrimSpace(detail)
+	s := strings.TrimSpace(PrintableLine(detail))
 	if s == "" {
 		return "(no detail)"
 	}

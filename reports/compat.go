@@ -194,7 +194,8 @@ func (c *Compat) Validate() error {
 	seen := map[string]bool{}
 	var sum Summary
 	for i, cell := range c.Cells {
-		where := fmt.Sprintf("cells[%d] (%s)", i, cell.ID)
+		// The error is printed on a terminal: the id is data.
+		where := fmt.Sprintf("cells[%d] (%s)", i, PrintableLine(cell.ID))
 		if cell.ID == "" || cell.StoreType == "" || cell.State == "" || cell.Operation == "" {
 			bad("%s: id, store_type, state and operation are required", where)
 		}
@@ -227,11 +228,19 @@ func (c *Compat) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Write writes the document as indented JSON.
+// Write writes the document as indented JSON. encoding/json escapes C0
+// controls, <, > and &; DEL, C1 and bidi controls are escaped as well
+// (escapeJSON), so the file reads back the same and shows nothing a
+// terminal acts on.
 func (c *Compat) Write(w io.Writer) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(c)
+	if err := enc.Encode(c); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeJSON(b.Bytes()))
+	return err
 }
 
 // WriteFile writes the document to path atomically (temporary file, rename),
@@ -287,7 +296,8 @@ func Merge(parts ...*Compat) (*Compat, error) {
 		// Each process of an emulator run has its own emulator, on its own
 		// port: the endpoints may differ.
 		if p.ModelRevision != m.ModelRevision || p.Target.Name != m.Target.Name || p.Target.Kind != m.Target.Kind {
-			return nil, fmt.Errorf("parts of different runs: %s on %s vs %s on %s", m.ModelRevision, m.Target.Name, p.ModelRevision, p.Target.Name)
+			return nil, fmt.Errorf("parts of different runs: %s", PrintableLine(fmt.Sprintf("%s on %s vs %s on %s",
+				m.ModelRevision, m.Target.Name, p.ModelRevision, p.Target.Name)))
 		}
 		if p.StartedAt.Before(m.StartedAt) {
 			m.StartedAt = p.StartedAt

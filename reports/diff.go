@@ -17,9 +17,9 @@ func (s *Side) String() string {
 		return "absent"
 	}
 	if s.Observed == "" {
-		return string(s.Verdict)
+		return PrintableLine(string(s.Verdict))
 	}
-	return fmt.Sprintf("%s (%s)", s.Verdict, s.Observed)
+	return PrintableLine(fmt.Sprintf("%s (%s)", s.Verdict, s.Observed))
 }
 
 // Change is one cell (or scenario) that differs between two runs.
@@ -143,12 +143,15 @@ func (ch Change) label() string {
 	return ch.ID
 }
 
-// Text renders the diff for a terminal.
+// Text renders the diff for a terminal. The runs' strings (target, model
+// revision, ids, outcomes) are shown through PrintableLine: a compat.json
+// may be someone else's, and none of its strings may send a control
+// sequence to the terminal or start a line of its own.
 func (d *DiffResult) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "old: %s\nnew: %s\n", runLabel(d.Old), runLabel(d.New))
+	fmt.Fprintf(&b, "old: %s\nnew: %s\n", PrintableLine(runLabel(d.Old)), PrintableLine(runLabel(d.New)))
 	if n := d.modelNote(); n != "" {
-		fmt.Fprintf(&b, "note: %s\n", n)
+		fmt.Fprintf(&b, "note: %s\n", PrintableLine(n))
 	}
 	fmt.Fprintf(&b, "%d regressions, %d fixes, %d other changes\n", len(d.Regressions), len(d.Fixes), len(d.Changes))
 	for _, g := range d.groups() {
@@ -157,13 +160,14 @@ func (d *DiffResult) Text() string {
 		}
 		fmt.Fprintf(&b, "\n%s:\n", g.title)
 		for _, ch := range g.list {
-			fmt.Fprintf(&b, "  %s: %s -> %s\n", ch.label(), ch.Old, ch.New)
+			fmt.Fprintf(&b, "  %s: %s -> %s\n", PrintableLine(ch.label()), ch.Old, ch.New)
 		}
 	}
-	return b.String()
+	return Printable(b.String())
 }
 
-// Markdown renders the diff for a pull-request comment.
+// Markdown renders the diff for a pull-request comment; the runs' strings
+// go through mdText or mdCode.
 func (d *DiffResult) Markdown() string {
 	var b strings.Builder
 	b.WriteString("## kmsconform diff\n\n")
@@ -181,14 +185,14 @@ func (d *DiffResult) Markdown() string {
 			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", mdCode(ch.label()), sideMarkdown(ch.Old), sideMarkdown(ch.New))
 		}
 	}
-	return b.String()
+	return Printable(b.String())
 }
 
 func sideMarkdown(s *Side) string {
 	if s == nil {
 		return "absent"
 	}
-	out := Symbols[s.Verdict] + " " + string(s.Verdict)
+	out := Symbols[s.Verdict] + " " + mdText(string(s.Verdict))
 	if s.Observed != "" {
 		out += " `" + mdCode(s.Observed) + "`"
 	}

@@ -53,7 +53,7 @@ func ReadExpectations(r io.Reader) (*Expectations, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("expectations: the file is empty")
 		}
-		return nil, fmt.Errorf("expectations: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return nil, fmt.Errorf("expectations: %s", PrintableLine(strings.ReplaceAll(err.Error(), "\n", "; ")))
 	}
 	if err := e.Validate(); err != nil {
 		return nil, fmt.Errorf("expectations: %w", err)
@@ -75,25 +75,27 @@ func ReadExpectationsFile(path string) (*Expectations, error) {
 	return e, nil
 }
 
-// Validate checks the document; the first problem is named.
+// Validate checks the document; the first problem is named, with the
+// deviation's id through PrintableLine (the error is printed on a terminal).
 func (e *Expectations) Validate() error {
 	if e.Schema != ExpectationsSchema {
 		return fmt.Errorf("schema is %q, want %q", e.Schema, ExpectationsSchema)
 	}
 	seen := map[string]bool{}
 	for i, d := range e.Deviations {
+		id := PrintableLine(d.ID)
 		switch {
 		case d.ID == "":
 			return fmt.Errorf("deviations[%d]: id is required", i)
 		case seen[d.ID]:
-			return fmt.Errorf("deviations[%d]: %s is listed twice", i, d.ID)
+			return fmt.Errorf("deviations[%d]: %s is listed twice", i, id)
 		case strings.TrimSpace(d.Reason) == "":
-			return fmt.Errorf("deviations[%d] (%s): a reason is required", i, d.ID)
+			return fmt.Errorf("deviations[%d] (%s): a reason is required", i, id)
 		}
 		if d.Issue != "" {
 			u, err := url.Parse(d.Issue)
 			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-				return fmt.Errorf("deviations[%d] (%s): issue %q is not an http(s) URL", i, d.ID, d.Issue)
+				return fmt.Errorf("deviations[%d] (%s): issue %q is not an http(s) URL", i, id, d.Issue)
 			}
 		}
 		seen[d.ID] = true
@@ -199,7 +201,11 @@ func (g *GateResult) nothingNote() string {
 	return "nothing was checked: " + g.NothingReason + " — no cell or scenario passed or failed (is the target up?)"
 }
 
-// Text renders the judgement for a terminal.
+// Text renders the judgement for a terminal. The strings of the run and of
+// the expectations (ids, outcomes, details, reasons) are shown through
+// PrintableLine: either file may be someone else's, and none of their
+// strings may send a control sequence to the terminal or start a line of
+// its own.
 func (g *GateResult) Text() string {
 	var b strings.Builder
 	verdict := "passed"
@@ -209,25 +215,26 @@ func (g *GateResult) Text() string {
 	fmt.Fprintf(&b, "gate %s: %d unexpected failures, %d known deviations persist, %d fixed, %d not checked\n",
 		verdict, len(g.Unexpected), len(g.Known), len(g.Fixed), len(g.Unchecked))
 	if g.NothingChecked {
-		fmt.Fprintf(&b, "  FAIL %s\n", g.nothingNote())
+		fmt.Fprintf(&b, "  FAIL %s\n", PrintableLine(g.nothingNote()))
 	}
 	for _, e := range g.Unexpected {
-		fmt.Fprintf(&b, "  FAIL %s: %s", e.label(), outcome(e.Observed))
+		fmt.Fprintf(&b, "  FAIL %s: %s", PrintableLine(e.label()), PrintableLine(outcome(e.Observed)))
 		if e.Note != "" {
-			fmt.Fprintf(&b, " — %s", e.Note)
+			fmt.Fprintf(&b, " — %s", PrintableLine(e.Note))
 		}
 		b.WriteString("\n")
 	}
 	for _, e := range g.Fixed {
-		fmt.Fprintf(&b, "  fixed — remove from expectations: %s (now pass)\n", e.label())
+		fmt.Fprintf(&b, "  fixed — remove from expectations: %s (now pass)\n", PrintableLine(e.label()))
 	}
 	for _, e := range g.Unchecked {
-		fmt.Fprintf(&b, "  not checked: %s: %s\n", e.label(), e.Note)
+		fmt.Fprintf(&b, "  not checked: %s: %s\n", PrintableLine(e.label()), PrintableLine(e.Note))
 	}
-	return b.String()
+	return Printable(b.String())
 }
 
-// Markdown renders the judgement for a job summary.
+// Markdown renders the judgement for a job summary; the strings of the run
+// and of the expectations go through mdText or mdCode.
 func (g *GateResult) Markdown() string {
 	var b strings.Builder
 	status := "✅ passed"
@@ -237,7 +244,7 @@ func (g *GateResult) Markdown() string {
 	fmt.Fprintf(&b, "## kmsconform gate %s\n\n%d unexpected failures · %d known deviations persist · %d fixed · %d not checked\n",
 		status, len(g.Unexpected), len(g.Known), len(g.Fixed), len(g.Unchecked))
 	if g.NothingChecked {
-		fmt.Fprintf(&b, "\n**%s**\n", g.nothingNote())
+		fmt.Fprintf(&b, "\n**%s**\n", mdText(g.nothingNote()))
 	}
 	section := func(title string, list []GateEntry, withReason bool) {
 		if len(list) == 0 {
@@ -262,7 +269,7 @@ func (g *GateResult) Markdown() string {
 	section("Fixed — remove from expectations", g.Fixed, false)
 	section("Known deviations", g.Known, true)
 	section("Not checked", g.Unchecked, false)
-	return b.String()
+	return Printable(b.String())
 }
 
 func (e GateEntry) label() string {

@@ -103,7 +103,14 @@ type verdictCount struct {
 // The filter and the selected cell can be given in the URL fragment
 // (#verdict=fail&op=CreateKey&state=FAILED&cell=<id>), so a link can point at
 // a view.
+//
+// html/template escapes every string for its context (text, attribute,
+// the JSON the script reads); the document is first copied through
+// Printable, so a control or bidi character of the data shows as an escape
+// rather than reaching the browser (or the terminal `report render` prints
+// to).
 func HTML(c *Compat) ([]byte, error) {
+	c = c.MapStrings(Printable)
 	t := TotalsOf(c)
 	d := htmlData{
 		Title:         "kmsconform: " + c.Target.Name,

@@ -57,7 +57,12 @@ type junitMessage struct {
 // scenario. A fail is a failure, unsupported, unreachable and skipped are
 // skipped, indeterminate (the outcome is unknown) is an error, and pass and
 // informational pass (informational with its detail as output).
+//
+// encoding/xml escapes the strings for XML; the document is first copied
+// through Printable, so a control or bidi character of the data shows as an
+// escape (encoding/xml would write U+FFFD for some and leave others raw).
 func JUnit(c *Compat) ([]byte, error) {
+	c = c.MapStrings(Printable)
 	stamp := c.StartedAt.UTC().Format("2006-01-02T15:04:05")
 	props := []junitProperty{
 		{Name: "target", Value: c.Target.Name},

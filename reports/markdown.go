@@ -47,9 +47,9 @@ func Markdown(c *Compat) []byte {
 	writeExplanation(&b, c)
 
 	for _, m := range Matrices(c) {
-		fmt.Fprintf(&b, "\n### %s\n\n| operation |", m.StoreType)
+		fmt.Fprintf(&b, "\n### %s\n\n| operation |", mdText(m.StoreType))
 		for _, col := range m.Columns {
-			fmt.Fprintf(&b, " %s |", ColumnLabel(col))
+			fmt.Fprintf(&b, " %s |", mdText(ColumnLabel(col)))
 		}
 		b.WriteString("\n|---|")
 		for range m.Columns {
@@ -83,13 +83,16 @@ func Markdown(c *Compat) []byte {
 	if len(c.Scenarios) > 0 {
 		b.WriteString("\n### Scenarios\n\n| scenario | verdict | detail |\n|---|:-:|---|\n")
 		for _, s := range c.Scenarios {
-			fmt.Fprintf(&b, "| %s | %s %s | %s |\n", mdText(s.Name), Symbols[s.Verdict], s.Verdict, mdText(s.Detail))
+			fmt.Fprintf(&b, "| %s | %s %s | %s |\n", mdText(s.Name), Symbols[s.Verdict], mdText(string(s.Verdict)), mdText(s.Detail))
 		}
 	}
 
 	writeCellList(&b, c, Fail, "Failing cells")
 	writeCellList(&b, c, Indeterminate, "Indeterminate cells (the outcome is unknown)")
-	return b.Bytes()
+	// Every string of the document went through mdText or mdCode; this
+	// pass only makes sure that one added later without them can break the
+	// layout but never send a control character.
+	return []byte(Printable(b.String()))
 }
 
 // writeTotals prints the three totals with their names and what each
@@ -254,31 +257,3 @@ func codeList(ss []string) string {
 	}
 	return strings.Join(out, " or ")
 }
-
-// mdText makes target-supplied text safe inside a Markdown table or list:
-// one line, no table separators, no HTML.
-var mdTextReplacer = strings.NewReplacer("\r", " ", "\n", " ", "|", "\\|", "<", "&lt;", ">", "&gt;", "&", "&amp;",
-	"`", "'", "*", "\\*", "_", "\\_", "[", "\\[", "]", "\\]")
-
-func mdText(s string) string { return mdTextReplacer.Replace(s) }
-
-// mdLinks renders AWS pages as Markdown links, one after the other.
-func mdLinks(links []model.Link) string {
-	var out []string
-	for _, l := range links {
-		out = append(out, "["+mdText(l.Title)+"]("+mdURL(l.URL)+")")
-	}
-	return strings.Join(out, ", ")
-}
-
-// mdURL makes a URL safe as a Markdown link destination inside a table or
-// list: nothing that ends the destination or the line.
-var mdURLReplacer = strings.NewReplacer(" ", "%20", "(", "%28", ")", "%29", "<", "%3C", ">", "%3E", "|", "%7C",
-	"`", "%60", "\r", "", "\n", "")
-
-func mdURL(s string) string { return mdURLReplacer.Replace(s) }
-
-// mdCode makes text safe inside a code span in a table.
-var mdCodeReplacer = strings.NewReplacer("\r", " ", "\n", " ", "|", "\\|", "`", "'")
-
-func mdCode(s string) string { return mdCodeReplacer.Replace(s) }

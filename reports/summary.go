@@ -11,7 +11,11 @@ const maxSummaryCauses = 8
 // TerminalSummary renders a run for a terminal in one screen: the target,
 // the count per verdict, the largest root causes of what did not pass, and
 // the first failing cells.
+//
+// The document's strings are shown through PrintableLine, each on its line
+// (see SummaryHead).
 func TerminalSummary(c *Compat, path string) string {
+	c = c.MapStrings(PrintableLine)
 	var b strings.Builder
 	b.WriteString(SummaryHead(c, 0))
 	shown := 0
@@ -32,13 +36,20 @@ func TerminalSummary(c *Compat, path string) string {
 		}
 	}
 	b.WriteString(ResultsLine(path))
-	return b.String()
+	return Printable(b.String())
 }
 
 // SummaryHead is the top of TerminalSummary: what was checked, the verdict
 // counts (with known of the fails named as known deviations, when a gate
 // knows them), the findings and the largest root causes.
+//
+// A compat.json may be someone else's: its strings are shown through
+// PrintableLine, so none can send a control sequence to the terminal or
+// start a line of its own; the whole text goes through Printable once more,
+// so that a string added later without PrintableLine can at worst start a
+// line.
 func SummaryHead(c *Compat, known int) string {
+	c = c.MapStrings(PrintableLine)
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nkmsconform: %s (%s) against model %s: %d cells, %d scenarios in %.1fs, %d API calls\n",
 		c.Target.Name, c.Target.Kind, c.ModelRevision, len(c.Cells), len(c.Scenarios), c.DurationSeconds, c.APICalls)
@@ -64,7 +75,7 @@ func SummaryHead(c *Compat, known int) string {
 		}
 		fmt.Fprintf(&b, "  %s: %s\n", rc.What(), rc.Reason)
 	}
-	return b.String()
+	return Printable(b.String())
 }
 
 // ResultsLine is the last line of TerminalSummary: where compat.json is
