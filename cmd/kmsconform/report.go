@@ -84,7 +84,8 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "kmsconform report %s: %s\n", sub, oneLine(err))
+		// An error may name an id of the file: one printable line.
+		fmt.Fprintf(stderr, "kmsconform report %s: %s\n", sub, reports.PrintableLine(oneLine(err)))
 		return 2
 	}
 	return code

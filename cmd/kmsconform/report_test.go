@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/kmsconform/kmsconform/model"
 	"github.com/kmsconform/kmsconform/reports"
@@ -319,5 +323,207 @@ func TestReportGateNothingChecked(t *testing.T) {
 	ok.Finish()
 	if gateExit(reports.Gate(ok, e), ok, false, true, dir, &errOut) != 0 || exitFor(ok, false, true, &errOut) != 0 || errOut.Len() != 0 {
 		t.Errorf("a passing run: stderr %q", errOut.String())
+	}
+}
+
+// hostile is what a contributed compat.json could hold in any string:
+// table separators, a line break and a heading, HTML, terminal sequences
+// (clear the screen, set the window title), C1's CSI, a carriage return that
+// would rewrite the line, bidi overrides and isolates.
+const hostile = "x | y\n# INJECTED heading\r\n<script>alert(1)</script> *em* `c \x1b[2J\x1b]0;title\x07 \u202eevil\u202c \u2066iso\u2069 \u009b31m \x7f\rINJECTED rewrite"
+
+// hostileCompat is unitRun with hostile strings wherever the schema allows
+// free text: target, model revision, ids, states, outcomes, evidence,
+// findings, scenarios.
+func hostileCompat(verdict reports.Verdict) *reports.Compat {
+	c := unitRun(verdict, hostile)
+	c.ModelRevision, c.Target = "r1-"+hostile, reports.Target{Name: hostile, Kind: hostile, Endpoint: hostile}
+	c.Findings = []string{hostile}
+	ev := reports.Evidence{HTTPStatus: 400, Message: hostile, RequestID: hostile, Route: hostile, Detail: hostile, Adapted: hostile}
+	for i := range c.Cells {
+		c.Cells[i].ID, c.Cells[i].State, c.Cells[i].Variant = hostile+fmt.Sprint(i), hostile, hostile
+		c.Cells[i].Rules, c.Cells[i].Expected, c.Cells[i].Evidence = []string{hostile}, []string{hostile}, ev
+	}
+	c.Cells[1].Verdict = reports.Fail
+	c.Scenarios = []reports.Scenario{{Name: hostile, Verdict: reports.Fail, Detail: hostile}}
+	return c
+}
+
+// terminalUnsafe returns the first byte or character of s a terminal acts
+// on instead of showing (a control character other than a line feed or a
+// tab, DEL, C1, a bidi override or isolate), as a description; "" if none.
+func terminalUnsafe(s string) string {
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			return fmt.Sprintf("byte %#x (not UTF-8) at %d", s[i], i)
+		case r == '\n' || r == '\t':
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+			return fmt.Sprintf("%U at %d in %q", r, i, s[max(0, i-30):min(len(s), i+30)])
+		}
+		i += n
+	}
+	return ""
+}
+
+// injectedLine returns a line of s that the data started ("" if none).
+func injectedLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if t := strings.TrimLeft(l, " "); strings.HasPrefix(t, "# INJECTED") || strings.HasPrefix(t, "INJECTED") {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestReportHostileCompat: report diff, report gate and report render print
+// no character a terminal would act on and no line of the data's own,
+// whatever a compat.json or an expectations file holds; render's Markdown
+// keeps every table row to its header's cells; an error naming a hostile id
+// is one printable line.
+func TestReportHostileCompat(t *testing.T) {
+	dir := t.TempDir()
+	old := writeCompat(t, dir, "old.json", hostileCompat(reports.Pass))
+	newC := hostileCompat(reports.Fail)
+	new := writeCompat(t, dir, "new.json", newC)
+	exp, err := yaml.Marshal(&reports.Expectations{Schema: reports.ExpectationsSchema, Target: hostile, Deviations: []reports.Deviation{
+		{ID: newC.Cells[0].ID, Observed: hostile, Reason: hostile},
+		{ID: newC.Cells[1].ID, Observed: "other" + hostile, Reason: hostile},
+		{ID: hostile + "absent", Observed: hostile, Reason: hostile},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect := filepath.Join(dir, "expect.yml")
+	if err := os.WriteFile(expect, exp, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dup := hostileCompat(reports.Fail)
+	// Before any line break: the error is cut at the first.
+	dup.Cells[0].ID = "\x1b]0;title\x07\x1b[2J" + hostile
+	dup.Cells[1].ID = dup.Cells[0].ID
+	dupPath := filepath.Join(dir, "dup.json")
+	dup.Finish()
+	var b bytes.Buffer
+	if err := dup.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dupPath, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"report", "diff", old, new}, 1},
+		{[]string{"report", "diff", old, new, "--format", "md"}, 1},
+		{[]string{"report", "gate", new, "--expect", expect}, 1},
+		{[]string{"report", "gate", new, "--expect", expect, "--format", "md"}, 1},
+		{[]string{"report", "render", new, "--format", "md"}, 0},
+		{[]string{"report", "render", new, "--format", "html"}, 0},
+		{[]string{"report", "render", new, "--format", "junit"}, 0},
+		{[]string{"report", "render", new, "--format", "badge"}, 0},
+		{[]string{"report", "render", dupPath}, 2},
+		{[]string{"report", "diff", dupPath, new}, 2},
+	} {
+		code, out, errOut := cli(tc.args...)
+		name := strings.Join(tc.args[1:2], " ") + " " + strings.Join(tc.args[3:], " ")
+		if code != tc.code {
+			t.Errorf("%s: exit %d, want %d: %s", name, code, tc.code, errOut)
+		}
+		for what, s := range map[string]string{"stdout": out, "stderr": errOut} {
+			if bad := terminalUnsafe(s); bad != "" {
+				t.Errorf("%s: %s: %s", name, what, bad)
+			}
+			// HTML and JUnit keep a message's line breaks, inside an
+			// element: a browser or a CI shows no line of the data's there.
+			if l := injectedLine(s); l != "" && !strings.HasSuffix(name, "html") && !strings.HasSuffix(name, "junit") {
+				t.Errorf("%s: %s: a line of the data's own: %q", name, what, l)
+			}
+		}
+		if code == 2 && strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Errorf("%s: the error is not one line: %q", name, errOut)
+		}
+		if tc.args[len(tc.args)-1] == "md" {
+			checkTables(t, name, out)
+		}
+	}
+}
+
+// checkTables fails when a row of a Markdown table has another number of
+// cells than its header, counted as GitHub splits a row: at each pipe not
+// escaped by a backslash.
+func checkTables(t *testing.T, name, md string) {
+	t.Helper()
+	cells := func(row string) int {
+		n, esc := 0, false
+		for _, c := range strings.TrimSpace(row) {
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '|':
+				n++
+			}
+		}
+		return n - 1
+	}
+	header := -1
+	for i, l := range strings.Split(md, "\n") {
+		switch {
+		case !strings.HasPrefix(l, "|"):
+			header = -1
+		case header < 0:
+			header = cells(l)
+		case cells(l) != header:
+			t.Errorf("%s: line %d has %d cells, its header %d: %q", name, i+1, cells(l), header, l)
+		}
+	}
+}
+
+// TestConsoleHostile: the summary `kmsconform run` prints from compat.json
+// (each failing cell in full, the known deviations, the gate's lines) shows
+// control characters as escapes and keeps each string on its line.
+func TestConsoleHostile(t *testing.T) {
+	c := hostileCompat(reports.Fail)
+	c.Finish()
+	e := &reports.Expectations{Schema: reports.ExpectationsSchema, Target: hostile, Deviations: []reports.Deviation{
+		{ID: c.Cells[0].ID, Observed: hostile, Reason: hostile},
+		{ID: c.Scenarios[0].Name, Reason: hostile},
+		{ID: hostile + "absent", Observed: hostile, Reason: hostile},
+	}}
+	g := reports.Gate(c, e)
+	if len(g.Known) != 2 || len(g.Unexpected) != 1 || len(g.Unchecked) != 1 {
+		t.Fatalf("gate %+v", g)
+	}
+	for name, s := range map[string]string{
+		"summary":         consoleSummary(c, filepath.Join("out", "compat.json"), nil),
+		"summary in gate": consoleSummary(c, "compat.json", g),
+		"gate lines":      gateLines(g),
+	} {
+		if bad := terminalUnsafe(s); bad != "" {
+			t.Errorf("%s: %s", name, bad)
+		}
+		if l := injectedLine(s); l != "" {
+			t.Errorf("%s: a line of the data's own: %q", name, l)
+		}
+		if name != "gate lines" && !strings.Contains(s, `\x1b[2J`) {
+			t.Errorf("%s: the escape sequence is not shown as text:\n%s", name, s)
+		}
+	}
+	var errOut bytes.Buffer
+	for i := range c.Cells {
+		c.Cells[i].Verdict = reports.Indeterminate
+		c.Cells[i].Evidence.Detail = "\x1b[2J" + hostile
+	}
+	c.Scenarios = nil
+	c.Finish()
+	if !nothingChecked(c, &errOut) {
+		t.Fatal("nothing was checked, nothingChecked says otherwise")
+	}
+	if bad := terminalUnsafe(errOut.String()); bad != "" || strings.Count(errOut.String(), "\n") != 1 {
+		t.Errorf("nothing checked: %q (%s)", errOut.String(), bad)
 	}
 }

@@ -108,12 +108,16 @@ const maxFailureBlocks = 20
 
 // consoleSummary is reports.TerminalSummary with the failures in full, each
 // once (FailureText), and, in a gate (g set), the known deviations as known.
+// The strings of compat.json and of the expectations are data (a target
+// chose its ids and messages; either file may be someone else's): each is
+// shown through reports.PrintableLine, and the whole text through
+// reports.Printable once more.
 func consoleSummary(c *reports.Compat, path string, g *reports.GateResult) string {
 	known := 0
 	if g != nil {
 		known = len(g.Known)
 	}
-	return reports.SummaryHead(c, known) + consoleFailures(c, g) + reports.ResultsLine(path)
+	return reports.Printable(reports.SummaryHead(c, known) + consoleFailures(c, g) + reports.ResultsLine(path))
 }
 
 // consoleFailures renders the failing cells and scenarios: in full when
@@ -131,21 +135,23 @@ func consoleFailures(c *reports.Compat, g *reports.GateResult) string {
 			}
 		}
 	}
+	// The cells and scenarios as printed; c's own are the gate's keys.
+	shown := c.MapStrings(reports.PrintableLine)
 	var full, knownLines strings.Builder
-	shown, more := 0, 0
+	blocks, more := 0, 0
 	block := func(text, note string) {
-		if shown == maxFailureBlocks {
+		if blocks == maxFailureBlocks {
 			more++
 			return
 		}
-		shown++
+		blocks++
 		for _, l := range strings.SplitAfter(strings.TrimRight(text, "\n")+"\n", "\n") {
 			if l != "" {
 				full.WriteString("  " + l)
 			}
 		}
 		if note != "" {
-			fmt.Fprintf(&full, "    gate: %s\n", note)
+			fmt.Fprintf(&full, "    gate: %s\n", reports.PrintableLine(note))
 		}
 	}
 	knownLine := func(label, observed string, d *reports.Deviation) {
@@ -154,29 +160,29 @@ func consoleFailures(c *reports.Compat, g *reports.GateResult) string {
 			fmt.Fprintf(&knownLines, ": answered %s", observed)
 		}
 		if reason, _, _ := strings.Cut(strings.TrimSpace(d.Reason), "\n"); reason != "" {
-			fmt.Fprintf(&knownLines, " (%s)", reason)
+			fmt.Fprintf(&knownLines, " (%s)", reports.PrintableLine(reason))
 		}
 		knownLines.WriteString("\n")
 	}
-	for _, cell := range c.Cells {
+	for i, cell := range c.Cells {
 		if cell.Verdict != reports.Fail {
 			continue
 		}
 		if d := known[cell.ID]; d != nil {
-			knownLine(cell.ID, cell.Observed, d)
+			knownLine(shown.Cells[i].ID, shown.Cells[i].Observed, d)
 			continue
 		}
-		block(harness.FailureText(cell), notes[cell.ID])
+		block(harness.FailureText(shown.Cells[i]), notes[cell.ID])
 	}
-	for _, s := range c.Scenarios {
+	for i, s := range c.Scenarios {
 		if s.Verdict != reports.Fail {
 			continue
 		}
 		if d := known[s.Name]; d != nil {
-			knownLine("scenario "+s.Name, "", d)
+			knownLine("scenario "+shown.Scenarios[i].Name, "", d)
 			continue
 		}
-		block(harness.ScenarioFailureText(s), notes[s.Name])
+		block(harness.ScenarioFailureText(shown.Scenarios[i]), notes[s.Name])
 	}
 	if more > 0 {
 		fmt.Fprintf(&full, "  … and %d more failures (compat.md lists them all)\n", more)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kmsconform/kmsconform/drive"
+	"github.com/kmsconform/kmsconform/reports"
 )
 
 // progress tells a person watching a long run (real KMS takes hours) how
@@ -18,7 +19,8 @@ import (
 // A line comes at most every progressInterval (longer as the run goes on),
 // never one per spec on a fast target. The -v flag adds a line for every
 // cell and scenario as it ends. Nothing it prints comes from a request or a
-// response, so no secret can reach it.
+// response but a store id, so no secret can reach it; a target chooses its
+// store ids, so cell ids and waits are shown through reports.PrintableLine.
 type progress struct {
 	w       io.Writer
 	quiet   bool
@@ -78,14 +80,14 @@ func (p *progress) CellDone(id string, v drive.Verdict) {
 	if v == drive.Fail {
 		p.failed++
 	}
-	p.lastID, p.lastV = id, v
+	p.lastID, p.lastV = reports.PrintableLine(id), v
 	// The wait that held this cell is over.
 	clear(p.waits)
 	if p.quiet {
 		return
 	}
 	if p.verbose {
-		fmt.Fprintf(p.w, "kmsconform: %d/%d %s %s\n", p.done, p.total, id, v)
+		fmt.Fprintf(p.w, "kmsconform: %d/%d %s %s\n", p.done, p.total, p.lastID, v)
 	}
 	p.maybePrint("")
 }
@@ -135,7 +137,7 @@ func (p *progress) line(now time.Time, what string) string {
 		parts = append(parts, fmt.Sprintf("%d fail", p.failed))
 	}
 	if w := p.waits[what]; what != "" && w != nil {
-		s := fmt.Sprintf("%s, %s", what, shortDuration(now.Sub(w.since)))
+		s := fmt.Sprintf("%s, %s", reports.PrintableLine(what), shortDuration(now.Sub(w.since)))
 		if more := w.until.Sub(now); more > 0 {
 			s += fmt.Sprintf(" (at most %s more)", shortDuration(more))
 		}

@@ -113,3 +113,26 @@ func TestShortDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressHostile: a store id comes from the target's answer, and a
+// hostile target's id reaches the progress line; it is shown with its
+// control characters as escapes, on the line.
+func TestProgressHostile(t *testing.T) {
+	const id = "cks-\x1b[2J\x1b]0;title\x07\u202eevil\r\nINJECTED\u009b31m"
+	p, out, now := fakeProgress(false, true)
+	p.Start(3)
+	p.CellDone("AWS_CLOUDHSM/CONNECTED/"+id, drive.Fail)
+	*now = now.Add(10 * time.Second)
+	p.Waiting("waiting for "+id+" CONNECTING → CONNECTED", now.Add(time.Minute))
+	s := out.String()
+	for i, r := range s {
+		if r != '\n' && (r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || (r >= 0x202a && r <= 0x202e)) {
+			t.Fatalf("%U at %d: %q", r, i, s)
+		}
+	}
+	got := lines(out)
+	if len(got) != 3 || !strings.Contains(got[1], `cks-\x1b[2J\x1b]0;title\x07\u202eevil INJECTED\u009b31m fail`) ||
+		!strings.Contains(got[2], `waiting for cks-\x1b[2J`) {
+		t.Errorf("%q", got)
+	}
+}
