@@ -223,7 +223,12 @@ func helpXKSProxy() helpPage {
 			`  DELETE /keys/ID/fault                    clear it`,
 			`  DELETE /faults                           clear every fault`,
 			`  GET    /status                           the faults in force`,
+			`  GET    /requests                         requests seen (see Limits)`,
 			wrap("Faults: "+strings.Join(faults, ", ")+".", helpWidth),
+			wrap("Limits, on both listeners: headers 16 KiB (larger: 431), body 1 MiB (control: 64 KiB); "+
+				"5 s to send the headers, 10 s for the whole request; idle keep-alive connections close "+
+				"after 120 s. GET /requests keeps the last 10,000 requests within 16 MiB, and of one that "+
+				"fails authentication only a summary, never its body.", helpWidth),
 		},
 	}
 }

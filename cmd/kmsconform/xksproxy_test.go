@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/kmsconform/kmsconform/targets/xksproxy"
 )
 
 // waitFor polls until the command has printed s; the deadline only guards
@@ -245,6 +248,71 @@ func TestXksProxyEndpointAndLog(t *testing.T) {
 			want = "listen address"
 		}
 		if !strings.Contains(help.String(), want) {
+			t.Errorf("-h does not say %q:\n%s", want, help.String())
+		}
+	}
+}
+
+// TestXKSProxyIsBounded: the command's proxy has the package's bounds: a
+// 64 KiB header is refused with 431, and an unsigned 1 MB request leaves
+// a log line of a few hundred bytes without any of its body.
+func TestXKSProxyIsBounded(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- runXKSProxy(ctx, []string{"--addr", "127.0.0.1:0", "--control-addr", "", "--plain-http", "--key", "k"}, stdout, stderr)
+	}()
+	waitFor(t, stdout, "Stop with", done)
+	url := field(t, stdout.String(), "Listening on") + "/kms/xks/v1/keys/k/encrypt"
+
+	post := func(body []byte, hdr http.Header) int {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+		for k, v := range hdr {
+			req.Header[k] = v
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := post([]byte("{}"), http.Header{"X-Padding": {strings.Repeat("h", 64<<10)}}); s != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("64 KiB header: %d", s)
+	}
+	marker := "UNSIGNED-BODY/"
+	body, _ := json.Marshal(map[string]any{"requestMetadata": map[string]string{
+		"kmsRequestId": strings.Repeat(marker, 300_000/len(marker)), "kmsOperation": strings.Repeat(marker, 300_000/len(marker))}})
+	before := len(stderr.String())
+	if s := post(body, http.Header{"Content-Type": {"application/json"}}); s != http.StatusUnauthorized {
+		t.Fatalf("unsigned request: %d", s)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	logged := stderr.String()[before:]
+	if strings.Contains(logged, marker) || len(logged) > 2048 {
+		t.Fatalf("an unsigned request of %d bytes logged %d bytes", len(body), len(logged))
+	}
+}
+
+// TestXKSProxyHelpStatesLimits keeps the numbers in -h those of the proxy.
+func TestXKSProxyHelpStatesLimits(t *testing.T) {
+	var help bytes.Buffer
+	runXKSProxy(context.Background(), []string{"-h"}, &help, io.Discard)
+	text := strings.Join(strings.Fields(help.String()), " ")
+	secs := func(d time.Duration) int { return int(d / time.Second) }
+	for _, want := range []string{
+		fmt.Sprintf("headers %d KiB", xksproxy.DefaultMaxHeaderBytes>>10),
+		fmt.Sprintf("%d s to send the headers, %d s for the whole request", secs(xksproxy.DefaultReadHeaderTimeout), secs(xksproxy.DefaultReadTimeout)),
+		fmt.Sprintf("close after %d s", secs(xksproxy.DefaultIdleTimeout)),
+		fmt.Sprintf("the last %d,%03d requests within %d MiB", xksproxy.DefaultMaxRecorded/1000, xksproxy.DefaultMaxRecorded%1000, xksproxy.DefaultMaxRecordedBytes>>20),
+	} {
+		if !strings.Contains(text, want) {
 			t.Errorf("-h does not say %q:\n%s", want, help.String())
 		}
 	}

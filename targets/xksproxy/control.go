@@ -6,10 +6,16 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 )
 
 // ControlPrefix is the path prefix of the control API.
 const ControlPrefix = "/kmsconform/control/v1"
+
+// maxControlBodyBytes bounds a control request's body, which is read
+// before its signature is checked. The largest real one, a deny-rule
+// list, is a few hundred bytes per rule.
+const maxControlBodyBytes = 64 << 10
 
 // ControlHandler is the HTTP control API. Every request must be signed
 // with SigV4 by one of the proxy's credentials for service
@@ -33,7 +39,7 @@ const ControlPrefix = "/kmsconform/control/v1"
 //	PUT    /keys/{id}/fault            key fault {"fault":"internal"}
 //	DELETE /keys/{id}/fault            clear a key fault
 //	DELETE /faults                     clear every fault
-//	GET    /requests                   recorded requests (see Request)
+//	GET    /requests                   recorded requests (see Request; bounded by MaxRecorded and MaxRecordedBytes)
 //	DELETE /requests                   forget them
 //	GET    /deny-rules                 authorization rules
 //	PUT    /deny-rules                 replace them: [{"awsPrincipalArn"?,"kmsOperation"?,"operation"?,"keyId"?}]
@@ -46,9 +52,15 @@ func (p *Proxy) ControlHandler() http.Handler {
 	mux := http.NewServeMux()
 	h := func(pattern string, f func(http.ResponseWriter, *http.Request, []byte) (any, error)) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBodyBytes))
 			if err != nil {
-				writeError(w, xksErr(ErrValidation, "unreadable body"))
+				var tooBig *http.MaxBytesError
+				if !errors.As(err, &tooBig) {
+					panic(http.ErrAbortHandler) // client gone or too slow: nobody to answer
+				}
+				e := xksErr(ErrValidation, "request body exceeds "+strconv.Itoa(maxControlBodyBytes)+" bytes")
+				e.status = http.StatusRequestEntityTooLarge
+				writeError(w, e)
 				return
 			}
 			if _, e := p.ctlAuth.verify(r, body); e != nil {
@@ -218,9 +230,13 @@ type Status struct {
 	KeyFaults    map[string]Fault `json:"keyFaults"`
 	Keys         int              `json:"keys"`
 	Faults       []Fault          `json:"availableFaults"`
+	// RecordedRequests and RecordedBytes are what the request ring holds.
+	RecordedRequests int   `json:"recordedRequests"`
+	RecordedBytes    int64 `json:"recordedBytes"`
 }
 
 func (p *Proxy) status() Status {
+	n, b := p.rec.stats()
 	return Status{
 		URIEndpoint:  p.URIEndpoint(),
 		URIPath:      p.uriPath,
@@ -229,6 +245,9 @@ func (p *Proxy) status() Status {
 		KeyFaults:    p.KeyFaults(),
 		Keys:         len(p.keys.List()),
 		Faults:       Faults(),
+
+		RecordedRequests: n,
+		RecordedBytes:    b,
 	}
 }
 

@@ -43,7 +43,7 @@
 // and usage (400 InvalidKeyUsageException), then the cryptography (400
 // InvalidCiphertextException when GCM authentication fails). An injected
 // fault therefore answers even an unsigned request; Requests still shows
-// whether its signature was valid.
+// (in a summary) that its signature was not valid.
 //
 // # Faults
 //
@@ -55,6 +55,30 @@
 // through ControlHandler, which runs on a listener of its own
 // (Options.ControlAddr) so the unreachable and TLS faults never cut off
 // the way to clear them.
+//
+// # Bounds
+//
+// Whoever can reach the port can send requests, signed or not, so both
+// listeners are bounded (see the Default constants for the reasons of
+// each value, and Options to change them): headers and request line 16
+// KiB (larger: 431), an API body 1 MiB (larger: 400 ValidationException),
+// a control body 64 KiB (larger: 413); 5 s to send the headers (and
+// finish the TLS handshake), 10 s for the whole request, ReadTimeout +
+// SlowDelay + 5 s to answer, and 120 s before an idle keep-alive
+// connection is closed. A request whose body stops arriving is dropped
+// without an answer.
+//
+// Requests records a request in full only if its signature was valid, and
+// cuts every field to a cap (request metadata 2 KiB each, AAD its first 8
+// KiB, the path 300 bytes...), listing what it cut in Truncated: one
+// record is at most MaxRecordedEntryBytes (32 KiB). A request refused
+// before that (path, method, body size or signature) keeps a summary of
+// about 650 bytes (2 KiB at most): time, method, path, body size, the
+// access key id it claimed and why it failed; never its body or the rest
+// of its headers.
+// The ring keeps the last MaxRecorded (10,000) requests and at most
+// MaxRecordedBytes (16 MiB) of them, evicting the oldest. The request log
+// shows what was kept.
 //
 // # Secrets
 //

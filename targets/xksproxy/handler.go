@@ -60,25 +60,30 @@ func (p *Proxy) serveAPI(rw http.ResponseWriter, r *http.Request) {
 		ContentType:  r.Header.Get("Content-Type"),
 		AmzDate:      r.Header.Get("X-Amz-Date"),
 		PlaintextLen: -1,
+		BodyBytes:    r.ContentLength,
 	}
 	var w *respWriter
 	w = &respWriter{ResponseWriter: rw, done: func(status int) {
 		rec.Status, rec.ErrorName = status, w.name
-		p.rec.add(rec)
+		// The log line shows what was kept: the same caps, and only a
+		// summary of a request that failed authentication.
+		kept := p.rec.add(rec)
 		p.log.LogAttrs(r.Context(), slog.LevelInfo, "xks request",
-			slog.String("op", string(rec.Operation)),
-			slog.String("path", rec.Path),
-			slog.String("keyId", rec.KeyID),
-			slog.String("kmsOperation", rec.Metadata.KMSOperation),
-			slog.String("kmsRequestId", rec.Metadata.KMSRequestID),
-			slog.String("accessKeyId", rec.AccessKeyID),
-			slog.Int("status", rec.Status),
-			slog.String("errorName", string(rec.ErrorName)),
-			slog.String("fault", string(rec.Fault)),
+			slog.String("op", string(kept.Operation)),
+			slog.String("path", kept.Path),
+			slog.String("keyId", kept.KeyID),
+			slog.String("kmsOperation", kept.Metadata.KMSOperation),
+			slog.String("kmsRequestId", kept.Metadata.KMSRequestID),
+			slog.String("accessKeyId", kept.AccessKeyID),
+			slog.Bool("signatureValid", kept.SignatureValid),
+			slog.Int64("bodyBytes", kept.BodyBytes),
+			slog.Int("status", kept.Status),
+			slog.String("errorName", string(kept.ErrorName)),
+			slog.String("fault", string(kept.Fault)),
 			slog.Duration("elapsed", time.Since(start)))
 	}}
-	// A request that ends without an answer (client gone) is recorded
-	// with status 0.
+	// A request that ends without an answer (client gone, body too slow)
+	// is recorded with status 0.
 	defer w.finish()
 
 	op, keyID, ok := route(p.uriPath, r.URL.Path)
@@ -98,19 +103,31 @@ func (p *Proxy) serveAPI(rw http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
+			if rec.BodyBytes < 0 {
+				rec.BodyBytes = int64(len(body))
+			}
 			p.fail(w, xksErr(ErrValidation, "request body exceeds "+strconv.Itoa(maxBodyBytes)+" bytes"))
+			return
 		}
-		// Otherwise the client went away mid-body: nobody to answer.
-		return
+		// The client went away mid-body, or sent it too slowly for
+		// ReadTimeout: drop the connection. Returning would let net/http
+		// answer an empty 200, which a client still there would take
+		// for a malformed success.
+		panic(http.ErrAbortHandler)
 	}
-	rec.fillFromBody(body)
+	rec.BodyBytes = int64(len(body))
 
 	ai, authErr := p.api.verify(r, body)
-	rec.AccessKeyID, rec.Region, rec.Service = ai.AccessKeyID, ai.Region, ai.Service
-	rec.SignedHeaders, rec.Signature = ai.SignedHeaders, ai.Signature
+	rec.AccessKeyID = ai.AccessKeyID
 	rec.SignatureValid = authErr == nil
 	if authErr != nil {
+		// Only a summary of this request is recorded (see Request): the
+		// body is not even parsed.
 		rec.AuthError = authErr.Message
+	} else {
+		rec.Region, rec.Service = ai.Region, ai.Service
+		rec.SignedHeaders, rec.Signature = ai.SignedHeaders, ai.Signature
+		rec.fillFromBody(body)
 	}
 
 	if f := p.proxyFault(); f != FaultNone {
@@ -147,7 +164,7 @@ func (p *Proxy) serveAPI(rw http.ResponseWriter, r *http.Request) {
 	}
 	if rule, deny := p.denied(c); deny {
 		p.log.LogAttrs(r.Context(), slog.LevelInfo, "xks access denied",
-			slog.String("kmsRequestId", c.Metadata.KMSRequestID),
+			slog.String("kmsRequestId", capString(c.Metadata.KMSRequestID, maxRecordedString)),
 			slog.Any("rule", rule))
 		p.fail(w, xksErr(ErrAccessDenied, "denied by the proxy's authorization rules"))
 		return

@@ -53,8 +53,25 @@ type Options struct {
 	// ControlHandler). It is a separate listener so that the unreachable
 	// and TLS faults never cut off the way to clear them.
 	ControlAddr string
-	// MaxRecorded bounds the recorded request list; default 10000.
+	// MaxRecorded bounds the number of recorded requests; default
+	// DefaultMaxRecorded (10,000).
 	MaxRecorded int
+	// MaxRecordedBytes bounds their accounted size; default
+	// DefaultMaxRecordedBytes (16 MiB). Either bound evicts the oldest.
+	MaxRecordedBytes int64
+
+	// Bounds of both listeners (API and control), so that no client can
+	// hold a connection, or the proxy's memory, for long. Zero means the
+	// default; see the Default constants for why each value.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	// WriteTimeout defaults to ReadTimeout + SlowDelay + 5 s: it runs
+	// from the end of the headers, so it must outlast the body and the
+	// slow fault, or that fault would turn into a dropped connection.
+	WriteTimeout   time.Duration
+	IdleTimeout    time.Duration
+	MaxHeaderBytes int
+
 	// Logger receives one line per request (never secrets or plaintext);
 	// nil discards.
 	Logger *slog.Logger
@@ -64,6 +81,43 @@ type Options struct {
 
 // DefaultSlowDelay exceeds KMS's 250 ms XKS request timeout.
 const DefaultSlowDelay = 300 * time.Millisecond
+
+// Server bounds. KMS gives up on an XKS request after 250 ms, so any
+// request still arriving after a few seconds is already lost to its
+// client: these values only need to free the connection, with a wide
+// margin for a loaded CI machine, a race-enabled build or a client far
+// away. Trickled headers or bodies and idle keep-alives otherwise hold a
+// connection (and a file descriptor) forever.
+const (
+	// DefaultReadHeaderTimeout bounds the request line and headers, and,
+	// being the shortest timeout, the TLS handshake too. A KMS request's
+	// headers arrive in one packet; 5 s also survives a burst of
+	// thousands of concurrent handshakes on two cores.
+	DefaultReadHeaderTimeout = 5 * time.Second
+	// DefaultReadTimeout bounds the whole request, body included: 40
+	// times KMS's budget, and still time for a 1 MiB body (the largest
+	// accepted) at under 1 Mbit/s.
+	DefaultReadTimeout = 10 * time.Second
+	// DefaultWriteTimeout is the WriteTimeout of default Options (see
+	// Options.WriteTimeout): our answers are a few KiB, so it is mostly
+	// the time to read the body and run the handler.
+	DefaultWriteTimeout = DefaultReadTimeout + DefaultSlowDelay + writeMargin
+	// DefaultIdleTimeout closes an idle keep-alive connection. It is
+	// longer than the idle timeout of every client we know (the AWS
+	// SDK's 90 s, the emulator's XKS client's and Transport's 30 s), so
+	// the client, never the proxy, closes an idle connection: a server
+	// that closes first races a client reusing the connection, and a
+	// POST that loses that race is not retried. KMS-like clients calling
+	// at least every two minutes keep their connection.
+	DefaultIdleTimeout = 120 * time.Second
+	// DefaultMaxHeaderBytes bounds the request line and headers (larger:
+	// 431). A KMS request's are under 1 KiB: a URI path of at most 128
+	// characters, a key id of at most 128 and one SigV4 Authorization
+	// header; 16 KiB leaves room for what a load balancer adds.
+	DefaultMaxHeaderBytes = 16 << 10
+
+	writeMargin = 5 * time.Second
+)
 
 // ciphertextMetadata is what Encrypt returns unless NoCiphertextMetadata;
 // a version tag, as real key managers use the field, of the 20 bytes the
@@ -134,7 +188,25 @@ func New(o Options) (*Proxy, error) {
 		return nil, errors.New("xksproxy: EKMCount must be 1-10")
 	}
 	if o.MaxRecorded <= 0 {
-		o.MaxRecorded = 10000
+		o.MaxRecorded = DefaultMaxRecorded
+	}
+	if o.MaxRecordedBytes <= 0 {
+		o.MaxRecordedBytes = DefaultMaxRecordedBytes
+	}
+	if o.ReadHeaderTimeout <= 0 {
+		o.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = DefaultReadTimeout
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = o.ReadTimeout + o.SlowDelay + writeMargin
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.MaxHeaderBytes <= 0 {
+		o.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -148,7 +220,7 @@ func New(o Options) (*Proxy, error) {
 		uriPath:   o.PathPrefix + "/kms/xks/v1",
 		keys:      newKeys(),
 		log:       o.Logger,
-		rec:       recorder{max: o.MaxRecorded},
+		rec:       recorder{max: o.MaxRecorded, maxBytes: o.MaxRecordedBytes},
 		closing:   make(chan struct{}),
 		keyFaults: map[string]Fault{},
 		conns:     map[net.Conn]struct{}{},
@@ -181,13 +253,23 @@ func New(o Options) (*Proxy, error) {
 		}
 		p.certs = cs
 	}
-	p.srv = &http.Server{
-		Handler:           http.HandlerFunc(p.serveAPI),
-		ReadHeaderTimeout: 10 * time.Second,
-		ConnState:         p.trackConn,
+	p.srv = p.newServer(http.HandlerFunc(p.serveAPI))
+	p.srv.ConnState = p.trackConn
+	return p, nil
+}
+
+// newServer is an http.Server with the proxy's bounds, for either
+// listener.
+func (p *Proxy) newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: p.opts.ReadHeaderTimeout,
+		ReadTimeout:       p.opts.ReadTimeout,
+		WriteTimeout:      p.opts.WriteTimeout,
+		IdleTimeout:       p.opts.IdleTimeout,
+		MaxHeaderBytes:    p.opts.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelDebug),
 	}
-	return p, nil
 }
 
 // Start listens on Options.Addr (and ControlAddr, if set) and serves in
@@ -217,7 +299,7 @@ func (p *Proxy) Start() error {
 			return fmt.Errorf("xksproxy: control listener: %w", err)
 		}
 		p.ctlLn = ln
-		p.ctlSrv = &http.Server{Handler: p.ControlHandler(), ReadHeaderTimeout: 10 * time.Second}
+		p.ctlSrv = p.newServer(p.ControlHandler())
 		p.serveWG.Add(1)
 		go func() { defer p.serveWG.Done(); _ = p.ctlSrv.Serve(ln) }()
 	}
@@ -558,6 +640,13 @@ func (p *Proxy) keyFault(id string) Fault {
 
 // Requests returns the recorded requests, oldest first.
 func (p *Proxy) Requests() []Request { return p.rec.list() }
+
+// RecordedBytes is the accounted size of the recorded requests, which
+// Options.MaxRecordedBytes bounds.
+func (p *Proxy) RecordedBytes() int64 {
+	_, b := p.rec.stats()
+	return b
+}
 
 // ResetRequests forgets the recorded requests.
 func (p *Proxy) ResetRequests() { p.rec.reset() }
