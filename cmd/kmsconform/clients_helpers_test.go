@@ -343,8 +343,15 @@ func clientsCLI(t *testing.T) string {
 // the banners of serve and xks-proxy show secrets, their logs never do.
 func startClientsProcess(t *testing.T, bin string, args ...string) *lockedBuffer {
 	t.Helper()
+	return startClientsProcessEnv(t, nil, bin, args...)
+}
+
+// startClientsProcessEnv is startClientsProcess with env added to the
+// process's environment (a later value wins).
+func startClientsProcessEnv(t *testing.T, env []string, bin string, args ...string) *lockedBuffer {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "KMSCONFORM_TEST_AS_CLI=1")
+	cmd.Env = append(append(os.Environ(), "KMSCONFORM_TEST_AS_CLI=1"), env...)
 	out := &lockedBuffer{}
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
@@ -354,34 +361,13 @@ func startClientsProcess(t *testing.T, bin string, args ...string) *lockedBuffer
 	return out
 }
 
-// clientsControl makes one control-plane request to serve and fails the test
+// clientsControl makes one control-plane request to serve, signed with the
+// clients' credential (serve runs with -verify-sigv4), and fails the test
 // unless it answers 200.
 func clientsControl(t *testing.T, method, url string, body any) {
 	t.Helper()
-	var r *bytes.Reader
-	if body == nil {
-		r = bytes.NewReader(nil)
-	} else {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var msg bytes.Buffer
-	_, _ = msg.ReadFrom(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: %s %s", method, url, resp.Status, msg.String())
+	if st, msg := controlDo(t, method, url, body, "test", "test"); st != http.StatusOK {
+		t.Fatalf("%s %s: %d %s", method, url, st, msg)
 	}
 }
 

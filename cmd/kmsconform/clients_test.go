@@ -24,9 +24,11 @@ import (
 // answer: error codes as the client surfaces them, and the fields of
 // Describe entries and KeyMetadata.
 //
-// The backing is registered here through the control plane (a simulated
-// cluster and an XKS route per client, one `kmsconform xks-proxy` for all),
-// whatever serve starts with by default.
+// Serve runs with -verify-sigv4, so each client's own signing is checked
+// (X-Amz-Target and Content-Type must be signed). The backing is registered
+// here through the signed control plane (a simulated cluster and an XKS
+// route per client, one `kmsconform xks-proxy` for all), whatever serve
+// starts with by default.
 func TestClients(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts serve, an XKS proxy and real AWS clients")
@@ -171,8 +173,10 @@ func startClientsWorld(t *testing.T, specs []clientSpec) *clientsWorld {
 	bin := clientsCLI(t)
 	w := &clientsWorld{transition: 300 * time.Millisecond}
 	serveAddr := freeAddr(t)
-	serveLog := startClientsProcess(t, bin, "serve", "-addr", serveAddr,
-		"-connect-duration", w.transition.String(), "-disconnect-duration", w.transition.String())
+	// -verify-sigv4: every client's signature is checked, X-Amz-Target and
+	// Content-Type included, and the control plane is signed too.
+	serveLog := startClientsProcessEnv(t, []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"}, bin, "serve", "-addr", serveAddr,
+		"-verify-sigv4", "-connect-duration", w.transition.String(), "-disconnect-duration", w.transition.String())
 	w.url = "http://" + serveAddr
 	waitHTTP(t, w.url)
 

@@ -192,8 +192,22 @@ var helpServe = helpPage{
 		"XKS proxy routes, holding transitions) is served under " + emulator.ControlPrefix + "; see the " +
 		"package documentation of targets/emulator.",
 	Env: []helpEntry{
-		{envAccessKey + ", " + envSecretKey, "with -verify-sigv4: the one credential requests must be signed with"},
+		{envAccessKey + ", " + envSecretKey, "with -verify-sigv4: the one credential requests (the control plane's too) must be signed with"},
 		{envPassphrase, "with -state-file: the passphrase the state file's key (and the backing's secrets) are derived from"},
+	},
+	More: []string{
+		wrap("The control plane takes no request a web page can make: its Host must be the address served "+
+			"(or localhost, or a -control-host), it must carry no Origin, and a POST, PUT or DELETE must be "+
+			"Content-Type: application/json. With -verify-sigv4 it is signed, for the SigV4 service "+
+			emulator.ControlServiceName+". An XKS route dials loopback only, unless -allow-remote.", helpWidth),
+		`  curl -sf --aws-sigv4 "aws:amz:us-east-1:` + emulator.ControlServiceName + `" \`,
+		`    --user "$` + envAccessKey + `:$` + envSecretKey + `" -H 'Content-Type: application/json' \`,
+		`    -X POST http://127.0.0.1:4599` + emulator.ControlPrefix + `keys/KEY-ID/expire-deletion`,
+		wrap(fmt.Sprintf("Limits: headers 64 KiB, body -max-body-bytes; %.0f s to send the headers, %.0f s for the whole "+
+			"request, %.0f s to answer, idle keep-alive connections close after %.0f s. A signature must cover "+
+			"X-Amz-Target and Content-Type, as every AWS SDK and the AWS CLI sign them.",
+			emulator.DefaultReadHeaderTimeout.Seconds(), emulator.DefaultReadTimeout.Seconds(),
+			emulator.DefaultWriteTimeout.Seconds(), emulator.DefaultIdleTimeout.Seconds()), helpWidth),
 	},
 }
 

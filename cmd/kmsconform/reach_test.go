@@ -180,8 +180,15 @@ func freeAddr(t *testing.T) string {
 // cleanup stops it by PID.
 func startCLI(t *testing.T, args ...string) *bytes.Buffer {
 	t.Helper()
+	return startCLIEnv(t, nil, args...)
+}
+
+// startCLIEnv is startCLI with env added to the command's environment (a
+// later value wins).
+func startCLIEnv(t *testing.T, env []string, args ...string) *bytes.Buffer {
+	t.Helper()
 	cmd := exec.Command(cliBinary(t), args...)
-	cmd.Env = append(os.Environ(), "KMSCONFORM_TEST_AS_CLI=1")
+	cmd.Env = append(append(os.Environ(), "KMSCONFORM_TEST_AS_CLI=1"), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -208,7 +215,10 @@ func waitHTTP(t *testing.T, url string) {
 // proxy too), and returns the run's environment.
 func startServeAndProxy(t *testing.T, transition string, second bool) map[string]string {
 	serveAddr := freeAddr(t)
-	startCLI(t, "serve", "-addr", serveAddr, "-connect-duration", transition, "-disconnect-duration", transition, "-quiet")
+	// -verify-sigv4: the run signs every request, and the control plane
+	// below is signed too.
+	startCLIEnv(t, []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"},
+		"serve", "-addr", serveAddr, "-verify-sigv4", "-connect-duration", transition, "-disconnect-duration", transition, "-quiet")
 	url := "http://" + serveAddr
 	waitHTTP(t, url)
 	env := map[string]string{"url": url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_ENDPOINT_URL_KMS": ""}
@@ -251,16 +261,8 @@ func backing(t *testing.T, url, suffix, cluster, host string, env map[string]str
 	anchor := selfSigned(t)
 	password := "kmsuserReach" + strings.TrimPrefix(suffix, "_") + "1"
 	put := func(path string, body any) {
-		b, _ := json.Marshal(body)
-		req, _ := http.NewRequest(http.MethodPut, url+"/_kmsconform/"+path, bytes.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("PUT %s: %s", path, resp.Status)
+		if st, msg := controlDo(t, http.MethodPut, url+"/_kmsconform/"+path, body, env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]); st != 200 {
+			t.Fatalf("PUT %s: %d %s", path, st, msg)
 		}
 	}
 	put("clusters/"+cluster, map[string]any{"id": cluster, "trustAnchorCertificate": anchor, "state": "ACTIVE",

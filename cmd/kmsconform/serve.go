@@ -52,12 +52,14 @@ type serveFlags struct {
 	shutdownGrace time.Duration
 	bare          bool
 	logFormat     string
+	controlHosts  stringList
 }
 
 func serveFlagSet(f *serveFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:4599", "listen address; a non-loopback address also needs -allow-remote")
-	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow listening on a non-loopback address (the control plane has no authentication)")
+	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow listening on a non-loopback address, and XKS routes (set through the control plane) to one; "+
+		"add -verify-sigv4, or the control plane has no authentication")
 	fs.StringVar(&f.region, "region", "us-east-1", "Region in ARNs, in the SigV4 scope and in XKS request signing")
 	fs.StringVar(&f.account, "account-id", "111122223333", "12-digit account id shown in ARNs")
 	fs.BoolVar(&f.verifySigV4, "verify-sigv4", false, "refuse requests not signed with SigV4 by $"+envAccessKey+" / $"+envSecretKey)
@@ -67,6 +69,8 @@ func serveFlagSet(f *serveFlags) *flag.FlagSet {
 	fs.BoolVar(&f.xksDirect, "xks-direct", false, "let the XKS client resolve and dial proxy hosts that have no route set through the control plane")
 	fs.StringVar(&f.stateFile, "state-file", "", "keep state across restarts in this file, encrypted with a key derived from $"+envPassphrase)
 	fs.BoolVar(&f.noControl, "no-control", false, "do not serve the control plane under "+emulator.ControlPrefix)
+	fs.Var(&f.controlHosts, "control-host", "a Host (name or name:port) the control plane accepts besides the address it serves "+
+		"and localhost, e.g. a Docker service name (repeat the flag for more)")
 	fs.BoolVar(&f.quiet, "quiet", false, "do not log one line per request (warnings still go to stderr)")
 	fs.StringVar(&f.logFormat, "log-format", "text", logFormatUsage)
 	fs.BoolVar(&f.bare, "bare", false, "start without the ready-made CloudHSM cluster and XKS proxy, to register your own through the control plane")
@@ -112,6 +116,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		MaxBodyBytes:       f.maxBodyBytes,
 		StateFile:          f.stateFile,
 		DisableControl:     f.noControl,
+		ControlHosts:       f.controlHosts,
+		AllowRemoteRoutes:  f.allowRemote,
 	}
 	log, err := newLogger(stderr, f.logFormat, f.quiet)
 	if err != nil {
@@ -155,7 +161,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "kmsconform KMS emulator listening on %s (account %s, Region %s)\n", url, f.account, f.region)
 	fmt.Fprintf(stdout, "export AWS_ENDPOINT_URL_KMS=%s\n", url)
 	if !f.noControl {
-		fmt.Fprintf(stdout, "control plane: %s%s\n", url, emulator.ControlPrefix)
+		how := "Content-Type: application/json"
+		if f.verifySigV4 {
+			how += ", SigV4 service " + emulator.ControlServiceName
+		}
+		fmt.Fprintf(stdout, "control plane: %s%s (%s)\n", url, emulator.ControlPrefix, how)
 	}
 	if b != nil {
 		b.printBanner(stdout, f.region)
