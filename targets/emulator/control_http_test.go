@@ -209,9 +209,13 @@ func TestControlRefusesForeignHosts(t *testing.T) {
 		{"kms.internal", 200},
 		{"other.example:8080", 200},
 	} {
+		before := e.clock.Now()
 		st, body := e.control(ctlReq{method: "POST", path: "clock/advance", body: `{"seconds":1}`, header: jsonCT, host: c.host, hostile: c.want != 200})
 		if st != c.want {
 			t.Errorf("Host %s: %d %s, want %d", c.host, st, body, c.want)
+		}
+		if moved := e.clock.Now().Sub(before); (moved != 0) != (c.want == 200) {
+			t.Errorf("Host %s: the clock moved %v", c.host, moved)
 		}
 	}
 }
@@ -302,7 +306,13 @@ func TestControlIsSignedUnderCredentials(t *testing.T) {
 	kreq.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	kreq.Header.Set("X-Amz-Target", "TrentService.CreateKey")
 	_ = signer.SignHTTP(e.ctx, creds, kreq, sum(`{}`), ControlServiceName, "us-east-1", time.Now())
-	if st, body := send(kreq); st != 400 || !strings.Contains(body, "InvalidSignatureException") {
+	kresp, err := http.DefaultClient.Do(kreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kraw, _ := io.ReadAll(kresp.Body)
+	kresp.Body.Close()
+	if st, body := kresp.StatusCode, string(kraw); st != 400 || !strings.Contains(body, "InvalidSignatureException") {
 		t.Errorf("KMS request signed for the control plane: %d %s", st, body)
 	}
 }
@@ -322,6 +332,12 @@ func TestControlRouteAddressIsLoopback(t *testing.T) {
 	}
 	if st, body := route("nonsense", true); st != 400 {
 		t.Errorf("not host:port: %d %s", st, body)
+	}
+	e.emu.mu.Lock()
+	_, routed := e.emu.st.Routes["xks.example.com"]
+	e.emu.mu.Unlock()
+	if routed {
+		t.Fatal("a refused route was stored")
 	}
 	for _, addr := range []string{"127.0.0.1:8443", "localhost:8443", "[::1]:8443", ""} {
 		if st, body := route(addr, false); st != 200 {
