@@ -170,6 +170,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if b != nil {
 		b.printBanner(stdout, f.region)
 	}
+	if !isLoopback(host) && !f.verifySigV4 && !f.noControl {
+		log.Warn("the control plane has no authentication on a non-loopback address: add -verify-sigv4 (or -no-control)", "addr", f.addr)
+	}
 	log.Info("serving", "url", url, "account", f.account, "region", f.region, "backing", b != nil)
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownGrace)

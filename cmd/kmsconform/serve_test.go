@@ -378,3 +378,21 @@ func TestServeLogLineIsShort(t *testing.T) {
 		t.Fatalf("no request line: %s", stderr.String())
 	}
 }
+
+// TestServeOnAllInterfaces: on a wildcard address (with -allow-remote) the
+// control plane answers at the address a request came in on, refuses a
+// rebound name, and serve warns while it has no authentication.
+func TestServeOnAllInterfaces(t *testing.T) {
+	url, _, stderr := startServe(t, "-bare", "-addr", "0.0.0.0:0", "-allow-remote")
+	port := url[strings.LastIndex(url, ":")+1:]
+	local := "http://127.0.0.1:" + port + emulator.ControlPrefix + "reset"
+	if st := rawControl(t, "POST", local, "", map[string]string{"Content-Type": "application/json"}); st != http.StatusOK {
+		t.Errorf("by the address the request came in on: %d", st)
+	}
+	if st := rawControl(t, "POST", local, "", map[string]string{"Content-Type": "application/json", "Host": "rebound.example:" + port}); st != http.StatusMisdirectedRequest {
+		t.Errorf("a rebound name: %d", st)
+	}
+	if !strings.Contains(stderr.String(), "no authentication on a non-loopback address") {
+		t.Errorf("no warning:\n%s", stderr.String())
+	}
+}
