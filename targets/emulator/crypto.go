@@ -151,7 +151,7 @@ func (e *Emulator) open(ctx context.Context, u keyUse, op string, blob []byte, e
 
 // useKey resolves a KeyId and checks it can be used, under the lock.
 func (e *Emulator) useKey(id string) (keyUse, *apiError) {
-	e.lock()
+	e.lockForCrypto()
 	defer e.mu.Unlock()
 	e.settleLocked()
 	k, err := e.findKeyLocked(id)
@@ -214,7 +214,7 @@ func (e *Emulator) decryptWith(ctx context.Context, op string, blob []byte, keyI
 	if err != nil {
 		return nil, keyUse{}, err
 	}
-	e.lock()
+	e.lockForCrypto()
 	e.settleLocked()
 	var named *key
 	if keyID != nil {

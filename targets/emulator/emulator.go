@@ -78,6 +78,10 @@ type Emulator struct {
 	changed chan struct{} // closed and replaced on every state change, to wake Settle
 	persist *persister
 	closed  bool // Close closed the state file
+	// committing is true while a change is written to the state file with
+	// the lock released (saveLocked); cond wakes those who wait for it.
+	committing bool
+	cond       *sync.Cond
 	// afterCommit, set by tests, runs after every commit under the lock
 	// (to compare the file with memory).
 	afterCommit func()
@@ -124,6 +128,7 @@ func New(opts Options) (*Emulator, error) {
 		st:      newState(),
 		changed: make(chan struct{}),
 	}
+	e.cond = sync.NewCond(&e.mu)
 	e.xks = newXKSClient(e)
 	if opts.StateFile != "" {
 		p, st, err := openPersister(opts.StateFile, opts.Passphrase)
@@ -181,7 +186,7 @@ func (e *Emulator) Close(ctx context.Context) error {
 	if srv != nil {
 		err = srv.Shutdown(ctx)
 	}
-	e.mu.Lock()
+	e.lock()
 	defer e.mu.Unlock()
 	if e.persist != nil && !e.closed {
 		e.closed = true
@@ -197,9 +202,31 @@ func (e *Emulator) AccountID() string { return e.opts.AccountID }
 // lock takes the state lock. A locked section that changes the state ends
 // with notifyLocked (or commitLocked); one that only reads forgets the keys
 // it looked at.
+//
+// While a change is being written to the state file (committing), the
+// lock is free but lock waits: a change is made on the state as the file
+// holds it, one after the other. Only lockForCrypto does not wait.
 func (e *Emulator) lock() {
 	e.mu.Lock()
+	for e.committing {
+		e.cond.Wait()
+	}
 	if e.persist != nil {
+		e.persist.forget()
+	}
+}
+
+// lockForCrypto takes the state lock for a cryptographic operation, which
+// only reads: while a change is being written it reads the state as the
+// file holds it (the change is set aside until it is on disk), so an
+// Encrypt never waits for another client's fsync. It waits only when a
+// transition or a deletion window is due, which it must settle first.
+func (e *Emulator) lockForCrypto() {
+	e.mu.Lock()
+	for e.committing && e.settleDueLocked() {
+		e.cond.Wait()
+	}
+	if e.persist != nil && !e.committing {
 		e.persist.forget()
 	}
 }
@@ -214,21 +241,14 @@ func (e *Emulator) touchKeyLocked(id string) {
 }
 
 // notifyLocked saves the state and wakes everyone waiting for a state
-// change. The caller holds e.mu from the change to here, so the change is
-// on disk before any other request can see it and before the request that
-// made it is answered: nothing acknowledged can be lost. When the save
-// fails, the state is read back from the file, so the change is undone
-// and the error is the only effect.
+// change. The change is on disk before any other request can see it and
+// before the request that made it is answered: nothing acknowledged can be
+// lost. When the save fails, the change is undone and the error is its
+// only effect.
 func (e *Emulator) notifyLocked() error {
 	var err error
 	if e.persist != nil {
-		if e.closed {
-			err = errors.New("the state file is closed")
-		} else {
-			err = e.persist.commit(e.st)
-		}
-		if err != nil {
-			e.rollbackLocked()
+		if err = e.saveLocked(); err != nil {
 			err = fmt.Errorf("emulator: save state: %w", err)
 		} else if e.afterCommit != nil {
 			e.afterCommit()
@@ -237,6 +257,55 @@ func (e *Emulator) notifyLocked() error {
 	close(e.changed)
 	e.changed = make(chan struct{})
 	return err
+}
+
+// saveLocked writes the change since the last save in one transaction.
+// While the file is written (two fsyncs), the lock is released with the
+// change set aside: memory holds what the file holds, lockForCrypto
+// readers go on, everyone else waits in lock. Then the change is put
+// back, or, when the write failed, left out for good.
+func (e *Emulator) saveLocked() error {
+	if e.closed {
+		return errors.New("the state file is closed")
+	}
+	b, err := e.persist.prepare(e.st)
+	if err != nil {
+		e.rollbackLocked()
+		return err
+	}
+	if b == nil {
+		return nil
+	}
+	if b.allKeys {
+		// Reset: every record changes; the lock is kept through the write.
+		if err := e.persist.write(b); err != nil {
+			e.rollbackLocked()
+			return err
+		}
+		e.persist.finish(b)
+		return nil
+	}
+	next := e.st.nextDeletion
+	for _, w := range b.puts {
+		setRecord(e.st, w.bucket, w.id, w.pre)
+	}
+	e.st.Seq = b.preSeq
+	e.committing = true
+	e.mu.Unlock()
+	err = e.persist.write(b)
+	e.mu.Lock()
+	e.committing = false
+	e.cond.Broadcast()
+	if err != nil {
+		e.recomputeNextDeletionLocked()
+		return err
+	}
+	for _, w := range b.puts {
+		setRecord(e.st, w.bucket, w.id, w.post)
+	}
+	e.st.Seq, e.st.nextDeletion = b.seq, next
+	e.persist.finish(b)
+	return nil
 }
 
 // rollbackLocked replaces the state in memory by what the file holds.

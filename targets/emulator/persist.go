@@ -269,9 +269,11 @@ func (p *persister) load() (*state, error) {
 				if err != nil || !hmac.Equal(k, p.name(name, r.ID)) {
 					return fmt.Errorf("emulator: the state file %s is damaged (a record of %s does not decrypt)", p.path, name)
 				}
-				if err := decodeRecord(st, name, r.ID, r.V); err != nil {
+				rec, err := decodeRecord(name, r.ID, r.V)
+				if err != nil {
 					return fmt.Errorf("emulator: the state file %s is damaged (%s %s: %v)", p.path, name, r.ID, err)
 				}
+				setRecord(st, name, r.ID, rec)
 				if name != bucketKeys {
 					p.committed[name][r.ID] = plain
 				}
@@ -294,40 +296,96 @@ func (p *persister) load() (*state, error) {
 	return st, nil
 }
 
-func decodeRecord(st *state, bucket, id string, plain []byte) error {
+// decodeRecord reads the record of bucket and returns it as the state's
+// maps hold it (*key, *store, *Cluster, *VpcEndpointService, *XKSRoute).
+func decodeRecord(bucket, id string, plain []byte) (any, error) {
+	var v any
 	switch bucket {
 	case bucketKeys:
-		var k key
-		if err := json.Unmarshal(plain, &k); err != nil || k.ID != id {
-			return errors.New("not a key record")
-		}
-		st.Keys[id] = &k
+		v = &key{}
 	case "stores":
-		var s store
-		if err := json.Unmarshal(plain, &s); err != nil || s.ID != id {
-			return errors.New("not a store record")
-		}
-		st.Stores[id] = &s
+		v = &store{}
 	case "clusters":
-		var c Cluster
-		if err := json.Unmarshal(plain, &c); err != nil {
-			return errors.New("not a cluster record")
-		}
-		st.Clusters[id] = &c
+		v = &Cluster{}
 	case "vpc-endpoint-services":
-		var v VpcEndpointService
-		if err := json.Unmarshal(plain, &v); err != nil {
-			return errors.New("not a VPC endpoint service record")
-		}
-		st.VpcServices[id] = &v
+		v = &VpcEndpointService{}
 	case "xks-routes":
-		var r XKSRoute
-		if err := json.Unmarshal(plain, &r); err != nil {
-			return errors.New("not a route record")
-		}
-		st.Routes[id] = &r
+		v = &XKSRoute{}
+	default:
+		return nil, errors.New("unknown bucket")
 	}
-	return nil
+	if err := json.Unmarshal(plain, v); err != nil {
+		return nil, errors.New("not a record of " + bucket)
+	}
+	switch r := v.(type) {
+	case *key:
+		if r.ID != id {
+			return nil, errors.New("a key filed under another id")
+		}
+	case *store:
+		if r.ID != id {
+			return nil, errors.New("a store filed under another id")
+		}
+	}
+	return v, nil
+}
+
+// setRecord puts v (nil: nothing) in the state's map for bucket.
+func setRecord(st *state, bucket, id string, v any) {
+	switch bucket {
+	case bucketKeys:
+		if v == nil {
+			delete(st.Keys, id)
+		} else {
+			st.Keys[id] = v.(*key)
+		}
+	case "stores":
+		if v == nil {
+			delete(st.Stores, id)
+		} else {
+			st.Stores[id] = v.(*store)
+		}
+	case "clusters":
+		if v == nil {
+			delete(st.Clusters, id)
+		} else {
+			st.Clusters[id] = v.(*Cluster)
+		}
+	case "vpc-endpoint-services":
+		if v == nil {
+			delete(st.VpcServices, id)
+		} else {
+			st.VpcServices[id] = v.(*VpcEndpointService)
+		}
+	case "xks-routes":
+		if v == nil {
+			delete(st.Routes, id)
+		} else {
+			st.Routes[id] = v.(*XKSRoute)
+		}
+	}
+}
+
+// getRecord is the state's record of bucket, nil when there is none.
+func getRecord(st *state, bucket, id string) any {
+	var v any
+	var ok bool
+	switch bucket {
+	case bucketKeys:
+		v, ok = st.Keys[id]
+	case "stores":
+		v, ok = st.Stores[id]
+	case "clusters":
+		v, ok = st.Clusters[id]
+	case "vpc-endpoint-services":
+		v, ok = st.VpcServices[id]
+	case "xks-routes":
+		v, ok = st.Routes[id]
+	}
+	if !ok {
+		return nil
+	}
+	return v
 }
 
 // smallRecords returns the plain JSON of every record of the small buckets.
@@ -374,54 +432,114 @@ func (p *persister) touchKey(id string) { p.touched[id] = struct{}{} }
 // it (a request that only read).
 func (p *persister) forget() { clear(p.touched) }
 
-// commit writes what changed since the last commit in one transaction.
-func (p *persister) commit(st *state) error {
+// A batch is one change on its way to the file: the records it writes,
+// each with what memory held before the change (pre) and after it (post).
+type batch struct {
+	puts    []put
+	small   map[string]map[string][]byte
+	seq     int64
+	preSeq  int64
+	allKeys bool
+}
+
+type put struct {
+	bucket, id string
+	sealed     []byte // nil: delete
+	pre, post  any    // the record before and after the change; nil: none
+}
+
+// prepare collects and seals what changed since the last commit; the
+// caller holds the emulator's lock. A nil batch means nothing changed.
+func (p *persister) prepare(st *state) (*batch, error) {
 	small, err := smallRecords(st)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	type put struct {
-		bucket, id string
-		plain      []byte // nil: delete
-	}
-	var puts []put
-	for _, b := range smallBucket {
-		for id, v := range small[b] {
-			if old, ok := p.committed[b][id]; !ok || !bytes.Equal(old, v) {
-				puts = append(puts, put{b, id, v})
+	b := &batch{small: small, seq: st.Seq, preSeq: p.seq, allKeys: p.allKeys}
+	add := func(bucket, id string, plain []byte, pre []byte) error {
+		w := put{bucket: bucket, id: id, post: getRecord(st, bucket, id)}
+		if plain != nil {
+			w.sealed = p.seal(bucket, p.name(bucket, id), plain)
+		}
+		if pre != nil {
+			var r record
+			if err := json.Unmarshal(pre, &r); err != nil {
+				return err
+			}
+			if w.pre, err = decodeRecord(bucket, id, r.V); err != nil {
+				return err
 			}
 		}
-		for id := range p.committed[b] {
-			if _, ok := small[b][id]; !ok {
-				puts = append(puts, put{b, id, nil})
-			}
-		}
-	}
-	keyIDs := p.touched
-	if p.allKeys {
-		keyIDs = map[string]struct{}{}
-		for id := range st.Keys {
-			keyIDs[id] = struct{}{}
-		}
-	}
-	for id := range keyIDs {
-		k := st.Keys[id]
-		if k == nil {
-			puts = append(puts, put{bucketKeys, id, nil})
-			continue
-		}
-		b, err := encodeRecord(id, k)
-		if err != nil {
-			return fmt.Errorf("encode key %s: %w", id, err)
-		}
-		puts = append(puts, put{bucketKeys, id, b})
-	}
-	if len(puts) == 0 && st.Seq == p.seq && !p.allKeys {
-		clear(p.touched)
+		b.puts = append(b.puts, w)
 		return nil
 	}
-	err = p.db.Update(func(tx *bolt.Tx) error {
-		if p.allKeys {
+	for _, name := range smallBucket {
+		for id, v := range small[name] {
+			if old, ok := p.committed[name][id]; !ok || !bytes.Equal(old, v) {
+				if err := add(name, id, v, p.committed[name][id]); err != nil {
+					return nil, err
+				}
+			}
+		}
+		for id, old := range p.committed[name] {
+			if _, ok := small[name][id]; !ok {
+				if err := add(name, id, nil, old); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if b.allKeys {
+		for id, k := range st.Keys {
+			plain, err := encodeRecord(id, k)
+			if err != nil {
+				return nil, fmt.Errorf("encode key %s: %w", id, err)
+			}
+			b.puts = append(b.puts, put{bucket: bucketKeys, id: id, sealed: p.seal(bucketKeys, p.name(bucketKeys, id), plain), post: k})
+		}
+	} else {
+		err := p.db.View(func(tx *bolt.Tx) error {
+			keys := tx.Bucket([]byte(bucketKeys))
+			for id := range p.touched {
+				var plain []byte
+				if k := st.Keys[id]; k != nil {
+					var err error
+					if plain, err = encodeRecord(id, k); err != nil {
+						return fmt.Errorf("encode key %s: %w", id, err)
+					}
+				}
+				var pre []byte
+				if sealed := keys.Get(p.name(bucketKeys, id)); sealed != nil {
+					var err error
+					if pre, err = p.open(bucketKeys, p.name(bucketKeys, id), sealed); err != nil {
+						return fmt.Errorf("key %s on file does not decrypt", id)
+					}
+				}
+				if plain == nil && pre == nil {
+					continue // looked at, never on file, not in memory
+				}
+				if err := add(bucketKeys, id, plain, pre); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	clear(p.touched)
+	if len(b.puts) == 0 && b.seq == b.preSeq && !b.allKeys {
+		return nil, nil
+	}
+	return b, nil
+}
+
+// write commits a batch in one transaction; it needs no lock of the
+// emulator's (bbolt has one writer at a time).
+func (p *persister) write(b *batch) error {
+	return p.db.Update(func(tx *bolt.Tx) error {
+		if b.allKeys {
 			if err := tx.DeleteBucket([]byte(bucketKeys)); err != nil {
 				return err
 			}
@@ -429,33 +547,47 @@ func (p *persister) commit(st *state) error {
 				return err
 			}
 		}
-		for _, w := range puts {
-			b, name := tx.Bucket([]byte(w.bucket)), p.name(w.bucket, w.id)
-			if w.plain == nil {
-				if err := b.Delete(name); err != nil {
+		for _, w := range b.puts {
+			bk, name := tx.Bucket([]byte(w.bucket)), p.name(w.bucket, w.id)
+			if w.sealed == nil {
+				if err := bk.Delete(name); err != nil {
 					return err
 				}
 				continue
 			}
-			if err := b.Put(name, p.seal(w.bucket, name, w.plain)); err != nil {
+			if err := bk.Put(name, w.sealed); err != nil {
 				return err
 			}
 		}
-		if st.Seq != p.seq {
+		if b.seq != b.preSeq {
 			var v [8]byte
-			binary.BigEndian.PutUint64(v[:], uint64(st.Seq))
+			binary.BigEndian.PutUint64(v[:], uint64(b.seq))
 			if err := tx.Bucket(bucketMeta).Put([]byte("seq"), v[:]); err != nil {
 				return err
 			}
 		}
 		return p.failCommit
 	})
-	if err != nil {
-		return err
+}
+
+// finish records a written batch as the file's content.
+func (p *persister) finish(b *batch) {
+	p.committed, p.seq = b.small, b.seq
+	if b.allKeys {
+		p.allKeys = false
 	}
-	p.committed, p.seq, p.allKeys = small, st.Seq, false
-	clear(p.touched)
-	return nil
+}
+
+// settleDueLocked says whether settleLocked has anything to do now: a
+// transition that is due and not held, or a deletion window that closed.
+func (e *Emulator) settleDueLocked() bool {
+	now := e.clock.Now()
+	for _, s := range e.st.Stores {
+		if (s.State == stateConnecting || s.State == stateDisconnecting) && !s.Held && !now.Before(s.Due) {
+			return true
+		}
+	}
+	return !e.st.nextDeletion.IsZero() && !now.Before(e.st.nextDeletion)
 }
 
 func (p *persister) close() error { return p.db.Close() }
