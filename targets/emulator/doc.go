@@ -113,9 +113,19 @@
 //
 // # Persistence
 //
-// With Options.StateFile the whole state is saved after every change,
-// before the request is answered, atomically (temporary file, fsync,
-// rename), and encrypted with AES-256-GCM under a key derived by
-// PBKDF2-SHA256 from Options.Passphrase, so key material and secrets are
-// never on disk in clear.
+// With Options.StateFile the state lives in a bbolt database (one file,
+// locked while the emulator has it open: a second emulator on the same
+// file is refused at start). Every acknowledged change is one transaction
+// that writes only the records it changed (a store, a key, a cluster, a
+// VPC endpoint service, a route), before the request is answered. While
+// the transaction is written the change is set aside: other changes wait,
+// cryptographic operations go on with the state as the file holds it;
+// when the write fails, the change is left out and the request answered
+// 500, so a refused request changes nothing. Each record is sealed with
+// AES-256-GCM under a key derived by PBKDF2-SHA256 from
+// Options.Passphrase and filed under an HMAC of its id, so key material,
+// secrets and ids are never on disk in clear. A missing directory, a file
+// in use, a wrong passphrase, a JSON state file of an earlier version or a
+// damaged file is a one-line error from New, and the file is left as it
+// was.
 package emulator
