@@ -216,17 +216,23 @@ func waitHTTP(t *testing.T, url string) {
 func startServeAndProxy(t *testing.T, transition string, second bool) map[string]string {
 	serveAddr := freeAddr(t)
 	// -verify-sigv4: the run signs every request, and the control plane
-	// below is signed too.
-	startCLIEnv(t, []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"},
-		"serve", "-addr", serveAddr, "-verify-sigv4", "-connect-duration", transition, "-disconnect-duration", transition, "-quiet")
+	// below is signed too. The case with a second backing keeps its state
+	// in a file: the whole suite runs through the state file's commits.
+	serveEnv := []string{"AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test"}
+	args := []string{"serve", "-addr", serveAddr, "-verify-sigv4", "-connect-duration", transition, "-disconnect-duration", transition, "-quiet"}
+	if second {
+		serveEnv = append(serveEnv, envPassphrase+"=reach passphrase")
+		args = append(args, "-state-file", filepath.Join(t.TempDir(), "state.db"))
+	}
+	startCLIEnv(t, serveEnv, args...)
 	url := "http://" + serveAddr
 	waitHTTP(t, url)
-	env := map[string]string{"url": url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_ENDPOINT_URL_KMS": ""}
-	backing(t, url, "", "cluster-reachreachre", "xks.reach.example", env)
+	runEnv := map[string]string{"url": url, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_ENDPOINT_URL_KMS": ""}
+	backing(t, url, "", "cluster-reachreachre", "xks.reach.example", runEnv)
 	if second {
-		backing(t, url, "_2", "cluster-reachsecond2", "xks2.reach.example", env)
+		backing(t, url, "_2", "cluster-reachsecond2", "xks2.reach.example", runEnv)
 	}
-	return env
+	return runEnv
 }
 
 // backing starts an XKS proxy, registers it and a healthy cluster with the
