@@ -163,6 +163,11 @@ var helpRun = helpPage{
 		{"KMSCONFORM_SKIP_BROWSER=1", "write the reports without the screenshot compat.png"},
 		{"KMSCONFORM_CHROMIUM", "the browser that takes the screenshot (default: chromium, chromium-browser or google-chrome on the PATH)"},
 	}, backingEnv...),
+	More: []string{
+		"With --target aws every create is written to <report-dir>/ledger.json before it is sent;",
+		"SIGINT, SIGTERM, SIGHUP and SIGQUIT stop the run and clean up (a second Ctrl-C stops the",
+		"cleanup), and 'kmsconform cleanup --ledger FILE' finishes it after any crash.",
+	},
 }
 
 // backingEnv are the variables that name a target's backing (they

@@ -8,10 +8,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -23,6 +25,7 @@ import (
 	_ "github.com/kmsconform/kmsconform/suites/scenarios"
 	_ "github.com/kmsconform/kmsconform/suites/validation"
 	"github.com/kmsconform/kmsconform/targets"
+	awstarget "github.com/kmsconform/kmsconform/targets/aws"
 	"github.com/kmsconform/kmsconform/targets/emulator"
 )
 
@@ -90,6 +93,10 @@ func parseRunFlagSet(args []string) (runFlags, *flag.FlagSet, error) {
 		return f, fs, fmt.Errorf("--procs %d: want 1 to 64", f.procs)
 	case f.shards < 1 || f.shard < 0 || f.shard >= f.shards:
 		return f, fs, fmt.Errorf("--shard %d of --shards %d is out of range", f.shard, f.shards)
+	case f.target == string(targets.KindAWS) && (f.procs > 1 || f.shards > 1):
+		// The guard's limits (live stores, keys) and its ledger are the
+		// run's: processes of their own would each allow the limits.
+		return f, fs, fmt.Errorf("--procs %d: --target aws runs in one process (its limits and its ledger are the run's)", f.procs)
 	}
 	f.mutant = os.Getenv(emulator.MutantEnv)
 	var err error
@@ -149,9 +156,33 @@ func runSpecs(f runFlags, stdout, stderr io.Writer) int {
 	gomega.RegisterFailHandler(Fail)
 	t := &specT{}
 	ginkgoLog := captureGinkgo()
-	stopNotice := noticeInterrupts(stderr)
-	RunSpecs(t, "kmsconform", suiteConfig, reporterConfig)
-	stopNotice()
+	forced := false
+	if g, ok := tgt.(signalGuarded); ok {
+		// Real KMS: the whole run inside the target's guard, which keeps
+		// the ledger on disk as the run goes and cleans up from it after
+		// Ginkgo has (every way the run ends: SIGHUP and SIGQUIT too).
+		ran := false
+		sigs, stopRelay := relayStopSignals()
+		var gerr error
+		forced, gerr = g.RunGuardedOn(ctx, sigs, "kmsconform-", stderr, f.reportDir, func(context.Context) error {
+			ran = true
+			RunSpecs(t, "kmsconform", suiteConfig, reporterConfig)
+			return nil
+		})
+		stopRelay()
+		if !ran {
+			ginkgoLog()
+			fmt.Fprintf(stderr, "kmsconform run: %v\n", oneLine(gerr))
+			return 2
+		}
+		if gerr != nil && !errors.Is(gerr, context.Canceled) && !forced {
+			fmt.Fprintf(stderr, "kmsconform run: %v\n", oneLine(gerr))
+		}
+	} else {
+		stopNotice := noticeInterrupts(stderr)
+		RunSpecs(t, "kmsconform", suiteConfig, reporterConfig)
+		stopNotice()
+	}
 	reportSpecProblems(f.reportDir, ginkgoLog(), stderr)
 	path := filepath.Join(f.reportDir, harness.CompatFileName(harness.CurrentOptions()))
 	c, err := reports.ReadFile(path)
@@ -167,12 +198,61 @@ func runSpecs(f runFlags, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	if forced {
+		return 130
+	}
 	if f.expectations != nil {
 		return runGateExit(f, c, t.failed, whole, stdout, stderr)
 	}
 	// t.failed: a spec failed without a failing cell, a verdict the target
 	// kind does not excuse (see harness.Conclude), or a suite error.
 	return exitFor(c, t.failed, whole, stderr)
+}
+
+// signalGuarded is a target that runs a run inside a guard of its own on
+// the signals it is given (the aws target: see targets.Guarded).
+type signalGuarded interface {
+	RunGuardedOn(ctx context.Context, sigs <-chan os.Signal, prefix string, w io.Writer, dir string, fn func(context.Context) error) (forced bool, err error)
+}
+
+// relayStopSignals relays the signals that stop a guarded run
+// (awstarget.StopSignals) to the guard. Ginkgo stops a run on SIGINT and
+// SIGTERM only (it hears those itself), so a SIGQUIT, and the first signal
+// if it is a SIGHUP, is passed on to it as a SIGTERM to this process, whose
+// echo the guard does not hear twice; a later SIGHUP is not (a dropped
+// session often sends two, and a second interrupt makes Ginkgo skip its
+// cleanup). From then on a hangup or a closed stderr does not kill the
+// process (awstarget.SurviveHangups).
+func relayStopSignals() (<-chan os.Signal, func()) {
+	awstarget.SurviveHangups()
+	in := make(chan os.Signal, 8)
+	signal.Notify(in, awstarget.StopSignals...)
+	out := make(chan os.Signal, 8)
+	done := make(chan struct{})
+	go func() {
+		echoes, first := 0, true
+		for {
+			select {
+			case s := <-in:
+				if s == syscall.SIGTERM && echoes > 0 {
+					echoes--
+					continue
+				}
+				if s == syscall.SIGQUIT || s == syscall.SIGHUP && first {
+					echoes++
+					_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+				}
+				first = false
+				select {
+				case out <- s:
+				default:
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return out, func() { signal.Stop(in); close(done) }
 }
 
 // printResult prints a whole run's result (consoleSummary: each failure

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -65,6 +66,42 @@ func (e *NotEnabledError) Error() string {
 // The target's KMS client carries a Guard (targets.aws.limits, the
 // "kmsconform-" prefix until SetPrefix narrows it): see Guard.
 func New(ctx context.Context, cfg *targets.Config, region, confirmAccount string) (*Target, error) {
+	return open(ctx, cfg, region, confirmAccount, nil)
+}
+
+// OpenLedger returns a target to finish the cleanup of the run whose
+// ledger is at path (`kmsconform cleanup --ledger`): in the ledger's
+// Region, through the same checks as New with the ledger's account as the
+// confirmed one (the credentials must be that account's, and it must be
+// enabled in cfg), and against the endpoint the run used. Its guard holds
+// the ledger's resources, writes the ledger back as it cleans, and
+// creates nothing.
+func OpenLedger(ctx context.Context, cfg *targets.Config, path string) (*Target, *Ledger, error) {
+	l, err := ReadLedger(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := open(ctx, cfg, l.Region, l.Account, l)
+	if err != nil {
+		return nil, nil, err
+	}
+	if got := redactURL(t.Endpoint()); got != l.Endpoint {
+		_ = t.Close(ctx)
+		show := func(e string) string {
+			if e == "" {
+				return "KMS's own"
+			}
+			return e
+		}
+		return nil, nil, fmt.Errorf("aws target: the ledger's run used endpoint %s, and this configuration points at %s", show(l.Endpoint), show(got))
+	}
+	t.guard.mu.Lock()
+	t.guard.ledgerPath = path
+	t.guard.mu.Unlock()
+	return t, l, nil
+}
+
+func open(ctx context.Context, cfg *targets.Config, region, confirmAccount string, ledger *Ledger) (*Target, error) {
 	if confirmAccount == "" {
 		return nil, &NotConfirmedError{}
 	}
@@ -105,6 +142,9 @@ func New(ctx context.Context, cfg *targets.Config, region, confirmAccount string
 		return nil, &NotConfirmedError{Account: account}
 	}
 	guard := NewGuard(ac.Limits, "kmsconform-", nil)
+	if ledger != nil {
+		guard.Restore(ledger)
+	}
 	client := kms.NewFromConfig(awsCfg, func(o *kms.Options) {
 		o.Region = region
 		o.RetryMaxAttempts = 1
@@ -151,10 +191,30 @@ func (t *Target) CleansUpAfterRun() bool { return true }
 
 // RunGuarded runs fn inside the guard's Guarded with the run's prefix,
 // waiting for the cleanup's transitions as the target's timeouts allow,
-// on SIGINT and SIGTERM of this process.
+// on StopSignals of this process (see RunGuardedOn).
 func (t *Target) RunGuarded(ctx context.Context, prefix string, w io.Writer, dir string, fn func(context.Context) error) (bool, error) {
+	return t.RunGuardedOn(ctx, nil, prefix, w, dir, fn)
+}
+
+// RunGuardedOn is RunGuarded on the signals of sigs (nil: StopSignals of
+// this process), for a runner that relays signals itself. With a dir the
+// guard keeps its ledger in dir/ledger.json from before the first call
+// (the run does not start without it) and says so on w; the leftovers go
+// to dir/cleanup.json.
+func (t *Target) RunGuardedOn(ctx context.Context, sigs <-chan os.Signal, prefix string, w io.Writer, dir string, fn func(context.Context) error) (bool, error) {
 	t.guard.SetPrefix(prefix)
-	_, err := t.guard.Guarded(ctx, nil, w, dir, t.timeouts.Poll, max(t.timeouts.Connect, t.timeouts.Disconnect), fn)
+	if dir != "" {
+		path := filepath.Join(dir, LedgerFileName)
+		kept, err := t.guard.StartLedger(path, LedgerMeta{Account: t.account, Region: t.region, Endpoint: t.Endpoint()})
+		if kept != "" {
+			fmt.Fprintf(w, "kmsconform: an earlier run's ledger still lists resources to clean up: kept as %s (kmsconform cleanup --ledger %s)\n", kept, kept)
+		}
+		if err != nil {
+			return false, err
+		}
+		fmt.Fprintf(w, "kmsconform: the run's ledger is %s (after a crash: kmsconform cleanup --ledger %s)\n", path, path)
+	}
+	_, err := t.guard.Guarded(ctx, sigs, w, dir, t.timeouts.Poll, max(t.timeouts.Connect, t.timeouts.Disconnect), fn)
 	return errors.Is(err, ErrForced), err
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -32,6 +33,7 @@ const (
 	ownCluster   = "cluster-sandboxaaaa"
 	otherCluster = "cluster-sandboxbbbb"
 	thirdCluster = "cluster-sandboxcccc"
+	spareCluster = "cluster-sandboxdddd"
 )
 
 // sandbox is the embedded emulator in its AWS-like mode, with a cluster
@@ -47,19 +49,26 @@ func newSandbox(t *testing.T) *sandbox { return newSandboxAt(t, 30000) }
 
 // newSandboxAt runs the documented transition times speedup times faster
 // than real time (1: a connect really takes minutes).
-func newSandboxAt(t *testing.T, speedup float64) *sandbox {
+func newSandboxAt(t *testing.T, speedup float64) *sandbox { return newSandboxWith(t, speedup, nil) }
+
+// newSandboxWith serves the emulator through wrap (nil: as it is).
+func newSandboxWith(t *testing.T, speedup float64, wrap func(http.Handler) http.Handler) *sandbox {
 	t.Helper()
 	emu, err := emulator.New(emulator.AWSLikeOptions("eu-west-1", likeAKID, likeSecret, speedup))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []string{ownCluster, otherCluster, thirdCluster} {
+	for _, c := range []string{ownCluster, otherCluster, thirdCluster, spareCluster} {
 		if err := emu.PutCluster(emulator.NewHealthyCluster(c, anchor, kmsuserPass)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	h := emu.AWSLikeHandler()
-	srv := httptest.NewServer(h)
+	var served http.Handler = h
+	if wrap != nil {
+		served = wrap(h)
+	}
+	srv := httptest.NewServer(served)
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	for k, v := range map[string]string{
@@ -79,6 +88,7 @@ func sandboxConfig(l targets.Limits) *targets.Config {
 	cfg := targets.DefaultConfig()
 	cfg.AWS.EnabledAccounts = []string{emulator.AWSLikeAccount}
 	cfg.AWS.Limits = l
+	cfg.AWS.Timeouts.Poll = time.Millisecond // the AWS-like clock makes minutes milliseconds
 	return cfg
 }
 
@@ -251,9 +261,11 @@ func TestGuardNeverTouchesForeignResources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The key went out tagged with the run (the emulator has no
-	// ListResourceTags, so the input the guard extended is checked).
-	if len(in.Tags) != 1 || aws.ToString(in.Tags[0].TagKey) != awstarget.RunTagKey || aws.ToString(in.Tags[0].TagValue) != "kmsconform" {
+	// The key went out tagged with the run and with its create (the
+	// emulator has no ListResourceTags, so the input the guard extended is
+	// checked).
+	if len(in.Tags) != 2 || aws.ToString(in.Tags[0].TagKey) != awstarget.RunTagKey || aws.ToString(in.Tags[0].TagValue) != "kmsconform" ||
+		aws.ToString(in.Tags[1].TagKey) != awstarget.CreateTagKey || len(aws.ToString(in.Tags[1].TagValue)) != 24 {
 		t.Fatalf("tags of the run's key: %+v", in.Tags)
 	}
 	_, err = c.ConnectCustomKeyStore(ctx, &kms.ConnectCustomKeyStoreInput{CustomKeyStoreId: aws.String("cks-0123456789abcdef0")})
