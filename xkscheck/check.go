@@ -75,7 +75,11 @@ type Config struct {
 	// defaults; Duration < 0 skips it.
 	Rate     int
 	Duration time.Duration
+	// APIs, if set, limits the checks to these APIs (APIHealth, APITLS, …).
+	APIs []string
 }
+
+func (c Config) wants(api string) bool { return len(c.APIs) == 0 || slices.Contains(c.APIs, api) }
 
 func (c Config) validate() error {
 	u, err := url.Parse(c.Endpoint)
@@ -141,23 +145,31 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	defer tr.CloseIdleConnections()
 	k := &checker{cfg: cfg, c: &client{endpoint: cfg.Endpoint, path: cfg.Path, region: cfg.Region, cred: cfg.Credential,
 		hc: &http.Client{Transport: tr}}, conseq: map[Condition]string{}}
-	k.tlsChecks(ctx)
-	k.healthChecks(ctx)
+	if cfg.wants(APITLS) {
+		k.tlsChecks(ctx)
+	}
+	if cfg.wants(APIHealth) {
+		k.healthChecks(ctx)
+	}
 	main, ok := k.mainKey()
 	if ok {
-		k.metadataChecks(ctx, main)
-		k.cryptoChecks(ctx, main)
+		if cfg.wants(APIMetadata) {
+			k.metadataChecks(ctx, main)
+		}
+		if cfg.wants(APIEncrypt) || cfg.wants(APIDecrypt) {
+			k.cryptoChecks(ctx, main)
+		}
 	} else {
 		for _, api := range []string{APIMetadata, APIEncrypt, APIDecrypt} {
 			k.skip(api, "happy", "§7.2", "no --key with ENCRYPT and DECRYPT usage was given")
 		}
 	}
 	for _, key := range cfg.Keys {
-		if !key.full() || key.Usage != nil {
+		if (!key.full() || key.Usage != nil) && (cfg.wants(APIMetadata) || cfg.wants(APIEncrypt)) {
 			k.usageChecks(ctx, key, main, ok)
 		}
 	}
-	if cfg.Duration > 0 {
+	if cfg.Duration > 0 && cfg.wants(APILoad) {
 		k.loadCheck(ctx, main, ok)
 	}
 	return &Result{Cells: k.cells, Findings: k.finds}, nil
