@@ -231,7 +231,8 @@ func helpXKSProxy() helpPage {
 			"prints: a TLS terminator, a load balancer, or kmsconform serve's PUT " +
 			"/_kmsconform/xks-routes/<server-name>), the XksProxyUriPath and the access key id; a new secret " +
 			"access key is printed once, never logged, and kept in --credential-file (the KMS console's " +
-			"format). Stop it with Ctrl-C.",
+			"format); then the external keys, each with its usage (--key). Every call, GetHealthStatus included, " +
+			"needs a requestMetadata with kmsRequestId and kmsOperation (else 400 ValidationException). Stop it with Ctrl-C.",
 		More: []string{
 			"Fault injection (control API, SigV4 service " + xksproxy.ControlServiceName + ", the proxy's credential):",
 			`  curl --aws-sigv4 "aws:amz:us-east-1:` + xksproxy.ControlServiceName + `" --user "$AKID:$SECRET" \`,

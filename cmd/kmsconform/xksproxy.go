@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -61,7 +62,9 @@ func runXKSProxy(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	slow := fs.Duration("slow-delay", xksproxy.DefaultSlowDelay, "delay of the slow fault")
 	logFormat := fs.String("log-format", "text", logFormatUsage)
 	var keys stringList
-	fs.Var(&keys, "key", "external key to create at start (repeatable; default kmsconform-key-1)")
+	fs.Var(&keys, "key", "external key to create at start: ID (usage ENCRYPT and DECRYPT) or `ID=USAGE[,USAGE]` with USAGE "+
+		"ENCRYPT or DECRYPT, e.g. enc=ENCRYPT, dec=DECRYPT, none= for neither; the call a key lacks gets 400 "+
+		"InvalidKeyUsageException (repeatable; default "+defaultXKSKey+")")
 	usage := func() { helpXKSProxy().write(stdout, fs) }
 	// The flag package prints the usage on every parse error; a bad flag
 	// should get one line on stderr instead.
@@ -79,13 +82,21 @@ func runXKSProxy(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return 2
 	}
 	if len(keys) == 0 {
-		keys = stringList{"kmsconform-key-1"}
+		keys = stringList{defaultXKSKey}
 	}
-	for _, k := range keys {
-		if !xksproxy.ValidKeyID(k) {
-			fmt.Fprintf(stderr, "kmsconform xks-proxy: --key %q: external key ids are 1-128 characters of [A-Za-z0-9._-]\n", k)
+	startKeys := make([]startKey, 0, len(keys))
+	seen := map[string]bool{}
+	for _, arg := range keys {
+		k, err := parseKeyFlag(arg)
+		if err == nil && seen[k.id] {
+			err = fmt.Errorf("external key %s is given twice", k.id)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "kmsconform xks-proxy: --key %q: %v\n", arg, err)
 			return 2
 		}
+		seen[k.id] = true
+		startKeys = append(startKeys, k)
 	}
 
 	uriPath := strings.TrimSuffix(*prefix, "/") + "/kms/xks/v1"
@@ -119,8 +130,8 @@ func runXKSProxy(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "kmsconform xks-proxy: %v\n", err)
 		return 1
 	}
-	for _, k := range keys {
-		if _, err := p.Keys().Create(k, xksproxy.KeyOptions{}); err != nil {
+	for _, k := range startKeys {
+		if _, err := p.Keys().Create(k.id, xksproxy.KeyOptions{Usage: k.usage}); err != nil {
 			fmt.Fprintf(stderr, "kmsconform xks-proxy: %v\n", err)
 			return 1
 		}
@@ -155,7 +166,7 @@ func runXKSProxy(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	default:
 		fmt.Fprintln(stdout, "  CA certificate       in memory (use --tls-dir to keep it, or GET <control>/ca.pem)")
 	}
-	fmt.Fprintf(stdout, "  External keys        %s\n", strings.Join(keys, ", "))
+	fmt.Fprintf(stdout, "  External keys        %s\n", describeKeys(p.Keys(), startKeys))
 	if a := p.ControlAddr(); a != "" {
 		fmt.Fprintf(stdout, "  Control API          http://%s%s (SigV4, service %s)\n", a, xksproxy.ControlPrefix, xksproxy.ControlServiceName)
 	}
@@ -172,6 +183,59 @@ func runXKSProxy(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	log.Info("stopped")
 	fmt.Fprintln(stdout, "kmsconform xks-proxy stopped")
 	return 0
+}
+
+// defaultXKSKey is the key xks-proxy creates when no --key is given.
+const defaultXKSKey = "kmsconform-key-1"
+
+// startKey is one --key: an external key and the usages it gets (nil: the
+// package's default, ENCRYPT and DECRYPT).
+type startKey struct {
+	id    string
+	usage []string
+}
+
+// parseKeyFlag reads ID or ID=USAGE[,USAGE]. Only ENCRYPT and DECRYPT
+// are offered: they are the usages the XKS API checks, and an empty list
+// ("ID=") is the key that can do neither.
+func parseKeyFlag(arg string) (startKey, error) {
+	id, list, hasUsage := strings.Cut(arg, "=")
+	if !xksproxy.ValidKeyID(id) {
+		return startKey{}, errors.New("external key ids are 1-128 characters of [A-Za-z0-9._-] (give a usage as ID=ENCRYPT, ID=DECRYPT, ID=ENCRYPT,DECRYPT or ID= for neither)")
+	}
+	k := startKey{id: id}
+	if !hasUsage {
+		return k, nil
+	}
+	k.usage = []string{}
+	if list == "" {
+		return k, nil
+	}
+	const forms = "(ID=ENCRYPT, ID=DECRYPT, ID=ENCRYPT,DECRYPT, or ID= for neither)"
+	for _, given := range strings.Split(list, ",") {
+		u := strings.ToUpper(given)
+		switch {
+		case u != xksproxy.UsageEncrypt && u != xksproxy.UsageDecrypt:
+			return startKey{}, fmt.Errorf("key usage %q is neither ENCRYPT nor DECRYPT %s", given, forms)
+		case slices.Contains(k.usage, u):
+			return startKey{}, fmt.Errorf("key usage %s is given twice %s", u, forms)
+		}
+		k.usage = append(k.usage, u)
+	}
+	return k, nil
+}
+
+// describeKeys is the banner's list: each key with the usage it holds.
+func describeKeys(ks *xksproxy.Keys, keys []startKey) string {
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		usage := "no usage"
+		if info, ok := ks.Get(k.id); ok && len(info.Usage) > 0 {
+			usage = strings.Join(info.Usage, ",")
+		}
+		parts = append(parts, k.id+" ("+usage+")")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // validServerName is the host part of KMS's XksProxyUriEndpoint pattern

@@ -58,6 +58,10 @@ func TestXKSProxyFlags(t *testing.T) {
 		{"--slow-delay", "soon"},
 		{"extra-arg"},
 		{"--key", "bad/key"},
+		{"--key", "bad/key=ENCRYPT"},
+		{"--key", "=ENCRYPT"},
+		{"--key", "a", "--key", "a=DECRYPT"},
+		{"--addr", "127.0.0.1:0", "--control-addr", "", "--key", "a", "--key", "a"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := runXKSProxy(context.Background(), args, &stdout, &stderr)
@@ -66,6 +70,17 @@ func TestXKSProxyFlags(t *testing.T) {
 		}
 		if lines := strings.Count(stderr.String(), "\n"); lines != 1 || stdout.Len() != 0 {
 			t.Errorf("%v: stderr %q stdout %q, want one line on stderr", args, stderr.String(), stdout.String())
+		}
+	}
+	// A usage the proxy cannot give a key is refused before anything
+	// starts, in one line naming it and the ones it can.
+	for _, arg := range []string{"x=SIGN", "x=ENCRYPT,", "x=ENCRYPT,ENCRYPT", "x=ENCRYPT,,DECRYPT", "x=encrypt;decrypt"} {
+		var stdout, stderr bytes.Buffer
+		code := runXKSProxy(context.Background(), []string{"--addr", "127.0.0.1:0", "--control-addr", "", "--key", arg}, &stdout, &stderr)
+		msg := stderr.String()
+		if code != 2 || strings.Count(msg, "\n") != 1 || stdout.Len() != 0 ||
+			!strings.Contains(msg, arg) || !strings.Contains(msg, "ENCRYPT") || !strings.Contains(msg, "DECRYPT") {
+			t.Errorf("--key %s: exit %d, stderr %q, stdout %q; want exit 2 and one line naming the value and ENCRYPT, DECRYPT", arg, code, msg, stdout.String())
 		}
 	}
 	var stdout, stderr bytes.Buffer
@@ -312,6 +327,157 @@ func TestXKSProxyHelpStatesLimits(t *testing.T) {
 		fmt.Sprintf("close after %d s", secs(xksproxy.DefaultIdleTimeout)),
 		fmt.Sprintf("the last %d,%03d requests within %d MiB", xksproxy.DefaultMaxRecorded/1000, xksproxy.DefaultMaxRecorded%1000, xksproxy.DefaultMaxRecordedBytes>>20),
 	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("-h does not say %q:\n%s", want, help.String())
+		}
+	}
+}
+
+// xksPost signs body as KMS would with the credential the banner printed
+// and posts it to the proxy the banner named.
+func xksPost(t *testing.T, out, path string, body any) (int, map[string]any) {
+	t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, ok := body.(string); ok {
+		b = []byte(s)
+	}
+	req, _ := http.NewRequest(http.MethodPost, field(t, out, "Listening on")+field(t, out, "XksProxyUriPath")+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	sum := sha256.Sum256(b)
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: field(t, out, "AccessKeyId"), SecretAccessKey: field(t, out, "RawSecretAccessKey")},
+		req, hex.EncodeToString(sum[:]), xksproxy.ServiceName, "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	rb, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(rb, &m); err != nil {
+		t.Fatalf("POST %s: %d %q is not a JSON object", path, resp.StatusCode, rb)
+	}
+	return resp.StatusCode, m
+}
+
+// TestXKSProxyKeyUsage: --key ID=USAGE[,USAGE] creates a key with just
+// those usages, GetKeyMetadata reports them, and the operation a key lacks
+// is answered 400 InvalidKeyUsageException (XKS error table); --key ID
+// keeps both. The banner lists each key with its usage.
+func TestXKSProxyKeyUsage(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- runXKSProxy(ctx, []string{"--addr", "127.0.0.1:0", "--control-addr", "", "--plain-http",
+			"--key", "enc=ENCRYPT", "--key", "dec=DECRYPT", "--key", "none=", "--key", "k", "--key", "both=DECRYPT,ENCRYPT"}, stdout, stderr)
+	}()
+	waitFor(t, stdout, "Stop with", done)
+	out := stdout.String()
+	keysLine := regexp.MustCompile(`(?m)^  External keys +(.*)$`).FindStringSubmatch(out)
+	if keysLine == nil || keysLine[1] != "enc (ENCRYPT), dec (DECRYPT), none (no usage), k (ENCRYPT,DECRYPT), both (DECRYPT,ENCRYPT)" {
+		t.Errorf("banner does not list the keys with their usage:\n%s", out)
+	}
+
+	md := func(op string) map[string]any {
+		return map[string]any{"awsPrincipalArn": "arn:aws:iam::111122223333:user/a", "kmsKeyArn": "arn:aws:kms:us-east-1:111122223333:key/x",
+			"kmsOperation": op, "kmsRequestId": "req-" + op}
+	}
+	encrypt := func(id string) (int, map[string]any) {
+		return xksPost(t, out, "/keys/"+id+"/encrypt", map[string]any{"requestMetadata": md("Encrypt"), "plaintext": []byte("hello"),
+			"encryptionAlgorithm": "AES_GCM", "ciphertextDataIntegrityValueAlgorithm": "SHA_256"})
+	}
+	decrypt := func(id string, enc map[string]any) (int, map[string]any) {
+		body := map[string]any{"requestMetadata": md("Decrypt"), "encryptionAlgorithm": "AES_GCM"}
+		for _, f := range []string{"ciphertext", "ciphertextMetadata", "initializationVector", "authenticationTag"} {
+			if v, ok := enc[f]; ok {
+				body[f] = v
+			}
+		}
+		return xksPost(t, out, "/keys/"+id+"/decrypt", body)
+	}
+	wantErr := func(what string, status int, m map[string]any, name xksproxy.ErrorName) {
+		t.Helper()
+		if status != name.Status() || m["errorName"] != string(name) {
+			t.Errorf("%s: %d %v, want %d %s", what, status, m, name.Status(), name)
+		}
+	}
+	usage := func(id string) string {
+		t.Helper()
+		status, m := xksPost(t, out, "/keys/"+id+"/metadata", map[string]any{"requestMetadata": md("DescribeKey")})
+		u, ok := m["keyUsage"].([]any)
+		if status != 200 || !ok {
+			t.Fatalf("metadata of %s: %d %v", id, status, m)
+		}
+		s := make([]string, len(u))
+		for i, v := range u {
+			s[i] = v.(string)
+		}
+		return strings.Join(s, ",")
+	}
+
+	// k: both, a full round trip.
+	status, ct := encrypt("k")
+	if status != 200 {
+		t.Fatalf("encrypt with k: %d %v", status, ct)
+	}
+	if status, pt := decrypt("k", ct); status != 200 || pt["plaintext"] != "aGVsbG8=" {
+		t.Errorf("decrypt with k: %d %v", status, pt)
+	}
+	if status, pt := decrypt("both", ct); status != 400 || pt["errorName"] != "InvalidCiphertextException" {
+		t.Errorf("decrypt with another key: %d %v", status, pt)
+	}
+	// enc: Encrypt works, Decrypt of its own ciphertext is refused.
+	status, encCT := encrypt("enc")
+	if status != 200 {
+		t.Fatalf("encrypt with enc: %d %v", status, encCT)
+	}
+	status, m := decrypt("enc", encCT)
+	wantErr("decrypt with enc", status, m, xksproxy.ErrInvalidKeyUsage)
+	// dec: Encrypt is refused; Decrypt gets past the usage check to the
+	// cryptography (a ciphertext of another key fails authentication).
+	status, m = encrypt("dec")
+	wantErr("encrypt with dec", status, m, xksproxy.ErrInvalidKeyUsage)
+	status, m = decrypt("dec", encCT)
+	wantErr("decrypt with dec", status, m, xksproxy.ErrInvalidCiphertext)
+	// none: both refused.
+	status, m = encrypt("none")
+	wantErr("encrypt with none", status, m, xksproxy.ErrInvalidKeyUsage)
+	status, m = decrypt("none", encCT)
+	wantErr("decrypt with none", status, m, xksproxy.ErrInvalidKeyUsage)
+
+	for id, want := range map[string]string{"enc": "ENCRYPT", "dec": "DECRYPT", "none": "", "k": "ENCRYPT,DECRYPT", "both": "DECRYPT,ENCRYPT"} {
+		if got := usage(id); got != want {
+			t.Errorf("GetKeyMetadata %s: keyUsage %q, want %q", id, got, want)
+		}
+	}
+
+	// The command's proxy checks the health check's requestMetadata too.
+	for _, body := range []any{"{}", map[string]any{"requestMetadata": map[string]any{}}, map[string]any{"requestMetadata": map[string]any{"kmsOperation": "KmsHealthCheck"}}} {
+		status, m := xksPost(t, out, "/health", body)
+		wantErr(fmt.Sprintf("health with %v", body), status, m, xksproxy.ErrValidation)
+	}
+	if status, m := xksPost(t, out, "/health", map[string]any{"requestMetadata": map[string]any{"kmsOperation": "KmsHealthCheck", "kmsRequestId": "h-1"}}); status != 200 || m["ekmFleetDetails"] == nil {
+		t.Errorf("health: %d %v", status, m)
+	}
+
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("exit %d, stderr %s", code, stderr.String())
+	}
+}
+
+// TestXKSProxyHelpListsKeyUsage: -h says how to give a key its usage.
+func TestXKSProxyHelpListsKeyUsage(t *testing.T) {
+	var help bytes.Buffer
+	runXKSProxy(context.Background(), []string{"-h"}, &help, io.Discard)
+	text := strings.Join(strings.Fields(help.String()), " ")
+	for _, want := range []string{"ID=USAGE[,USAGE]", "enc=ENCRYPT", "none=", "InvalidKeyUsageException", "kmsRequestId"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("-h does not say %q:\n%s", want, help.String())
 		}

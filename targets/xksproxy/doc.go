@@ -18,6 +18,7 @@
 //	if err := p.Start(); err != nil { ... }
 //	defer p.Close()
 //	p.Keys().Create("key-1", xksproxy.KeyOptions{})
+//	p.Keys().Create("enc-only", xksproxy.KeyOptions{Usage: []string{xksproxy.UsageEncrypt}})
 //	cred := p.Credential()            // AccessKeyID + SecretAccessKey for the store
 //	client := &http.Client{Transport: p.Transport(), Timeout: 250 * time.Millisecond}
 //	url := p.URIEndpoint() + p.URIPath() + "/health"  // sign with SigV4, POST
@@ -36,14 +37,26 @@
 //
 // For each request: the path (unknown: 404 InvalidUriPathException), the
 // method (not POST: 405), the proxy-wide fault, the signature (401
-// AuthenticationFailedException), the body (400 ValidationException; never
-// for GetHealthStatus), the key fault, the deny rules (403
+// AuthenticationFailedException), the body (400 ValidationException; for
+// GetHealthStatus, only a body that is not a JSON object or a
+// requestMetadata without kmsRequestId or kmsOperation, which its section
+// of the spec requires), the key fault, the deny rules (403
 // AccessDeniedException; never for GetHealthStatus), the key (404
 // KeyNotFoundException), key status (400 InvalidStateException), key spec
 // and usage (400 InvalidKeyUsageException), then the cryptography (400
 // InvalidCiphertextException when GCM authentication fails). An injected
 // fault therefore answers even an unsigned request; Requests still shows
 // (in a summary) that its signature was not valid.
+//
+// # Keys
+//
+// A key's usage list decides what it may do: Encrypt needs ENCRYPT and
+// Decrypt needs DECRYPT, else 400 InvalidKeyUsageException (as for a key
+// spec other than AES_256); GetKeyMetadata reports the list as it is, so
+// a key without both also fails KMS's CreateKey checks. KeyOptions.Usage
+// sets it at creation (an empty, non-nil list: neither), Keys.SetUsage
+// and the control API's PATCH /keys/{id} change it later, and
+// kmsconform xks-proxy --key ID=USAGE[,USAGE] creates such keys at start.
 //
 // # Faults
 //

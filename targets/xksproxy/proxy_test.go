@@ -309,13 +309,61 @@ func TestHealth(t *testing.T) {
 			t.Fatalf("ekm %+v", e)
 		}
 	}
-	// GetHealthStatus is exempt from ValidationException and from
-	// authorization: a junk body and a deny-all rule still get 200.
+	// GetHealthStatus is exempt from authorization: a deny-all rule still
+	// gets 200.
 	p.SetDenyRules([]DenyRule{{}})
-	for _, body := range []string{"", "null", "not json", `{"requestMetadata":42}`} {
-		if r := c.post("/health", body); r.status != 200 {
-			t.Fatalf("health with body %q: %d %s", body, r.status, r.body)
+	if r := c.post("/health", healthBody()); r.status != 200 {
+		t.Fatalf("health under a deny-all rule: %d %s", r.status, r.body)
+	}
+}
+
+// TestHealthValidatesRequestMetadata: GetHealthStatus requires
+// requestMetadata with kmsRequestId and kmsOperation (spec §7.2, XKS spec
+// 0.0.15 on), like every other API: without them, 400 ValidationException.
+// It requires nothing else (no awsPrincipalArn), and accepts any
+// kmsOperation, as the spec asks.
+func TestHealthValidatesRequestMetadata(t *testing.T) {
+	p := startProxy(t, Options{})
+	c := newClient(t, p)
+	for _, body := range []string{
+		``,
+		`null`,
+		`not json`,
+		`[]`,
+		`{}`,
+		`{"requestMetadata":null}`,
+		`{"requestMetadata":42}`,
+		`{"requestMetadata":{}}`,
+		`{"requestMetadata":{"kmsOperation":"KmsHealthCheck"}}`,
+		`{"requestMetadata":{"kmsRequestId":"r-1"}}`,
+		`{"requestMetadata":{"kmsRequestId":"","kmsOperation":"KmsHealthCheck"}}`,
+		`{"requestMetadata":{"kmsRequestId":"r-1","kmsOperation":""}}`,
+		`{"requestMetadata":{"kmsRequestId":"r-1","kmsOperation":"KmsHealthCheck"}} {}`,
+	} {
+		r := c.post("/health", body)
+		if r.status != 400 || r.errorName() != ErrValidation {
+			t.Errorf("health with body %q: %d %s, want 400 ValidationException", body, r.status, r.body)
 		}
+	}
+	for _, body := range []string{
+		`{"requestMetadata":{"kmsRequestId":"r-1","kmsOperation":"KmsHealthCheck"}}`,
+		`{"requestMetadata":{"kmsRequestId":"r-2","kmsOperation":"CreateCustomKeyStore","awsPrincipalArn":"a"}}`,
+		`{"requestMetadata":{"kmsRequestId":"r-3","kmsOperation":"SomeFutureOperation","newField":1}}`,
+	} {
+		h := mustDecode[HealthResponse](t, c.post("/health", body))
+		if h.XksProxyFleetSize < 1 || len(h.EkmFleetDetails) < 1 {
+			t.Errorf("health with body %q: %+v", body, h)
+		}
+	}
+	// The refusal is recorded with what it carried.
+	var seen bool
+	for _, r := range p.Requests() {
+		if r.Operation == OpGetHealthStatus && r.Status == 400 && r.ErrorName == ErrValidation {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Error("no refused health check in Requests")
 	}
 }
 
