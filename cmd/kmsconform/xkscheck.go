@@ -83,7 +83,7 @@ func runXksCheck(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&caFile, "ca", "", "a PEM file of the CA the proxy's certificate must chain to (default: the system's)")
 	fs.StringVar(&credFile, "credential-file", "", `the credential in the KMS console's format {"XksProxyAuthenticationCredential":{"AccessKeyId":…,"RawSecretAccessKey":…}}`)
 	fs.StringVar(&region, "region", "", "the KMS Region to sign for; when given, a signature for another Region must be refused (default us-east-1)")
-	fs.StringVar(&reportDir, "report-dir", filepath.Join("reports", "out"), "where compat.json and its renderings are written")
+	fs.StringVar(&reportDir, "report-dir", filepath.Join("reports", "out", "xks-check"), "where compat.json and its renderings are written (apart from a run's, which they would replace)")
 	fs.IntVar(&rate, "rate", xkscheck.DefaultRate, fmt.Sprintf("requests per second of the load phase (at most %d; KMS allows 1,800 per store)", xkscheck.MaxRate))
 	fs.DurationVar(&duration, "duration", xkscheck.DefaultDuration, fmt.Sprintf("length of the load phase (at most %s; 0 skips it)", xkscheck.MaxDuration))
 	page := helpXksCheck()
