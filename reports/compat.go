@@ -48,7 +48,8 @@ type Compat struct {
 	Cells           []Cell     `json:"cells"`
 	Scenarios       []Scenario `json:"scenarios"`
 	Summary         Summary    `json:"summary"`
-	// APICalls counts the KMS API calls the run made.
+	// APICalls counts the API calls the run made: KMS API calls, or for
+	// xks-check (target kind xks-proxy) the calls to the proxy's API.
 	APICalls int `json:"api_calls,omitempty"`
 	// Findings are what the run learnt of the target beyond single cells,
 	// each once (a target never observed CONNECTING or DISCONNECTING, say).

@@ -107,6 +107,9 @@ func (c Config) validate() error {
 type Result struct {
 	Cells    []reports.Cell
 	Findings []string
+	// Calls counts the requests sent to the proxy's API (TLS handshakes
+	// of the TLS checks are not requests).
+	Calls int
 }
 
 // checker runs the checks of one proxy.
@@ -172,7 +175,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Duration > 0 && cfg.wants(APILoad) {
 		k.loadCheck(ctx, main, ok)
 	}
-	return &Result{Cells: k.cells, Findings: k.finds}, nil
+	return &Result{Cells: k.cells, Findings: k.finds, Calls: int(k.c.calls.Load())}, nil
 }
 
 func (k *checker) mainKey() (Key, bool) {

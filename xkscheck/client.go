@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,6 +45,7 @@ type client struct {
 	region   string
 	cred     Credential
 	hc       *http.Client
+	calls    atomic.Int64 // requests sent to the proxy's API
 }
 
 // signing says how one request is signed; the zero value signs it as KMS
@@ -130,6 +132,7 @@ func (c *client) do(ctx context.Context, method, uriPath string, body []byte, sg
 			return answer{err: err}
 		}
 	}
+	c.calls.Add(1)
 	start := time.Now()
 	resp, err := c.hc.Do(req)
 	if err != nil {

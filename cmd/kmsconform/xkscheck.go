@@ -128,7 +128,7 @@ func runXksCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	c := &reports.Compat{Schema: reports.Schema, ModelRevision: model.Revision(), StartedAt: start.UTC(),
 		DurationSeconds: time.Since(start).Seconds(), Cells: res.Cells, Scenarios: []reports.Scenario{},
-		Target: reports.Target{Name: "xks-proxy " + endpoint + path, Kind: "xks-proxy", Endpoint: endpoint}, Findings: res.Findings}
+		Target: reports.Target{Name: "xks-proxy " + endpoint + path, Kind: "xks-proxy", Endpoint: endpoint}, Findings: res.Findings, APICalls: res.Calls}
 	c.Finish()
 	if err := c.Validate(); err != nil {
 		return fail("the result does not validate: %s", oneLine(err))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,6 +62,10 @@ func TestXksCheckCommand(t *testing.T) {
 	}
 	if c.Summary.Pass < 80 || c.Summary.Fail != 0 {
 		t.Errorf("summary %+v", c.Summary)
+	}
+	// The summary counts the calls made to the proxy, not "0 API calls".
+	if c.APICalls < c.Summary.Pass || !strings.Contains(out, fmt.Sprintf("%d API calls", c.APICalls)) {
+		t.Errorf("%d API calls recorded for %d passing checks; the summary says\n%s", c.APICalls, c.Summary.Pass, out)
 	}
 	if err := p.SetFault(xksproxy.FaultAuthenticationFailed); err != nil {
 		t.Fatal(err)
