@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/kmsconform/kmsconform/reports"
 	"net"
 	"net/url"
 	"time"
@@ -64,11 +65,13 @@ func (k *checker) tlsChecks(ctx context.Context) {
 	_, old := k.handshake(ctx, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}) //nolint:gosec // only the version is judged
 	jo := judgement{}
 	if old.err == nil {
-		jo = judgement{failure: "the proxy accepts TLS 1.0/1.1",
+		// The spec asks for TLS 1.2 or later, which such a proxy speaks
+		// too: KMS connects. Reported, never failed.
+		jo = judgement{failure: "the proxy accepts TLS 1.0/1.1", verdict: reports.Informational,
 			message: "KMS itself speaks TLS 1.2+ only, so it would connect; the proxy also accepts versions KMS refuses (a weakness)"}
 	}
 	old.err = nil // a refused handshake is the pass
-	k.record(APITLS, "old-versions-refused", secTLS, "D", []string{"handshake refused"}, old, jo)
+	k.record(APITLS, "old-versions-refused", secTLS, "I", []string{"handshake refused"}, old, jo)
 	if jo.failure == "" {
 		k.cells[len(k.cells)-1].Observed = "handshake refused"
 	} else {
