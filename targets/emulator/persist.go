@@ -429,8 +429,14 @@ func smallRecords(st *state) (map[string]map[string][]byte, error) {
 func (p *persister) touchKey(id string) { p.touched[id] = struct{}{} }
 
 // forget drops what the last locked section touched without committing
-// it (a request that only read).
-func (p *persister) forget() { clear(p.touched) }
+// it (a request that only read). A new map, not clear: a cleared map keeps
+// its size, and iterating or clearing it would then cost as much as the
+// largest change ever made (every key, after a bulk load).
+func (p *persister) forget() {
+	if len(p.touched) > 0 {
+		p.touched = map[string]struct{}{}
+	}
+}
 
 // A batch is one change on its way to the file: the records it writes,
 // each with what memory held before the change (pre) and after it (post).
@@ -528,7 +534,7 @@ func (p *persister) prepare(st *state) (*batch, error) {
 			return nil, err
 		}
 	}
-	clear(p.touched)
+	p.forget()
 	if len(b.puts) == 0 && b.seq == b.preSeq && !b.allKeys {
 		return nil, nil
 	}
