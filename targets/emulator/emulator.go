@@ -287,7 +287,7 @@ func (e *Emulator) saveLocked() error {
 	}
 	next := e.st.nextDeletion
 	for _, w := range b.puts {
-		setRecord(e.st, w.bucket, w.id, w.pre)
+		buckets[w.bucket].set(e.st, w.id, w.pre)
 	}
 	e.st.Seq = b.preSeq
 	e.committing = true
@@ -301,7 +301,7 @@ func (e *Emulator) saveLocked() error {
 		return err
 	}
 	for _, w := range b.puts {
-		setRecord(e.st, w.bucket, w.id, w.post)
+		buckets[w.bucket].set(e.st, w.id, w.post)
 	}
 	e.st.Seq, e.st.nextDeletion = b.seq, next
 	e.persist.finish(b)

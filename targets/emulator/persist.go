@@ -269,11 +269,11 @@ func (p *persister) load() (*state, error) {
 				if err != nil || !hmac.Equal(k, p.name(name, r.ID)) {
 					return fmt.Errorf("emulator: the state file %s is damaged (a record of %s does not decrypt)", p.path, name)
 				}
-				rec, err := decodeRecord(name, r.ID, r.V)
+				rec, err := buckets[name].decode(r.ID, r.V)
 				if err != nil {
 					return fmt.Errorf("emulator: the state file %s is damaged (%s %s: %v)", p.path, name, r.ID, err)
 				}
-				setRecord(st, name, r.ID, rec)
+				buckets[name].set(st, r.ID, rec)
 				if name != bucketKeys {
 					p.committed[name][r.ID] = plain
 				}
@@ -296,129 +296,74 @@ func (p *persister) load() (*state, error) {
 	return st, nil
 }
 
-// decodeRecord reads the record of bucket and returns it as the state's
-// maps hold it (*key, *store, *Cluster, *VpcEndpointService, *XKSRoute).
-func decodeRecord(bucket, id string, plain []byte) (any, error) {
-	var v any
-	switch bucket {
-	case bucketKeys:
-		v = &key{}
-	case "stores":
-		v = &store{}
-	case "clusters":
-		v = &Cluster{}
-	case "vpc-endpoint-services":
-		v = &VpcEndpointService{}
-	case "xks-routes":
-		v = &XKSRoute{}
-	default:
-		return nil, errors.New("unknown bucket")
-	}
-	if err := json.Unmarshal(plain, v); err != nil {
-		return nil, errors.New("not a record of " + bucket)
-	}
-	switch r := v.(type) {
-	case *key:
-		if r.ID != id {
-			return nil, errors.New("a key filed under another id")
-		}
-	case *store:
-		if r.ID != id {
-			return nil, errors.New("a store filed under another id")
-		}
-	}
-	return v, nil
+// bucketOps ties a bucket of the file to its map in the state.
+type bucketOps struct {
+	decode func(id string, plain []byte) (any, error)
+	get    func(st *state, id string) any    // nil when there is none
+	set    func(st *state, id string, v any) // nil deletes
+	each   func(st *state, f func(id string, v any) error) error
 }
 
-// setRecord puts v (nil: nothing) in the state's map for bucket.
-func setRecord(st *state, bucket, id string, v any) {
-	switch bucket {
-	case bucketKeys:
-		if v == nil {
-			delete(st.Keys, id)
-		} else {
-			st.Keys[id] = v.(*key)
-		}
-	case "stores":
-		if v == nil {
-			delete(st.Stores, id)
-		} else {
-			st.Stores[id] = v.(*store)
-		}
-	case "clusters":
-		if v == nil {
-			delete(st.Clusters, id)
-		} else {
-			st.Clusters[id] = v.(*Cluster)
-		}
-	case "vpc-endpoint-services":
-		if v == nil {
-			delete(st.VpcServices, id)
-		} else {
-			st.VpcServices[id] = v.(*VpcEndpointService)
-		}
-	case "xks-routes":
-		if v == nil {
-			delete(st.Routes, id)
-		} else {
-			st.Routes[id] = v.(*XKSRoute)
-		}
+// opsFor is the bucketOps of the state's map m; idOf, when the record
+// holds its id, lets decode refuse a record filed under another one.
+func opsFor[T any](m func(*state) map[string]*T, idOf func(*T) string) bucketOps {
+	return bucketOps{
+		decode: func(id string, plain []byte) (any, error) {
+			v := new(T)
+			if err := json.Unmarshal(plain, v); err != nil {
+				return nil, errors.New("not a record of its bucket")
+			}
+			if idOf != nil && idOf(v) != id {
+				return nil, errors.New("a record filed under another id")
+			}
+			return v, nil
+		},
+		get: func(st *state, id string) any {
+			if v, ok := m(st)[id]; ok {
+				return v
+			}
+			return nil
+		},
+		set: func(st *state, id string, v any) {
+			if v == nil {
+				delete(m(st), id)
+			} else {
+				m(st)[id] = v.(*T)
+			}
+		},
+		each: func(st *state, f func(string, any) error) error {
+			for id, v := range m(st) {
+				if err := f(id, v); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
 	}
 }
 
-// getRecord is the state's record of bucket, nil when there is none.
-func getRecord(st *state, bucket, id string) any {
-	var v any
-	var ok bool
-	switch bucket {
-	case bucketKeys:
-		v, ok = st.Keys[id]
-	case "stores":
-		v, ok = st.Stores[id]
-	case "clusters":
-		v, ok = st.Clusters[id]
-	case "vpc-endpoint-services":
-		v, ok = st.VpcServices[id]
-	case "xks-routes":
-		v, ok = st.Routes[id]
-	}
-	if !ok {
-		return nil
-	}
-	return v
+var buckets = map[string]bucketOps{
+	bucketKeys:              opsFor(func(st *state) map[string]*key { return st.Keys }, func(k *key) string { return k.ID }),
+	"stores":                opsFor(func(st *state) map[string]*store { return st.Stores }, func(s *store) string { return s.ID }),
+	"clusters":              opsFor(func(st *state) map[string]*Cluster { return st.Clusters }, nil),
+	"vpc-endpoint-services": opsFor(func(st *state) map[string]*VpcEndpointService { return st.VpcServices }, nil),
+	"xks-routes":            opsFor(func(st *state) map[string]*XKSRoute { return st.Routes }, nil),
 }
 
 // smallRecords returns the plain JSON of every record of the small buckets.
 func smallRecords(st *state) (map[string]map[string][]byte, error) {
 	out := map[string]map[string][]byte{}
-	add := func(bucket, id string, v any) error {
-		b, err := encodeRecord(id, v)
+	for _, name := range smallBucket {
+		out[name] = map[string][]byte{}
+		err := buckets[name].each(st, func(id string, v any) error {
+			b, err := encodeRecord(id, v)
+			if err != nil {
+				return fmt.Errorf("encode %s %s: %w", name, id, err)
+			}
+			out[name][id] = b
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("encode %s %s: %w", bucket, id, err)
-		}
-		out[bucket][id] = b
-		return nil
-	}
-	for _, b := range smallBucket {
-		out[b] = map[string][]byte{}
-	}
-	for id, s := range st.Stores {
-		if err := add("stores", id, s); err != nil {
-			return nil, err
-		}
-	}
-	for id, c := range st.Clusters {
-		if err := add("clusters", id, c); err != nil {
-			return nil, err
-		}
-	}
-	for id, v := range st.VpcServices {
-		if err := add("vpc-endpoint-services", id, v); err != nil {
-			return nil, err
-		}
-	}
-	for id, r := range st.Routes {
-		if err := add("xks-routes", id, r); err != nil {
 			return nil, err
 		}
 	}
@@ -463,7 +408,7 @@ func (p *persister) prepare(st *state) (*batch, error) {
 	}
 	b := &batch{small: small, seq: st.Seq, preSeq: p.seq, allKeys: p.allKeys}
 	add := func(bucket, id string, plain []byte, pre []byte) error {
-		w := put{bucket: bucket, id: id, post: getRecord(st, bucket, id)}
+		w := put{bucket: bucket, id: id, post: buckets[bucket].get(st, id)}
 		if plain != nil {
 			w.sealed = p.seal(bucket, p.name(bucket, id), plain)
 		}
@@ -472,7 +417,7 @@ func (p *persister) prepare(st *state) (*batch, error) {
 			if err := json.Unmarshal(pre, &r); err != nil {
 				return err
 			}
-			if w.pre, err = decodeRecord(bucket, id, r.V); err != nil {
+			if w.pre, err = buckets[bucket].decode(id, r.V); err != nil {
 				return err
 			}
 		}
