@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -97,37 +96,12 @@ type sigSandbox struct {
 
 func newSigSandbox(t *testing.T) *sigSandbox {
 	t.Helper()
-	anchor := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("a sandbox trust anchor")}))
-	// Time moves a second per look at the clock, as in
-	// TestRunPlannedAgainstASandbox: transitions last a few hundred
-	// requests, however slow the machine.
-	opts := emulator.AWSLikeOptions("eu-west-1", sbAKID, sbSecret, 1)
-	opts.Clock = &stepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	emu, err := emulator.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []string{sbCluster, sbForeignCluster} {
-		if err := emu.PutCluster(emulator.NewHealthyCluster(c, anchor, sbPassword)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	emu, anchor := awsLikeSandbox(t, sbAKID, sbSecret, sbPassword, sbCluster, sbForeignCluster)
 	h := &holder{next: emu.AWSLikeHandler()}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "ginkgo.yml")
-	if err := os.WriteFile(cfg, []byte(`targets:
-  aws:
-    region: eu-west-1
-    enabled_accounts: ["`+emulator.AWSLikeAccount+`"]
-    timeouts: {connect: 30s, disconnect: 30s, poll: 1ms, settle: 1ms, call: 20s}
-    limits: {max_live_stores: 4, max_keys: 6, time_budget: 10m}
-    backing:
-      cloudhsm_cluster_id: `+sbCluster+`
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := sandboxConfig(t, dir, sbCluster, "20s")
 	env := append(os.Environ(), "KMSCONFORM_TEST_AS_CLI=1", "KMSCONFORM_SKIP_BROWSER=1",
 		"AWS_ACCESS_KEY_ID="+sbAKID, "AWS_SECRET_ACCESS_KEY="+sbSecret, "AWS_SESSION_TOKEN=", "AWS_PROFILE=", "AWS_REGION=",
 		"AWS_ENDPOINT_URL_STS="+srv.URL, "AWS_ENDPOINT_URL_KMS="+srv.URL, "AWS_EC2_METADATA_DISABLED=true",

@@ -63,37 +63,11 @@ func TestRunPlannedAgainstASandbox(t *testing.T) {
 		foreignCl    = "cluster-clisandboxbb"
 		password     = "kmsuserCLIsecret1"
 	)
-	anchor := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("a sandbox trust anchor")}))
-	// Time moves a second per look at the clock, so a 5-minute transition
-	// lasts a few hundred requests: long enough for the cells of
-	// CONNECTING and DISCONNECTING however slow the machine, as on real
-	// KMS, and short for the polls that wait it out.
-	opts := emulator.AWSLikeOptions("eu-west-1", akid, secret, 1)
-	opts.Clock = &stepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	emu, err := emulator.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []string{cluster, foreignCl} {
-		if err := emu.PutCluster(emulator.NewHealthyCluster(c, anchor, password)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	emu, anchor := awsLikeSandbox(t, akid, secret, password, cluster, foreignCl)
 	srv := httptest.NewServer(emu.AWSLikeHandler())
 	defer srv.Close()
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "ginkgo.yml")
-	if err := os.WriteFile(cfg, []byte(`targets:
-  aws:
-    region: eu-west-1
-    enabled_accounts: ["`+emulator.AWSLikeAccount+`"]
-    timeouts: {connect: 30s, disconnect: 30s, poll: 1ms, settle: 1ms, call: 10s}
-    limits: {max_live_stores: 4, max_keys: 6, time_budget: 10m}
-    backing:
-      cloudhsm_cluster_id: `+cluster+`
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg := sandboxConfig(t, dir, cluster, "10s")
 	for k, v := range map[string]string{
 		"AWS_ACCESS_KEY_ID": akid, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "",
 		"AWS_ENDPOINT_URL_STS": srv.URL, "AWS_ENDPOINT_URL_KMS": srv.URL, "AWS_EC2_METADATA_DISABLED": "true",
@@ -205,4 +179,46 @@ func (c *stepClock) Now() time.Time {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(time.Second)
 	return c.t
+}
+
+// awsLikeSandbox is the emulator in its AWS-like mode (eu-west-1) with a
+// healthy cluster of each id, and their trust anchor. Time moves a second
+// per look at the clock, so a 5-minute transition lasts a few hundred
+// requests: long enough for the cells of CONNECTING and DISCONNECTING
+// however slow the machine, as on real KMS, and short for the polls that
+// wait it out.
+func awsLikeSandbox(t *testing.T, akid, secret, password string, clusters ...string) (*emulator.Emulator, string) {
+	t.Helper()
+	anchor := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("a sandbox trust anchor")}))
+	opts := emulator.AWSLikeOptions("eu-west-1", akid, secret, 1)
+	opts.Clock = &stepClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	emu, err := emulator.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clusters {
+		if err := emu.PutCluster(emulator.NewHealthyCluster(c, anchor, password)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return emu, anchor
+}
+
+// sandboxConfig writes in dir the ginkgo.yml of a sandbox run against
+// awsLikeSandbox, with cluster as the backing, and returns its path.
+func sandboxConfig(t *testing.T, dir, cluster, callTimeout string) string {
+	t.Helper()
+	cfg := filepath.Join(dir, "ginkgo.yml")
+	if err := os.WriteFile(cfg, []byte(`targets:
+  aws:
+    region: eu-west-1
+    enabled_accounts: ["`+emulator.AWSLikeAccount+`"]
+    timeouts: {connect: 30s, disconnect: 30s, poll: 1ms, settle: 1ms, call: `+callTimeout+`}
+    limits: {max_live_stores: 4, max_keys: 6, time_budget: 10m}
+    backing:
+      cloudhsm_cluster_id: `+cluster+`
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
